@@ -1,0 +1,40 @@
+# userlm-data: `make dataset` builds the sample dataset, `make test` runs the suite.
+# Both install dependencies (npm ci) when node_modules is missing or stale.
+
+NODE ?= node
+SRC := $(shell find src test datasets -name '*.ts' 2>/dev/null) $(wildcard schemas/*.json) tsconfig.json
+INSTALLED := node_modules/.package-lock.json
+BUILT := dist/.built
+CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
+
+.PHONY: all install build dataset test bench sample clean
+
+all: dataset
+
+$(INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(INSTALLED)
+
+$(BUILT): $(INSTALLED) $(SRC)
+	./node_modules/.bin/tsc -p tsconfig.json
+	@chmod +x dist/src/cli/main.js
+	@touch $@
+
+build: $(BUILT)
+
+## Build out/sample/ from the bundled sample (offline).
+dataset: $(BUILT)
+	$(CLI) run pipelines/sample.yaml
+
+## The test suite (Node's built-in runner).
+test: $(BUILT)
+	$(NODE) --enable-source-maps --test --test-concurrency=2 dist/test/
+
+## Regenerate datasets/sample/ from its seeded generator.
+sample: $(BUILT)
+	$(NODE) dist/datasets/sample/generate.js datasets/sample
+
+clean:
+	rm -rf dist runs out

@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { loadPipeline } from '../config/load-pipeline.js';
+import { createLogger } from '../core/logger.js';
+import { buildDataset } from '../stages/recipe.js';
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('Run a pipeline: every stage whose inputs or options changed, then write out_dir (shards, manifest.json, README.md).')
+    .argument('<pipeline.yaml>', 'pipeline file (see pipelines/)')
+    .option('--json', 'log one JSON object per line instead of text', false)
+    .option('-q, --quiet', 'print only warnings and errors', false)
+    .action(async (file: string, opts: { json: boolean; quiet: boolean }) => {
+      const pipeline = await loadPipeline(file);
+      const log = createLogger({ json: opts.json, quiet: opts.quiet });
+      const started = performance.now();
+      const r = await buildDataset(pipeline, log);
+      const secs = ((performance.now() - started) / 1000).toFixed(1);
+      const last = r.markers[r.markers.length - 1]!;
+      log.info(
+        'run.done',
+        `done in ${secs}s: ${r.executed.length} stage(s) ran, ${r.skipped.length} skipped; ${last.samples_out ?? 0} samples in ${r.outDir}/`,
+        { executed: r.executed, skipped: r.skipped, samples: last.samples_out, out_dir: r.outDir, seconds: Number(secs) },
+      );
+    });
+}

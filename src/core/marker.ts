@@ -1,0 +1,56 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+
+export const MARKER_FILE = '_SUCCESS.json';
+
+export interface FileEntry {
+  /** Relative to the stage directory, or absolute for files outside it (shards). */
+  path: string;
+  bytes: number;
+  sha256: string;
+  rows?: number;
+}
+
+export interface StageMarker {
+  stage: string;
+  index: number;
+  version: number;
+  /** Hash of the stage's options, its version and what it read; a rerun skips when it matches. */
+  fingerprint: string;
+  /** Fresh for every execution, so that stages after a re-executed one re-execute too. */
+  execution_id: string;
+  conversations_in: number;
+  conversations_out: number;
+  samples_out: number | null;
+  drops: Record<string, number>;
+  notes: Record<string, unknown>;
+  files: FileEntry[];
+  seconds: number;
+  finished_at: string;
+}
+
+export async function readMarker(dir: string): Promise<StageMarker | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, MARKER_FILE), 'utf8')) as StageMarker;
+  } catch {
+    return null;
+  }
+}
+
+export async function writeMarker(dir: string, marker: StageMarker): Promise<void> {
+  await writeFileAtomic(join(dir, MARKER_FILE), JSON.stringify(marker, null, 2) + '\n');
+}
+
+/** Whether every file a marker lists is still there with its recorded size. */
+export async function markerFilesIntact(dir: string, marker: StageMarker): Promise<boolean> {
+  for (const f of marker.files) {
+    try {
+      const st = await stat(f.path.startsWith('/') ? f.path : join(dir, f.path));
+      if (st.size !== f.bytes) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}

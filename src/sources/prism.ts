@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import { sqlString } from '../core/db.js';
+import { linearizePrism, type PrismRepair } from './linearize-prism.js';
+import { scanJsonl } from './scan-jsonl.js';
+import { MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
+import { NdjsonWriter } from './write-ndjson.js';
+
+/** PRISM conversations.jsonl: linearize the chosen path (TypeScript), then map in SQL. */
+export async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> {
+  const { source, index, files, scratchDir } = ctx;
+  const scratch = join(scratchDir, `source-${index}-prism.ndjson`);
+  const w = new NdjsonWriter(scratch);
+  const repairs: Record<PrismRepair, number> = { multiple_chosen: 0, missing_choice_truncated: 0, multiple_user_items: 0 };
+  let ord = 0;
+  try {
+    for (const f of files) {
+      for await (const rec of scanJsonl(f.path, `sources[${index}] (${source.name}, type prism)`)) {
+        const r = rec.value as Record<string, unknown>;
+        const lin = linearizePrism(r['conversation_history']);
+        for (const rep of new Set(lin.repairs)) repairs[rep]++;
+        const cid = typeof r['conversation_id'] === 'string' || typeof r['conversation_id'] === 'number' ? String(r['conversation_id']) : `row${rec.row}`;
+        const user = typeof r['user_id'] === 'string' || typeof r['user_id'] === 'number' ? String(r['user_id']) : null;
+        await w.write({
+          cid,
+          file: f.path,
+          row: rec.row,
+          user,
+          ts: typeof r['generated_datetime'] === 'string' ? r['generated_datetime'] : null,
+          messages: lin.messages,
+          meta: JSON.stringify({
+            conversation_type: r['conversation_type'] ?? null,
+            included_in_balanced_subset: r['included_in_balanced_subset'] ?? null,
+            repairs: lin.repairs,
+          }),
+          ord: ord++,
+          drop: lin.dropReason ?? null,
+        });
+      }
+    }
+  } finally {
+    await w.close();
+  }
+  const p = paramPrefix(index);
+  const sql = `
+    SELECT
+      $${p}source || ':' || cid AS conversation_id,
+      $${p}source AS source,
+      'prism' AS source_type,
+      file AS source_file,
+      row AS source_row,
+      CASE WHEN "user" IS NULL THEN NULL ELSE 'prism|' || "user" END AS user_key,
+      NULL::VARCHAR AS country,
+      CAST($${p}language AS VARCHAR) AS language,
+      TRY_CAST(ts AS TIMESTAMP) AS timestamp,
+      false AS toxic,
+      false AS redacted,
+      CAST($${p}split AS VARCHAR) AS split_override,
+      CAST(messages AS ${MESSAGES_TYPE}) AS messages,
+      meta AS source_meta,
+      ord,
+      drop AS drop_reason
+    FROM read_json(${sqlString(scratch)}, format = 'newline_delimited', columns = {
+      cid: 'VARCHAR', file: 'VARCHAR', row: 'BIGINT', "user": 'VARCHAR', ts: 'VARCHAR',
+      messages: '${MESSAGES_TYPE}', meta: 'VARCHAR', ord: 'BIGINT', drop: 'VARCHAR'
+    })`;
+  const notes: Record<string, number> = {};
+  for (const [k, v] of Object.entries(repairs)) if (v) notes[`prism_${k}`] = v;
+  return {
+    sql,
+    // PRISM has no language field; it was collected in English.
+    params: { [`${p}source`]: source.name, [`${p}language`]: source.language ?? 'English', [`${p}split`]: source.split ?? null },
+    notes,
+  };
+}

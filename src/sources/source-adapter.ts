@@ -1,0 +1,57 @@
+import type { SourceConfig } from '../config/pipeline-config.js';
+import type { DuckDBValue } from '@duckdb/node-api';
+import type { Db } from '../core/db.js';
+
+/**
+ * The canonical Conversation columns every adapter's view yields, in this order, plus
+ * `ord` (a stable order key within the source) and `drop_reason` (NULL when kept).
+ */
+export const CANONICAL_COLUMNS = [
+  'conversation_id',
+  'source',
+  'source_type',
+  'source_file',
+  'source_row',
+  'user_key',
+  'country',
+  'language',
+  'timestamp',
+  'toxic',
+  'redacted',
+  'split_override',
+  'messages',
+  'source_meta',
+] as const;
+
+export const MESSAGES_TYPE = 'STRUCT(role VARCHAR, content VARCHAR)[]';
+
+export interface SourceFile {
+  /** As resolved from the pipeline (relative to the working directory when it was). */
+  path: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+export interface AdapterContext {
+  db: Db;
+  source: SourceConfig;
+  index: number;
+  files: SourceFile[];
+  /** A directory the adapter may write intermediate files into (deleted after the stage). */
+  scratchDir: string;
+}
+
+export interface AdapterResult {
+  /** A SELECT yielding CANONICAL_COLUMNS + ord + drop_reason; its parameters are prefixed with p(index). */
+  sql: string;
+  params: Record<string, DuckDBValue>;
+  /** Facts worth recording (columns a variant lacked, repaired records, ...). */
+  notes: Record<string, number | string | string[]>;
+}
+
+export type SourceAdapter = (ctx: AdapterContext) => Promise<AdapterResult>;
+
+/** Parameter name prefix for source i, so that every source's SELECT binds in one UNION. */
+export function paramPrefix(index: number): string {
+  return `s${index}_`;
+}

@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { listValue } from '@duckdb/node-api';
+import type { FilterOptions } from '../../config/pipeline-config.js';
+import { sqlString } from '../../core/db.js';
+import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
+
+/**
+ * Drop reasons in the order they are tested; a conversation gets the first that applies,
+ * so every drop has exactly one reason.
+ */
+export const FILTER_REASONS = [
+  'empty_conversation',
+  'role_order',
+  'language_unknown',
+  'language',
+  'toxic',
+  'redacted',
+  'empty_user_turn',
+  'turn_too_long',
+  'too_few_user_turns',
+  'too_many_user_turns',
+] as const;
+
+// Whitespace as a person sees it: ASCII space, Unicode separators, zero-width and BOM.
+const BLANK = `'[\\s\\p{Z}\\x{200B}\\x{200C}\\x{200D}\\x{2060}\\x{FEFF}]*'`;
+
+export function filterReasonSql(o: FilterOptions): string {
+  const userTurns = `len(list_filter(messages, m -> m.role = 'user'))`;
+  const cases: [string, string][] = [
+    ['empty_conversation', 'messages IS NULL OR len(messages) = 0'],
+    // Strictly user, assistant, user, assistant, ..., ending with the assistant's reply.
+    [
+      'role_order',
+      `len(messages) % 2 = 1 OR NOT list_bool_and(list_transform(messages, (m, i) -> m.role IS NOT DISTINCT FROM CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END))`,
+    ],
+  ];
+  if (o.languages.length) {
+    cases.push(['language_unknown', 'language IS NULL']);
+    cases.push(['language', 'NOT list_contains($languages, language)']);
+  }
+  if (o.drop_toxic) cases.push(['toxic', 'toxic']);
+  if (o.drop_redacted) cases.push(['redacted', 'redacted']);
+  cases.push(['empty_user_turn', `list_bool_or(list_transform(messages, m -> m.role = 'user' AND regexp_full_match(m.content, ${BLANK})))`]);
+  cases.push(['turn_too_long', `list_max(list_transform(messages, m -> length(m.content))) > $max_chars`]);
+  cases.push(['too_few_user_turns', `${userTurns} < $min_user_turns`]);
+  if (o.max_user_turns !== null) cases.push(['too_many_user_turns', `${userTurns} > $max_user_turns`]);
+  return `CASE ${cases.map(([r, cond]) => `WHEN ${cond} THEN '${r}'`).join(' ')} END`;
+}
+
+export const filterStage: StageSpec = {
+  name: 'filter',
+  version: 1,
+  options: (p) => p.config.stages.filter,
+  async run({ db, pipeline, dir, input }) {
+    const o = pipeline.config.stages.filter;
+    const params = {
+      ...(o.languages.length ? { languages: listValue(o.languages) } : {}),
+      max_chars: o.max_chars_per_turn,
+      min_user_turns: o.min_user_turns,
+      ...(o.max_user_turns !== null ? { max_user_turns: o.max_user_turns } : {}),
+    };
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE filtered AS
+       SELECT * EXCLUDE (file_row_number), ${filterReasonSql(o)} AS drop_reason, file_row_number AS _ord
+       FROM read_parquet(${sqlString(input!)}, file_row_number = true)`,
+      params,
+    );
+    await db.run(
+      `COPY (SELECT * EXCLUDE (drop_reason, _ord) FROM filtered WHERE drop_reason IS NULL ORDER BY _ord)
+       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await db.run(
+      `COPY (SELECT conversation_id, drop_reason AS reason FROM filtered WHERE drop_reason IS NOT NULL ORDER BY _ord)
+       TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await db.run('DROP TABLE filtered');
+    return {};
+  },
+};

@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import type { DuckDBValue } from '@duckdb/node-api';
+import { sqlString, toNumber } from '../../core/db.js';
+import { SourceError } from '../../core/errors.js';
+import { sha256File } from '../../core/hash.js';
+import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { adapterFor } from '../../sources/adapter-for.js';
+import { resolveSourceFiles } from '../../sources/resolve-files.js';
+import { CANONICAL_COLUMNS } from '../../sources/source-adapter.js';
+import { firstLine } from '../../sources/read-parquet.js';
+
+/**
+ * Every source mapped to the canonical Conversation, in one table. Conversation ids are
+ * prefixed with the source name; a repeated id within the pipeline keeps its first row and
+ * drops the others (reason duplicate_id).
+ */
+export const normalizeStage: StageSpec = {
+  name: 'normalize',
+  version: 1,
+  options: (p) => p.config.sources.map(({ hub: _hub, ...s }) => s),
+  async externalInputs(p, db) {
+    const out = [];
+    for (const [i, s] of p.config.sources.entries()) {
+      out.push((await resolveSourceFiles(db, s, i)).map((f) => [f.path, f.bytes, f.mtimeMs]));
+    }
+    return out;
+  },
+  async run(ctx) {
+    const { db, pipeline, dir, scratchDir, log } = ctx;
+    const selects: string[] = [];
+    const params: Record<string, DuckDBValue> = {};
+    const notes: Record<string, unknown> = {};
+    const sourceFiles: Record<string, { path: string; bytes: number; sha256: string }[]> = {};
+    for (const [i, source] of pipeline.config.sources.entries()) {
+      const files = await resolveSourceFiles(db, source, i);
+      const hashed = [];
+      for (const f of files) hashed.push({ path: f.path, ...(await sha256File(f.path)) });
+      sourceFiles[source.name] = hashed;
+      log.info('source.read', `  source ${source.name} (${source.type}): ${files.length} file(s)`, { source: source.name, files: files.length });
+      const res = await adapterFor(source.type)({ db, source, index: i, files, scratchDir });
+      if (Object.keys(res.notes).length) notes[source.name] = res.notes;
+      selects.push(`SELECT ${CANONICAL_COLUMNS.join(', ')}, ord, drop_reason, ${i} AS src_index FROM (${res.sql})`);
+      Object.assign(params, res.params);
+    }
+    try {
+      await db.run(
+        `CREATE OR REPLACE TEMP TABLE normalized AS
+         SELECT * EXCLUDE (drop_reason, dup_rank),
+           CASE WHEN drop_reason IS NOT NULL THEN drop_reason
+                WHEN dup_rank > 1 THEN 'duplicate_id' END AS drop_reason
+         FROM (
+           SELECT *, row_number() OVER (PARTITION BY conversation_id ORDER BY src_index, source_file, ord) AS dup_rank
+           FROM (${selects.join('\nUNION ALL\n')})
+         )
+         ORDER BY src_index, source_file, ord`,
+        params,
+      );
+    } catch (e) {
+      throw new SourceError(`cannot read the sources: ${firstLine(e)}. Check the files named in sources and their format.`);
+    }
+    const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
+    await db.run(
+      `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL ORDER BY src_index, source_file, ord)
+       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await db.run(
+      `COPY (SELECT conversation_id, drop_reason AS reason, source, source_file, source_row FROM normalized
+             WHERE drop_reason IS NOT NULL ORDER BY src_index, source_file, ord)
+       TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await db.run('DROP TABLE normalized');
+    return { conversationsIn: raw, notes: { sources: sourceFiles, ...(Object.keys(notes).length ? { adapters: notes } : {}) } };
+  },
+};

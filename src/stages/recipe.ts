@@ -1,0 +1,35 @@
+import type { LoadedPipeline } from '../config/pipeline-config.js';
+import type { Logger } from '../core/logger.js';
+import { runPipeline, stageDirName, type RunResult } from '../core/runner.js';
+import type { StageSpec } from '../core/stage.js';
+import { dedupStage } from './dedup/dedup-stage.js';
+import { filterStage } from './filter/filter-stage.js';
+import { flipStage } from './flip/flip-stage.js';
+import { intentsStage } from './intents/intents-stage.js';
+import { normalizeStage } from './normalize/normalize-stage.js';
+import { exportDataset } from './shards/export-dataset.js';
+import { shardsStage } from './shards/shards-stage.js';
+import { splitStage } from './split/split-stage.js';
+import { join } from 'node:path';
+
+/** The recipe, in order. */
+export const STAGES: StageSpec[] = [normalizeStage, filterStage, dedupStage, intentsStage, flipStage, splitStage, shardsStage];
+
+export interface BuildResult extends RunResult {
+  outDir: string;
+  exported: 'unchanged' | 'written';
+}
+
+/** Run every stage (skipping finished ones), then publish the shards stage's files to out_dir. */
+export async function buildDataset(pipeline: LoadedPipeline, log: Logger): Promise<BuildResult> {
+  const last = STAGES.length - 1;
+  const stageDir = join(pipeline.config.run_dir, stageDirName(last, STAGES[last]!));
+  let exported: BuildResult['exported'] = 'unchanged';
+  const result = await runPipeline(pipeline, STAGES, {
+    log,
+    finalize: async (r) => {
+      exported = await exportDataset(stageDir, r.markers[last]!, pipeline.config.out_dir, log);
+    },
+  });
+  return { ...result, outDir: pipeline.config.out_dir, exported };
+}

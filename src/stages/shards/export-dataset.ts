@@ -1,0 +1,62 @@
+import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { syncDir } from '../../core/atomic.js';
+import { sha256File } from '../../core/hash.js';
+import type { Logger } from '../../core/logger.js';
+import type { StageMarker } from '../../core/marker.js';
+
+async function sameFile(path: string, bytes: number, sha256: string): Promise<boolean> {
+  try {
+    if ((await stat(path)).size !== bytes) return false;
+    return (await sha256File(path)).sha256 === sha256;
+  } catch {
+    return false;
+  }
+}
+
+async function listAll(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  let ents;
+  try {
+    ents = await readdir(join(dir, rel), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of ents) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await listAll(dir, r)));
+    else out.push(r);
+  }
+  return out.sort();
+}
+
+/**
+ * Make out_dir hold exactly the shards stage's files. It is rebuilt beside the old one and
+ * swapped in with renames, so readers never see a half-written dataset.
+ */
+export async function exportDataset(stageDir: string, marker: StageMarker, outDir: string, log: Logger): Promise<'unchanged' | 'written'> {
+  const current = await listAll(outDir);
+  const wanted = marker.files.map((f) => f.path).sort();
+  if (current.length === wanted.length && current.every((p, i) => p === wanted[i])) {
+    let same = true;
+    for (const f of marker.files) if (!(await sameFile(join(outDir, f.path), f.bytes, f.sha256))) same = false;
+    if (same) return 'unchanged';
+  }
+  const tmp = `${outDir}.tmp-${process.pid}`;
+  const old = `${outDir}.old-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  for (const f of marker.files) {
+    const to = join(tmp, f.path);
+    await mkdir(dirname(to), { recursive: true });
+    // Hard links cost no space; across file systems fall back to a copy.
+    await link(join(stageDir, f.path), to).catch(() => copyFile(join(stageDir, f.path), to));
+  }
+  await mkdir(dirname(outDir), { recursive: true });
+  const hadOld = await stat(outDir).then(() => true, () => false);
+  if (hadOld) await rename(outDir, old);
+  await rename(tmp, outDir);
+  await syncDir(dirname(outDir));
+  if (hadOld) await rm(old, { recursive: true, force: true });
+  log.info('export', `dataset written to ${outDir}/`, { out_dir: outDir });
+  return 'written';
+}

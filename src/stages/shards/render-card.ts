@@ -1,0 +1,178 @@
+import { stringify } from 'yaml';
+import type { Manifest } from './manifest.js';
+
+export interface SampleSchema {
+  version: string;
+  required: string[];
+  properties: Record<string, { type?: string | string[]; format?: string; enum?: string[]; description?: string; items?: { properties: Record<string, unknown> } }>;
+}
+
+const LANGUAGE_CODES: Record<string, string> = {
+  english: 'en', chinese: 'zh', russian: 'ru', french: 'fr', spanish: 'es', german: 'de', portuguese: 'pt',
+  italian: 'it', japanese: 'ja', korean: 'ko', arabic: 'ar', turkish: 'tr', vietnamese: 'vi', indonesian: 'id',
+  polish: 'pl', dutch: 'nl', ukrainian: 'uk', persian: 'fa', hindi: 'hi',
+};
+
+const SOURCE_CITATIONS: Record<string, string> = {
+  wildchat: `@inproceedings{zhao2024wildchat,
+  title     = {WildChat: 1M ChatGPT Interaction Logs in the Wild},
+  author    = {Zhao, Wenting and Ren, Xiang and Hessel, Jack and Cardie, Claire and Choi, Yejin and Deng, Yuntian},
+  booktitle = {The Twelfth International Conference on Learning Representations},
+  year      = {2024}
+}`,
+  prism: `@misc{kirk2024prism,
+  title  = {The PRISM Alignment Project: What Participatory, Representative and Individualised Human Feedback Reveals About the Subjective and Multicultural Alignment of Large Language Models},
+  author = {Kirk, Hannah Rose and Whitefield, Alexander and R{\\"o}ttger, Paul and Bean, Andrew and Margatina, Katerina and Ciro, Juan and Mosquera, Rafael and Bartolo, Max and Williams, Adina and He, He and Vidgen, Bertie and Hale, Scott A.},
+  year   = {2024},
+  eprint = {2404.16019},
+  archivePrefix = {arXiv}
+}`,
+};
+
+const PAPER_CITATION = `@misc{naous2025flipping,
+  title  = {Flipping the Dialogue: Training and Evaluating User Language Models},
+  author = {Naous, Tarek and Laban, Philippe and Xu, Wei and Neville, Jennifer},
+  year   = {2025},
+  eprint = {2510.06552},
+  archivePrefix = {arXiv}
+}`;
+
+export function sizeCategory(n: number): string {
+  if (n < 1_000) return 'n<1K';
+  if (n < 10_000) return '1K<n<10K';
+  if (n < 100_000) return '10K<n<100K';
+  if (n < 1_000_000) return '100K<n<1M';
+  if (n < 10_000_000) return '1M<n<10M';
+  return '10M<n<100M';
+}
+
+function dtype(p: SampleSchema['properties'][string]): unknown {
+  if (p.items) {
+    return { list: Object.keys(p.items.properties).map((name) => ({ name, dtype: 'string' })) };
+  }
+  const t = Array.isArray(p.type) ? p.type.find((x) => x !== 'null') : p.type;
+  if (t === 'integer') return { dtype: p.format === 'int64' ? 'int64' : 'int32' };
+  if (t === 'boolean') return { dtype: 'bool' };
+  if (t === 'number') return { dtype: 'float64' };
+  return { dtype: 'string' };
+}
+
+export function splitOrder(names: string[]): string[] {
+  const rank = (s: string) => ['train', 'validation', 'test'].indexOf(s);
+  return [...names].sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    if (ra !== -1 || rb !== -1) return (ra === -1 ? 99 : ra) - (rb === -1 ? 99 : rb);
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+}
+
+function mdEscape(s: string): string {
+  return s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** The dataset card (README.md with Hub front matter) of a finished dataset. Pure. */
+export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages: string[]; endToken: string }): string {
+  const splits = splitOrder(Object.keys(m.splits));
+  const totalSamples = splits.reduce((a, s) => a + m.splits[s]!.samples, 0);
+  const licenses = [...new Set(m.sources.map((s) => s.license))].sort();
+  const langCodes = [...new Set(opts.languages.map((l) => LANGUAGE_CODES[l.toLowerCase()] ?? l.toLowerCase()))];
+  const front: Record<string, unknown> = {
+    license: licenses.length === 1 ? licenses[0] : 'other',
+    ...(licenses.length > 1 ? { license_name: 'mixed' } : {}),
+    ...(langCodes.length ? { language: langCodes } : {}),
+    pretty_name: `UserLM training data: ${m.name}`,
+    task_categories: ['text-generation'],
+    tags: ['user-simulation', 'userlm', 'conversational', 'synthetic-intents'],
+    size_categories: [sizeCategory(totalSamples)],
+    source_datasets: m.sources.map((s) => (s.hub ? s.hub.repo : `local:${s.name}`)),
+    configs: [{ config_name: 'default', data_files: splits.map((s) => ({ split: s, path: `data/${s}-*` })) }],
+    dataset_info: {
+      features: Object.entries(schema.properties).map(([name, p]) => ({ name, ...(dtype(p) as object) })),
+      splits: splits.map((s) => ({ name: s, num_bytes: m.splits[s]!.bytes, num_examples: m.splits[s]!.samples })),
+      download_size: m.files.reduce((a, f) => a + f.bytes, 0),
+    },
+  };
+  const L: string[] = [];
+  L.push('---', stringify(front, { lineWidth: 0 }).trimEnd(), '---', '');
+  L.push(`# UserLM training data: ${m.name}`, '');
+  L.push(
+    `Training samples for a *User Language Model*, a model that plays the human side of a chat, built with ${m.generator.name} ${m.generator.version} ` +
+      'following the recipe of "Flipping the Dialogue" (Naous et al., 2025; the model microsoft/UserLM-8b): real human-assistant logs are filtered to clean conversations, ' +
+      'exact duplicates are removed, each conversation gets one high-level intent, and each conversation is flipped into samples whose target is the user\'s next turn.',
+    '',
+  );
+  L.push(`${fmt(totalSamples)} samples from ${fmt(splits.reduce((a, s) => a + m.splits[s]!.conversations, 0))} conversations.`, '');
+
+  L.push('## Splits', '');
+  L.push('| split | users | conversations | samples | files |', '|---|---:|---:|---:|---:|');
+  for (const s of splits) {
+    const x = m.splits[s]!;
+    L.push(`| ${s} | ${fmt(x.users)} | ${fmt(x.conversations)} | ${fmt(x.samples)} | ${x.files} |`);
+  }
+  L.push('', 'train / validation / test are **user-disjoint**: users (WildChat: hashed IP + country) are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.', '');
+
+  L.push('## Funnel', '', 'Every input conversation is either kept or dropped with one reason.', '');
+  L.push('| stage | conversations in | conversations out | samples out | dropped (reason: count) |', '|---|---:|---:|---:|---|');
+  for (const st of m.stages) {
+    const d = Object.entries(st.dropped).map(([r, n]) => `${r}: ${fmt(n)}`).join(', ') || '-';
+    L.push(`| ${st.name} | ${fmt(st.conversations_in)} | ${fmt(st.conversations_out)} | ${st.samples_out === null ? '-' : fmt(st.samples_out)} | ${d} |`);
+  }
+  L.push('');
+
+  L.push('## How samples are formatted, and why', '');
+  L.push(
+    'A conversation with K user turns gives K+1 samples. `messages` is the context the User LM sees; `target` is what it learns to write:',
+    '',
+    '- **initiation** (`turn_index` 1): `messages` = the intent as a system message; `target` = the first user turn.',
+    '- **interaction** (`turn_index` 2..K): `messages` = intent, then the conversation up to the assistant reply before user turn k; `target` = user turn k.',
+    `- **termination** (\`turn_index\` K+1): \`messages\` = intent and the whole conversation; \`target\` = \`${opts.endToken}\`, so the model learns when a user stops.`,
+    '',
+    'Train with the loss on `target` only: the history and the intent are context the user has seen, not words the user wrote. The intent conditions the simulator on a goal without scripting its words, which is what lets a User LM be steered at evaluation time.',
+    '',
+  );
+
+  L.push('## Fields', '', `Sample schema version ${schema.version}.`, '', '| field | type | description |', '|---|---|---|');
+  for (const [name, p] of Object.entries(schema.properties)) {
+    const t = p.items ? 'list<struct<role: string, content: string>>' : p.enum ? 'string' : (Array.isArray(p.type) ? p.type.join(' or ') : p.type) ?? '';
+    L.push(`| \`${name}\` | ${t} | ${mdEscape(p.description ?? '')} |`);
+  }
+  L.push('');
+
+  L.push('## How to load', '', 'With `datasets`:', '', '```python', 'from datasets import load_dataset', `ds = load_dataset("parquet", data_files={${splits.map((s) => `"${s}": "data/${s}-*.parquet"`).join(', ')}})`, '```', '');
+  L.push('With DuckDB:', '', '```sql', `SELECT kind, count(*) FROM 'data/train-*.parquet' GROUP BY kind;`, '```', '');
+  L.push(
+    'With TRL (`SFTTrainer`, prompt/completion so that the loss covers the target only):',
+    '',
+    '```python',
+    'def to_prompt_completion(row):',
+    '    return {"prompt": row["messages"], "completion": [{"role": "user", "content": row["target"]}]}',
+    'train = ds["train"].map(to_prompt_completion, remove_columns=ds["train"].column_names)',
+    '```',
+    '',
+  );
+
+  L.push('## Provenance', '', `- Pipeline file: \`${m.pipeline_file}\`; config hash \`${m.config_hash}\`; seed ${m.seed}.`, `- Generator: ${m.generator.name} ${m.generator.version}.`, '');
+  L.push('| source | type | license | Hub repo @ revision | file | sha256 |', '|---|---|---|---|---|---|');
+  for (const s of m.sources) {
+    for (const f of s.files.length ? s.files : [{ path: '-', sha256: '-', bytes: 0 }]) {
+      L.push(`| ${s.name} | ${s.type} | ${s.license} | ${s.hub ? `${s.hub.repo} @ \`${s.hub.revision}\`` : 'local'} | \`${f.path}\` | \`${f.sha256}\` |`);
+    }
+  }
+  L.push('', 'File checksums of every shard are in `manifest.json`.', '');
+
+  L.push('## License', '');
+  L.push(
+    licenses.length === 1
+      ? `The data carries the license of its source(s): ${licenses[0]}.`
+      : `The sources carry different licenses (${licenses.join(', ')}); each sample's \`source\` field says which applies.`,
+    '',
+  );
+
+  L.push('## Citation', '', '```bibtex', PAPER_CITATION);
+  for (const t of [...new Set(m.sources.map((s) => s.type))]) if (SOURCE_CITATIONS[t]) L.push('', SOURCE_CITATIONS[t]!);
+  L.push('```', '');
+  return L.join('\n');
+}
