@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parsePipeline } from '../src/config/load-pipeline.js';
+import type { LoadedPipeline } from '../src/config/pipeline-config.js';
+import { Db } from '../src/core/db.js';
+
+/** Repository root (tests run from dist/test/...). */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REALDATA = join(ROOT, '..', 'shared', 'realdata');
+export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const SAMPLE_WILDCHAT = join(ROOT, 'datasets', 'sample', 'wildchat-sample.parquet');
+export const SAMPLE_PRISM = join(ROOT, 'datasets', 'sample', 'prism-conversations.jsonl');
+
+export function tempDir(prefix = 'userlm-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Write a pipeline file into dir and load it. */
+export function writePipeline(dir: string, yaml: string, name = 'pipeline.yaml'): { file: string; pipeline: () => LoadedPipeline } {
+  const file = join(dir, name);
+  writeFileSync(file, yaml);
+  return { file, pipeline: () => parsePipeline(yaml, file) };
+}
+
+export function runCli(args: string[], cwd = ROOT): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await Db.open({ threads: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The sample pipeline with its run and output directories moved into dir. */
+export function samplePipelineYaml(dir: string, extra = ''): string {
+  return `name: sample
+seed: 20251122
+run_dir: ${join(dir, 'runs')}
+out_dir: ${join(dir, 'out')}
+sources:
+  - name: wildchat
+    type: wildchat
+    files: [${SAMPLE_WILDCHAT}]
+    license: cc0-1.0
+  - name: prism
+    type: prism
+    files: [${SAMPLE_PRISM}]
+    split: test_ood
+    license: cc0-1.0
+${extra}`;
+}
