@@ -57,3 +57,11 @@ sources:
     license: cc0-1.0
 ${extra}`;
 }
+
+/** Rows of a Parquet file read by hyparquet: an implementation independent of DuckDB. */
+export async function readParquetIndependently(path: string): Promise<Record<string, unknown>[]> {
+  const { asyncBufferFromFile, parquetReadObjects } = await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
+  const file = await asyncBufferFromFile(path);
+  return (await parquetReadObjects({ file, compressors })) as Record<string, unknown>[];
+}

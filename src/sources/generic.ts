@@ -64,8 +64,8 @@ export async function genericAdapter(ctx: AdapterContext): Promise<AdapterResult
     fileExpr = '_file';
     rowExpr = '_row';
     try {
-      const rows = await db.all<{ column_type: string }>(`DESCRIBE SELECT r FROM ${from}`);
-      available = [...(rows[0]?.column_type ?? '').matchAll(/(?:^STRUCT\(|, )"?([^" ]+)"? /g)].map((m) => m[1]!);
+      const rows = await db.all<{ column_name: string }>(`DESCRIBE SELECT r.* FROM ${from}`);
+      available = rows.map((r) => r.column_name);
     } catch (e) {
       throw new SourceError(`sources[${index}] (${source.name}): cannot read ${files.map((f) => f.path).join(', ')} as JSON lines (${firstLine(e)})`);
     }
