@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256File } from '../../core/hash.js';
+import { startProgress } from '../../core/progress.js';
 import type { StageSpec } from '../../core/stage.js';
 import { readSchema, VERSION } from '../../core/version.js';
 import { buildManifest, type ShardFile, type SplitStats } from './manifest.js';
@@ -24,7 +25,7 @@ export const shardsStage: StageSpec = {
   name: 'shards',
   version: 1,
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
-  async run({ db, pipeline, dir, input, previous }) {
+  async run({ db, pipeline, dir, input, previous, log }) {
     const o = pipeline.config.stages.shards;
     const schema = readSchema<SampleSchema>('sample.schema.json');
     await mkdir(join(dir, 'data'), { recursive: true });
@@ -42,6 +43,7 @@ export const shardsStage: StageSpec = {
     );
     const files: ShardFile[] = [];
     const splits: Record<string, SplitStats> = {};
+    const progress = startProgress(log, 'shards', stats.reduce((a, s) => a + toNumber(s.samples), 0), 'samples');
     for (const split of splitOrder(stats.map((s) => s.split))) {
       const st = stats.find((s) => s.split === split)!;
       const n = toNumber(st.samples);
@@ -60,6 +62,7 @@ export const shardsStage: StageSpec = {
         const rows = Math.min(n - i * o.max_rows_per_shard, o.max_rows_per_shard);
         files.push({ path: rel, split, rows, bytes: h.bytes, sha256: h.sha256 });
         bytes += h.bytes;
+        progress.tick(rows);
       }
       splits[split] = {
         conversations: toNumber(st.conversations),
@@ -69,6 +72,7 @@ export const shardsStage: StageSpec = {
         files: shards,
       };
     }
+    progress.stop();
     await db.run('DROP TABLE shard_rows');
     const manifest = buildManifest({ pipeline, version: VERSION, schemaVersion: schema.version, previous, splits, files });
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
