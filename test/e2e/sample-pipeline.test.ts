@@ -62,7 +62,8 @@ describe('the bundled sample, end to end', () => {
     for (const reason of ['language', 'toxic', 'redacted', 'empty_user_turn', 'turn_too_long', 'role_order']) {
       assert.ok((byStage['filter']!.drops[reason] ?? 0) > 0, `filter reason ${reason} seen`);
     }
-    assert.ok((byStage['dedup']!.drops['exact_duplicate'] ?? 0) > 0);
+    // datasets/sample/README.md: six planted exact duplicates, five differing in case or whitespace.
+    assert.equal(byStage['dedup']!.drops['exact_duplicate'], 6);
     assert.ok((byStage['normalize']!.drops['prism_no_chosen_answer'] ?? 0) > 0);
     const splits = byStage['split']!.notes['splits'] as Record<string, { users: number }>;
     assert.deepEqual(Object.keys(splits).sort(), ['test', 'test_ood', 'train', 'validation']);

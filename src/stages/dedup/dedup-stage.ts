@@ -3,9 +3,10 @@ import type { DedupOptions } from '../../config/pipeline-config.js';
 import { sqlString } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
 
-/** The text compared for exact duplicates: lowercased, whitespace collapsed, turns joined by U+001F. */
+/** The text compared for exact duplicates: lowercased, whitespace collapsed and trimmed, turns joined by U+001F. */
 export function exactKeySql(text: DedupOptions['exact']['text']): string {
-  const norm = (x: string) => `regexp_replace(lower(trim(${x})), '\\s+', ' ', 'g')`;
+  // DuckDB's trim() strips only spaces: collapse every kind of whitespace first, then trim.
+  const norm = (x: string) => `trim(regexp_replace(lower(${x}), '[\\s\\p{Z}]+', ' ', 'g'))`;
   const turns =
     text === 'first_user_turn'
       ? `${norm("list_filter(messages, m -> m.role = 'user')[1].content")}`
@@ -19,7 +20,7 @@ export function exactKeySql(text: DedupOptions['exact']['text']): string {
  */
 export const dedupStage: StageSpec = {
   name: 'dedup',
-  version: 1,
+  version: 2,
   options: (p) => p.config.stages.dedup,
   async run({ db, pipeline, dir, input }) {
     const o = pipeline.config.stages.dedup;
