@@ -11,8 +11,14 @@ CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
 
 all: dataset
 
+# npm ci is the install; a registry mirror that lacks other platforms' optional packages
+# (DuckDB ships one binary package per platform) leaves them out of the lock file, and
+# npm ci then refuses it. npm install --no-save installs the same pinned versions from
+# the lock without rewriting it.
 $(INSTALLED): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund || { \
+	  echo "npm ci refused the lock file; installing the same pinned versions with npm install --no-save"; \
+	  npm install --no-save --no-audit --no-fund; }
 	@touch $@
 
 install: $(INSTALLED)
