@@ -34,9 +34,10 @@ build: $(BUILT)
 dataset: $(BUILT)
 	$(CLI) run pipelines/sample.yaml
 
-## The test suite (Node's built-in runner).
+## The test suite (Node's built-in runner). Only *.test.js files: Node 20 would otherwise
+## run every .js under a test/ directory (helpers, local servers) as a test file.
 test: $(BUILT)
-	$(NODE) --enable-source-maps --test --test-concurrency=2 dist/test/
+	$(NODE) --enable-source-maps --test --test-concurrency=2 $$(find dist/test -name '*.test.js' | sort)
 
 ## Regenerate datasets/sample/ from its seeded generator.
 sample: $(BUILT)
