@@ -181,6 +181,14 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
       }
     }
   });
+  const near = cfg.stages?.dedup?.near;
+  if (near && typeof near === 'object') {
+    const { bands, rows, num_perm } = near;
+    if ((bands === null) !== (rows === null)) out.push({ path: ['stages', 'dedup', 'near', bands === null ? 'bands' : 'rows'], message: 'set both bands and rows, or neither (then they are chosen from threshold)' });
+    else if (typeof bands === 'number' && typeof rows === 'number' && typeof num_perm === 'number' && bands * rows > num_perm) {
+      out.push({ path: ['stages', 'dedup', 'near', 'bands'], message: `bands x rows must be <= num_perm (got ${bands} x ${rows} > ${num_perm})` });
+    }
+  }
   const fr = cfg.stages?.split?.fractions;
   if (fr && typeof fr === 'object' && Object.values(fr).every((v) => typeof v === 'number')) {
     const sum = Object.values(fr).reduce((a, b) => a + b, 0);

@@ -48,6 +48,20 @@ export interface FilterOptions {
 
 export interface DedupOptions {
   exact: { enabled: boolean; text: 'all_user_turns' | 'first_user_turn' };
+  near: {
+    enabled: boolean;
+    text: 'first_user_turn' | 'all_user_turns';
+    ngram: number;
+    min_words: number;
+    num_perm: number;
+    method: 'oph' | 'kperm';
+    threshold: number;
+    bands: number | null;
+    rows: number | null;
+    verify: boolean;
+    workers: number | null;
+  };
+  templates: { enabled: boolean; ngram: number; max_others: number };
 }
 
 export interface IntentOptions {

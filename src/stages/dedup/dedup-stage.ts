@@ -1,7 +1,12 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DedupOptions } from '../../config/pipeline-config.js';
-import { sqlString } from '../../core/db.js';
+import { sqlString, toNumber } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { renderDedupReport } from './dedup-report.js';
+import { ALL_USER_TURNS_SQL, findNearDuplicates, FIRST_USER_TURN_SQL, type NearDedupStats } from './near-dedup.js';
+
+export const DEDUP_REPORT_FILE = 'dedup_report.md';
 
 /** The text compared for exact duplicates: lowercased, whitespace collapsed and trimmed, turns joined by U+001F. */
 export function exactKeySql(text: DedupOptions['exact']['text']): string {
@@ -15,14 +20,21 @@ export function exactKeySql(text: DedupOptions['exact']['text']): string {
 }
 
 /**
- * Exact duplicates of the user side: among conversations with the same key, the earliest
- * (timestamp, then conversation_id) stays and the others are dropped with its id recorded.
+ * Exact duplicates of the user side first (SQL: among equal keys the earliest by timestamp,
+ * then conversation_id, stays), then templated prompts and near-duplicates over the
+ * survivors (MinHash LSH, see near-dedup.ts). clusters.parquet records every survivor of
+ * the exact step with its cluster; dedup_report.md shows the largest clusters.
  */
 export const dedupStage: StageSpec = {
   name: 'dedup',
-  version: 2,
-  options: (p) => p.config.stages.dedup,
-  async run({ db, pipeline, dir, input }) {
+  version: 3,
+  options: (p) => {
+    const d = p.config.stages.dedup;
+    // Worker count does not change the output, so it does not invalidate the stage.
+    const { workers: _w, ...near } = d.near;
+    return { exact: d.exact, near, templates: d.templates, seed: p.config.seed };
+  },
+  async run({ db, pipeline, dir, input, log }) {
     const o = pipeline.config.stages.dedup;
     const key = o.exact.enabled ? exactKeySql(o.exact.text) : 'conversation_id';
     await db.run(
@@ -35,16 +47,49 @@ export const dedupStage: StageSpec = {
        WINDOW w AS (PARTITION BY _key ORDER BY timestamp NULLS LAST, conversation_id
                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)`,
     );
+    await db.run(`CREATE OR REPLACE TEMP VIEW dedup_input AS SELECT * EXCLUDE (_key, keeper, rank_in_group) FROM deduped WHERE rank_in_group = 1`);
+    let stats: NearDedupStats | null = null;
+    if (o.near.enabled || o.templates.enabled) {
+      stats = await findNearDuplicates(db, 'dedup_input', o, pipeline.config.seed, log);
+    } else {
+      await db.run(
+        `CREATE OR REPLACE TEMP TABLE near_result AS
+         SELECT conversation_id, false AS templated, conversation_id AS keeper_id, 1 AS cluster_size, 1.0::FLOAT AS similarity FROM dedup_input`,
+      );
+    }
     await db.run(
-      `COPY (SELECT * EXCLUDE (_ord, _key, keeper, rank_in_group) FROM deduped WHERE rank_in_group = 1 ORDER BY _ord)
+      `COPY (SELECT c.* EXCLUDE (_ord) FROM dedup_input c JOIN near_result r USING (conversation_id)
+             WHERE NOT r.templated AND r.keeper_id = c.conversation_id ORDER BY c._ord)
        TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     await db.run(
-      `COPY (SELECT conversation_id, 'exact_duplicate' AS reason, keeper AS duplicate_of
-             FROM deduped WHERE rank_in_group > 1 ORDER BY _ord)
+      `COPY (
+         SELECT conversation_id, reason, duplicate_of, similarity FROM (
+           SELECT conversation_id, 'exact_duplicate' AS reason, keeper AS duplicate_of, 1.0::FLOAT AS similarity, _ord
+           FROM deduped WHERE rank_in_group > 1
+           UNION ALL
+           SELECT r.conversation_id,
+                  CASE WHEN r.templated THEN 'templated_prompt' ELSE 'near_duplicate' END,
+                  CASE WHEN r.templated THEN NULL ELSE r.keeper_id END,
+                  CASE WHEN r.templated THEN NULL ELSE r.similarity END,
+                  c._ord
+           FROM near_result r JOIN dedup_input c USING (conversation_id)
+           WHERE r.templated OR r.keeper_id <> r.conversation_id)
+         ORDER BY _ord)
        TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
+    await db.run(
+      `COPY (SELECT r.conversation_id, r.keeper_id AS cluster_id, r.cluster_size,
+                    (NOT r.templated AND r.keeper_id = r.conversation_id) AS kept, r.templated, r.similarity
+             FROM near_result r JOIN dedup_input c USING (conversation_id) ORDER BY c._ord)
+       TO ${sqlString(join(dir, 'clusters.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    const exactDrops = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM deduped WHERE rank_in_group > 1')).n);
+    const textSql = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL.replaceAll('messages', 'c.messages') : ALL_USER_TURNS_SQL.replaceAll('messages', 'c.messages');
+    await writeFile(join(dir, DEDUP_REPORT_FILE), await renderDedupReport(db, textSql, stats, exactDrops));
+    await db.run('DROP VIEW dedup_input');
+    await db.run('DROP TABLE near_result');
     await db.run('DROP TABLE deduped');
-    return {};
+    return stats ? { notes: { near: stats } } : {};
   },
 };

@@ -1,0 +1,70 @@
+import { MinHasher, type MinhashMethod } from './minhash-signature.js';
+import { distinctSorted, shingleHashes } from './shingle-hashes.js';
+import { wordHashes } from './word-hashes.js';
+
+export interface SketchOptions {
+  ngram: number;
+  numPerm: number;
+  seed: number;
+  method: MinhashMethod;
+  /** Word n-gram length of the templated-prompt rule; 0 turns it off. */
+  templateNgram: number;
+  /** Distinct template n-grams kept per document (a 40k-character paste need not list them all). */
+  templateMaxPerDoc: number;
+}
+
+export interface SketchBatch {
+  count: number;
+  /** count x numPerm signatures. */
+  signatures: Uint32Array;
+  /** Words per document (documents shorter than the shingle size get special treatment). */
+  words: Uint32Array;
+  /** Distinct template n-gram hashes of document i: templates[offsets[i] .. offsets[i+1]). */
+  templates: Uint32Array;
+  templateOffsets: Uint32Array;
+}
+
+/**
+ * Everything dedup needs from a batch of texts, computed in one pass over each text.
+ * templateTexts, when given, are what the templated-prompt rule reads instead of texts.
+ */
+export function sketchBatch(
+  texts: string[],
+  o: SketchOptions,
+  hasher = new MinHasher({ numPerm: o.numPerm, seed: o.seed, method: o.method }),
+  templateTexts?: string[],
+): SketchBatch {
+  const count = texts.length;
+  const signatures = new Uint32Array(count * o.numPerm);
+  const words = new Uint32Array(count);
+  const templateOffsets = new Uint32Array(count + 1);
+  let templates = new Uint32Array(Math.max(1024, count * 16));
+  let wbuf: Uint32Array = new Uint32Array(4096);
+  let sbuf: Uint32Array = new Uint32Array(4096);
+  let tbuf: Uint32Array = new Uint32Array(4096);
+  let t = 0;
+  for (let i = 0; i < count; i++) {
+    const w = wordHashes(texts[i]!, wbuf);
+    if (w.buffer !== wbuf.buffer) wbuf = new Uint32Array(w.buffer);
+    words[i] = w.length;
+    const sh = shingleHashes(w, o.ngram, sbuf);
+    if (sh.buffer !== sbuf.buffer) sbuf = new Uint32Array(sh.buffer);
+    hasher.sign(sh, signatures, i * o.numPerm);
+    const tw = templateTexts ? wordHashes(templateTexts[i]!) : w;
+    if (o.templateNgram > 0 && tw.length >= o.templateNgram) {
+      const tg = shingleHashes(tw, o.templateNgram, tbuf);
+      if (tg.buffer !== tbuf.buffer) tbuf = new Uint32Array(tg.buffer);
+      let d = distinctSorted(tg);
+      if (d.length > o.templateMaxPerDoc) d = d.subarray(0, o.templateMaxPerDoc);
+      if (t + d.length > templates.length) {
+        const g = new Uint32Array(Math.max(templates.length * 2, t + d.length));
+        g.set(templates.subarray(0, t));
+        templates = g;
+      }
+      templates.set(d, t);
+      t += d.length;
+    }
+    templateOffsets[i + 1] = t;
+  }
+  return { count, signatures, words, templates: templates.slice(0, t), templateOffsets };
+}

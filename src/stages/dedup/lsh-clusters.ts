@@ -1,0 +1,87 @@
+import { combine32, mix32 } from './hash32.js';
+import { estimateJaccard } from './minhash-signature.js';
+import { radixSortByKey } from './radix-sort.js';
+import { UnionFind } from './union-find.js';
+
+export interface LshOptions {
+  numPerm: number;
+  bands: number;
+  rows: number;
+  /** Minimum estimated Jaccard for a candidate pair to join a cluster (with verify). */
+  threshold: number;
+  /** Check candidates' estimated Jaccard; without it, sharing a band is enough. */
+  verify: boolean;
+  /** 1 for documents that take part; the others stay singletons. */
+  eligible?: Uint8Array;
+}
+
+export interface LshResult {
+  /** root[i]: the smallest index of i's cluster (its keeper). */
+  root: Int32Array;
+  /** Estimated Jaccard of i and its keeper (1 for keepers). */
+  similarity: Float32Array;
+  size: Int32Array;
+  candidatePairs: number;
+  mergedPairs: number;
+}
+
+/**
+ * Near-duplicate clusters by LSH banding over MinHash signatures (n x numPerm, row-major).
+ * Per band, documents are radix-sorted by the band's hash; within a bucket each document is
+ * verified against the bucket's first document and its predecessor (not all pairs, so a
+ * bucket of thousands of templated prompts stays linear), and clusters form transitively.
+ */
+export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResult {
+  if (o.bands * o.rows > o.numPerm) throw new RangeError(`bands x rows (${o.bands} x ${o.rows}) exceeds num_perm ${o.numPerm}`);
+  const uf = new UnionFind(n);
+  const keys = new Uint32Array(n);
+  const order = new Uint32Array(n);
+  const tmp = new Uint32Array(n);
+  let candidatePairs = 0;
+  let mergedPairs = 0;
+  const similar = (i: number, j: number) => !o.verify || estimateJaccard(sig, i, j, o.numPerm) >= o.threshold;
+  for (let band = 0; band < o.bands; band++) {
+    let count = 0;
+    const start = band * o.rows;
+    for (let i = 0; i < n; i++) {
+      if (o.eligible && !o.eligible[i]) continue;
+      let h = mix32(band + 0x2545f491);
+      const base = i * o.numPerm + start;
+      for (let r = 0; r < o.rows; r++) h = combine32(h, sig[base + r]!);
+      keys[i] = h;
+      order[count++] = i;
+    }
+    radixSortByKey(keys, order, count, tmp);
+    let runStart = 0;
+    while (runStart < count) {
+      const key = keys[order[runStart]!]!;
+      let runEnd = runStart + 1;
+      while (runEnd < count && keys[order[runEnd]!]! === key) runEnd++;
+      const anchor = order[runStart]!;
+      for (let k = runStart + 1; k < runEnd; k++) {
+        const x = order[k]!;
+        const prev = order[k - 1]!;
+        candidatePairs++;
+        if (uf.find(x) === uf.find(anchor)) continue;
+        if (similar(anchor, x)) {
+          if (uf.union(anchor, x)) mergedPairs++;
+        } else if (prev !== anchor && similar(prev, x)) {
+          if (uf.union(prev, x)) mergedPairs++;
+        }
+      }
+      runStart = runEnd;
+    }
+  }
+  const root = new Int32Array(n);
+  const size = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    root[i] = uf.find(i);
+    size[root[i]!]!++;
+  }
+  const similarity = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    similarity[i] = root[i] === i ? 1 : estimateJaccard(sig, i, root[i]!, o.numPerm);
+    size[i] = size[root[i]!]!;
+  }
+  return { root, similarity, size, candidatePairs, mergedPairs };
+}

@@ -1,0 +1,147 @@
+import { availableParallelism } from 'node:os';
+import type { DedupOptions } from '../../config/pipeline-config.js';
+import type { Db } from '../../core/db.js';
+import type { Logger } from '../../core/logger.js';
+import { startProgress } from '../../core/progress.js';
+import { chooseBands } from './lsh-params.js';
+import { lshClusters } from './lsh-clusters.js';
+import { sketchDocuments, type TextBatch } from './sketch-documents.js';
+import { templatedDocuments } from './template-filter.js';
+
+export const FIRST_USER_TURN_SQL = `coalesce(list_filter(messages, m -> m.role = 'user')[1].content, '')`;
+export const ALL_USER_TURNS_SQL = `array_to_string(list_transform(list_filter(messages, m -> m.role = 'user'), m -> m.content), chr(10))`;
+
+export interface NearDedupStats {
+  documents: number;
+  eligible: number;
+  templated: number;
+  frequent_ngrams: number;
+  bands: number;
+  rows: number;
+  candidate_pairs: number;
+  merged_pairs: number;
+  clusters: number;
+  near_duplicates: number;
+  workers: number;
+  seconds_sketch: number;
+  seconds_cluster: number;
+}
+
+/**
+ * bands x rows from the config, or chosen from the threshold. With verification on, a
+ * false candidate costs one signature comparison while a missed pair is a kept duplicate,
+ * so the choice weighs misses 4:1.
+ */
+export function lshShape(near: DedupOptions['near']): { bands: number; rows: number } {
+  if (near.bands !== null && near.rows !== null) return { bands: near.bands, rows: near.rows };
+  return near.verify ? chooseBands(near.num_perm, near.threshold, 0.2, 0.8) : chooseBands(near.num_perm, near.threshold);
+}
+
+export function resolveWorkers(w: number | null): number {
+  return w ?? Math.min(8, availableParallelism());
+}
+
+/**
+ * Near-duplicate clusters and templated prompts over the rows of `table`, in keeper
+ * priority order (earliest timestamp, then id). Writes TEMP TABLE near_result
+ * (conversation_id, templated, keeper_id, cluster_size, similarity).
+ */
+export async function findNearDuplicates(
+  db: Db,
+  table: string,
+  o: Pick<DedupOptions, 'near' | 'templates'>,
+  seed: number,
+  log: Logger,
+): Promise<NearDedupStats> {
+  const near = o.near;
+  const n = Number((await db.one<{ n: bigint }>(`SELECT count(*) AS n FROM ${table}`)).n);
+  const { bands, rows } = lshShape(near);
+  const workers = resolveWorkers(near.workers);
+  const ids: string[] = new Array(n);
+  const text = near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
+  const needTemplateText = o.templates.enabled && near.text !== 'first_user_turn';
+  const t0 = performance.now();
+  // Collect before sketching: no other query may run on the connection while it streams.
+  const result = await db.conn.stream(
+    `SELECT conversation_id, ${text} AS t${needTemplateText ? `, ${FIRST_USER_TURN_SQL} AS tt` : ''}
+     FROM ${table} ORDER BY timestamp NULLS LAST, conversation_id`,
+  );
+  const progress = startProgress(log, 'near-dup signatures', n, 'conversations');
+  let pos = 0;
+  async function* batches(): AsyncGenerator<TextBatch> {
+    for await (const chunk of result.yieldRowsJs()) {
+      const texts: string[] = new Array(chunk.length);
+      const templateTexts: string[] | undefined = needTemplateText ? new Array(chunk.length) : undefined;
+      for (let i = 0; i < chunk.length; i++) {
+        const r = chunk[i]!;
+        ids[pos + i] = r[0] as string;
+        texts[i] = (r[1] as string | null) ?? '';
+        if (templateTexts) templateTexts[i] = (r[2] as string | null) ?? '';
+      }
+      pos += chunk.length;
+      yield { texts, templateTexts };
+    }
+  }
+  const sk = await sketchDocuments(
+    batches(),
+    n,
+    {
+      ngram: near.ngram,
+      numPerm: near.num_perm,
+      seed,
+      method: near.method,
+      templateNgram: o.templates.enabled ? o.templates.ngram : 0,
+      templateMaxPerDoc: 512,
+    },
+    workers,
+    (k) => progress.tick(k),
+  );
+  progress.stop();
+  const t1 = performance.now();
+  const templated = o.templates.enabled
+    ? templatedDocuments(sk.templates, sk.templateOffsets, n, o.templates.max_others)
+    : { templated: new Uint8Array(n), frequentNgrams: 0 };
+  const eligible = new Uint8Array(n);
+  let eligibleCount = 0;
+  let templatedCount = 0;
+  for (let i = 0; i < n; i++) {
+    if (templated.templated[i]) templatedCount++;
+    if (near.enabled && !templated.templated[i] && sk.words[i]! >= near.min_words) {
+      eligible[i] = 1;
+      eligibleCount++;
+    }
+  }
+  const lsh = lshClusters(sk.signatures, n, { numPerm: near.num_perm, bands, rows, threshold: near.threshold, verify: near.verify, eligible });
+  const t2 = performance.now();
+  await db.run('CREATE OR REPLACE TEMP TABLE near_result (conversation_id VARCHAR, templated BOOLEAN, keeper_id VARCHAR, cluster_size INTEGER, similarity FLOAT)');
+  const app = await db.conn.createAppender('near_result', 'main', 'temp');
+  let clusters = 0;
+  let dups = 0;
+  for (let i = 0; i < n; i++) {
+    const root = lsh.root[i]!;
+    if (root !== i) dups++;
+    else if (lsh.size[i]! > 1) clusters++;
+    app.appendVarchar(ids[i]!);
+    app.appendBoolean(templated.templated[i] === 1);
+    app.appendVarchar(ids[root]!);
+    app.appendInteger(lsh.size[i]!);
+    app.appendFloat(lsh.similarity[i]!);
+    app.endRow();
+  }
+  app.closeSync();
+  return {
+    documents: n,
+    eligible: eligibleCount,
+    templated: templatedCount,
+    frequent_ngrams: templated.frequentNgrams,
+    bands,
+    rows,
+    candidate_pairs: lsh.candidatePairs,
+    merged_pairs: lsh.mergedPairs,
+    clusters,
+    near_duplicates: dups,
+    workers,
+    seconds_sketch: Math.round(t1 - t0) / 1000,
+    seconds_cluster: Math.round(t2 - t1) / 1000,
+  };
+}

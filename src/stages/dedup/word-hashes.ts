@@ -1,0 +1,81 @@
+// Words of a text for shingling, hashed in one pass with no intermediate strings:
+// lowercase, diacritics folded (NFKD, combining marks dropped), every digit read as 0,
+// punctuation and whitespace as separators.
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 16777619;
+
+/** 0: separator, 1: word character, for the ASCII range; digits map to '0'. */
+const ASCII_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  ASCII_CLASS[c] = /[a-z0-9]/i.test(ch) ? 1 : 0;
+}
+
+function isSeparator(c: number): boolean {
+  if (c < 128) return ASCII_CLASS[c] === 0;
+  return (
+    c === 0xa0 || // no-break space
+    (c >= 0x2000 && c <= 0x206f) || // general punctuation, spaces, zero-width
+    (c >= 0x3000 && c <= 0x303f) || // CJK symbols and punctuation
+    (c >= 0xff00 && c <= 0xff0f) || // fullwidth punctuation
+    c === 0xfeff ||
+    c === 0x00ab || c === 0x00bb || c === 0x00bf || c === 0x00a1 // « » ¿ ¡
+  );
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * FNV-1a hashes of the normalized words of text, in order. out is reused when large enough
+ * (returns a view of it) so that hot loops allocate nothing per document.
+ */
+export function wordHashes(text: string, out?: Uint32Array): Uint32Array {
+  let s = text;
+  if (NON_ASCII.test(s)) s = s.normalize('NFKD');
+  const len = s.length;
+  let buf = out && out.length >= (len >> 1) + 1 ? out : new Uint32Array((len >> 1) + 1);
+  let n = 0;
+  let h = FNV_OFFSET;
+  let inWord = false;
+  for (let i = 0; i < len; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0x300 && c <= 0x36f) continue; // combining diacritical marks
+    if (isSeparator(c)) {
+      if (inWord) {
+        if (n >= buf.length) buf = grow(buf);
+        buf[n++] = h >>> 0;
+        h = FNV_OFFSET;
+        inWord = false;
+      }
+      continue;
+    }
+    if (c >= 48 && c <= 57) c = 48; // digits
+    else if (c >= 65 && c <= 90) c += 32; // ASCII upper -> lower
+    else if (c >= 128) c = foldCase(c);
+    h = Math.imul(h ^ c, FNV_PRIME);
+    inWord = true;
+  }
+  if (inWord) {
+    if (n >= buf.length) buf = grow(buf);
+    buf[n++] = h >>> 0;
+  }
+  return buf.subarray(0, n);
+}
+
+function grow(a: Uint32Array): Uint32Array {
+  const b = new Uint32Array(a.length * 2 + 16);
+  b.set(a);
+  return b;
+}
+
+const foldCache = new Map<number, number>();
+function foldCase(c: number): number {
+  let v = foldCache.get(c);
+  if (v === undefined) {
+    const low = String.fromCharCode(c).toLowerCase();
+    v = low.length === 1 ? low.charCodeAt(0) : c;
+    if (foldCache.size < 65536) foldCache.set(c, v);
+  }
+  return v;
+}
