@@ -45,3 +45,7 @@ sample: $(BUILT)
 
 clean:
 	rm -rf dist runs out
+
+## Benchmarks (prints numbers; USERLM_BENCH_SIZES=100000 for a quick run).
+bench: $(BUILT)
+	$(NODE) --enable-source-maps dist/src/bench/main.js

@@ -35,6 +35,9 @@ export class MinHasher {
   private readonly a: Uint32Array;
   private readonly b: Uint32Array;
   private readonly filled: Uint8Array;
+  /** For densification: the bins an empty bin tries, in order (the same for every document). */
+  private readonly probe: Uint16Array;
+  private static readonly PROBES = 48;
 
   constructor(p: MinhashParams) {
     if (!Number.isInteger(p.numPerm) || p.numPerm < 1 || p.numPerm > 4096) throw new RangeError(`numPerm must be 1..4096 (got ${p.numPerm})`);
@@ -49,6 +52,14 @@ export class MinHasher {
       this.b[k] = rnd();
     }
     this.filled = new Uint8Array(p.numPerm);
+    this.probe = new Uint16Array(p.numPerm * MinHasher.PROBES);
+    for (let bin = 0; bin < p.numPerm; bin++) {
+      for (let a = 0; a < MinHasher.PROBES; a++) this.probe[bin * MinHasher.PROBES + a] = this.probeBin(bin, a + 1);
+    }
+  }
+
+  private probeBin(bin: number, attempt: number): number {
+    return Math.floor((mix32(combine32(combine32(this.seedMix, bin), attempt)) * this.numPerm) / TWO32);
   }
 
   /**
@@ -61,7 +72,7 @@ export class MinHasher {
     if (shingles.length === 0) return false;
     if (this.method === 'kperm') {
       for (let i = 0; i < shingles.length; i++) {
-        const x = shingles[i]!;
+        const x = mix32(shingles[i]!);
         for (let k = 0; k < K; k++) {
           const v = (Math.imul(this.a[k]!, x) + this.b[k]!) >>> 0;
           if (v < out[offset + k]!) out[offset + k] = v;
@@ -81,13 +92,25 @@ export class MinHasher {
     }
     // Optimal densification (Shrivastava, 2017): an empty bin borrows the value of a bin
     // chosen by a hash of (bin, attempt), so equal sets stay equal and estimates unbiased.
+    // The probe sequence is precomputed, so a short text (most bins empty) costs a few
+    // table reads per empty bin instead of a few hashes.
+    const P = MinHasher.PROBES;
     for (let bin = 0; bin < K; bin++) {
       if (filled[bin]) continue;
-      for (let attempt = 1; ; attempt++) {
-        const j = Math.floor((mix32(combine32(combine32(this.seedMix, bin), attempt)) * K) / TWO32);
+      let done = false;
+      for (let a = 0; a < P; a++) {
+        const j = this.probe[bin * P + a]!;
         if (filled[j]) {
           out[offset + bin] = out[offset + j]!;
+          done = true;
           break;
+        }
+      }
+      for (let attempt = P + 1; !done; attempt++) {
+        const j = this.probeBin(bin, attempt);
+        if (filled[j]) {
+          out[offset + bin] = out[offset + j]!;
+          done = true;
         }
       }
     }

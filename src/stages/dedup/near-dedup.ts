@@ -68,19 +68,23 @@ export async function findNearDuplicates(
   );
   const progress = startProgress(log, 'near-dup signatures', n, 'conversations');
   let pos = 0;
+  // DuckDB hands out chunks of 2048 rows; batches of ~8k amortise the message passing.
   async function* batches(): AsyncGenerator<TextBatch> {
+    let texts: string[] = [];
+    let templateTexts: string[] = [];
     for await (const chunk of result.yieldRowsJs()) {
-      const texts: string[] = new Array(chunk.length);
-      const templateTexts: string[] | undefined = needTemplateText ? new Array(chunk.length) : undefined;
-      for (let i = 0; i < chunk.length; i++) {
-        const r = chunk[i]!;
-        ids[pos + i] = r[0] as string;
-        texts[i] = (r[1] as string | null) ?? '';
-        if (templateTexts) templateTexts[i] = (r[2] as string | null) ?? '';
+      for (const r of chunk) {
+        ids[pos++] = r[0] as string;
+        texts.push((r[1] as string | null) ?? '');
+        if (needTemplateText) templateTexts.push((r[2] as string | null) ?? '');
       }
-      pos += chunk.length;
-      yield { texts, templateTexts };
+      if (texts.length >= 8192) {
+        yield { texts, templateTexts: needTemplateText ? templateTexts : undefined };
+        texts = [];
+        templateTexts = [];
+      }
     }
+    if (texts.length) yield { texts, templateTexts: needTemplateText ? templateTexts : undefined };
   }
   const sk = await sketchDocuments(
     batches(),

@@ -45,46 +45,52 @@ export async function sketchDocuments(
       seen += texts.length;
     }
   } else {
+    // Two batches queued per worker, so a worker never waits for the main thread to
+    // read the next batch from DuckDB.
     const pool = Array.from({ length: workers }, () => new Worker(new URL('./sketch-worker.js', import.meta.url)));
-    const idle = [...pool];
-    const waiting: ((w: Worker) => void)[] = [];
-    const inflight = new Set<Promise<void>>();
+    const queued = new Array<number>(workers).fill(0);
+    const pending = new Map<number, { start: number; resolve: () => void; reject: (e: unknown) => void }>();
     let failure: unknown;
-    const take = () => (idle.length ? Promise.resolve(idle.pop()!) : new Promise<Worker>((r) => waiting.push(r)));
-    const give = (w: Worker) => {
-      const next = waiting.shift();
-      if (next) next(w);
-      else idle.push(w);
-    };
+    let wake: (() => void) | undefined;
+    for (const w of pool) {
+      w.on('message', (m: SketchBatch & { id: number }) => {
+        const p = pending.get(m.id);
+        if (!p) return;
+        pending.delete(m.id);
+        place(p.start, m);
+        p.resolve();
+      });
+      w.on('error', (e) => {
+        failure ??= e;
+        for (const p of pending.values()) p.reject(e);
+        pending.clear();
+        wake?.();
+      });
+    }
     try {
       let id = 0;
+      const inflight: Promise<void>[] = [];
       for await (const { texts, templateTexts } of batches) {
+        if (failure) break;
+        let k = queued.indexOf(Math.min(...queued));
+        while (queued[k]! >= 2 && !failure) {
+          await new Promise<void>((r) => (wake = r));
+          k = queued.indexOf(Math.min(...queued));
+        }
         if (failure) break;
         const start = seen;
         seen += texts.length;
-        const w = await take();
         const myId = id++;
-        const p = new Promise<void>((resolve, reject) => {
-          const onMessage = (m: SketchBatch & { id: number }) => {
-            if (m.id !== myId) return;
-            w.off('message', onMessage);
-            w.off('error', onError);
-            place(start, m);
-            give(w);
-            resolve();
-          };
-          const onError = (e: unknown) => {
-            w.off('message', onMessage);
-            reject(e);
-          };
-          w.on('message', onMessage);
-          w.once('error', onError);
-          w.postMessage({ id: myId, texts, templateTexts, options: o });
-        }).catch((e) => {
-          failure = e;
-        });
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
+        queued[k]!++;
+        inflight.push(
+          new Promise<void>((resolve, reject) => {
+            pending.set(myId, { start, resolve, reject });
+            pool[k]!.postMessage({ id: myId, texts, templateTexts, options: o });
+          }).finally(() => {
+            queued[k]!--;
+            wake?.();
+          }),
+        );
       }
       await Promise.all(inflight);
       if (failure) throw failure;

@@ -53,7 +53,10 @@ export const splitStage: StageSpec = {
          SELECT s.* EXCLUDE (split_override, file_row_number),
                 coalesce(s.split_override, u.split) AS split
          FROM read_parquet(${sqlString(input!)}, file_row_number = true) s
-         LEFT JOIN user_split u ON u.user_key = coalesce(s.user_key, 'conversation|' || s.conversation_id) AND s.split_override IS NULL
+         -- One equality key, NULL for overridden rows: an extra condition in ON would make
+         -- DuckDB fall back to a nested-loop join (minutes at 100k conversations).
+         LEFT JOIN user_split u
+           ON u.user_key = CASE WHEN s.split_override IS NULL THEN coalesce(s.user_key, 'conversation|' || s.conversation_id) END
          ORDER BY s.file_row_number)
        TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
