@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadPipeline } from '../config/load-pipeline.js';
 import { createLogger } from '../core/logger.js';
 import { ensureHubSources } from '../hub/ensure-hub-sources.js';
@@ -13,14 +13,19 @@ export function pullCommand(): Command {
     .argument('<pipeline.yaml>', 'pipeline file (see pipelines/)')
     .option('--offline', 'do not contact the Hub: check the cache and list what is missing (also HF_HUB_OFFLINE=1)', false)
     .option('--force', 'ask the Hub again even when the recorded listing says everything is cached', false)
+    .option('--attempts <n>', 'attempts per file before giving up, each resuming where the last stopped', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
+      return n;
+    }, 4)
     .option('--json', 'log one JSON object per line instead of text', false)
     .option('-q, --quiet', 'print only warnings and errors', false)
-    .action(async (file: string, opts: { offline: boolean; force: boolean; json: boolean; quiet: boolean }) => {
+    .action(async (file: string, opts: { offline: boolean; force: boolean; attempts: number; json: boolean; quiet: boolean }) => {
       const pipeline = await loadPipeline(file);
       const log = createLogger({ json: opts.json, quiet: opts.quiet });
       const settings = hubSettings();
       const offline = opts.offline || settings.offline;
-      const results = await ensureHubSources(pipeline, { settings, log, offline, force: opts.force });
+      const results = await ensureHubSources(pipeline, { settings, log, offline, force: opts.force, attempts: opts.attempts });
       if (results.length === 0) {
         log.info('pull.none', `${file} has no Hub sources; nothing to pull`);
         return;

@@ -12,6 +12,8 @@ export interface EnsureOptions {
   offline: boolean;
   /** Pull even when the recorded listing says the cache is complete (to recheck with the Hub). */
   force?: boolean;
+  /** Attempts per file. @default 4 */
+  attempts?: number;
   fetch?: typeof fetch;
   sleep?: (attempt: number) => Promise<void>;
 }
@@ -63,6 +65,7 @@ export async function ensureHubSources(pipeline: LoadedPipeline, o: EnsureOption
       token: o.settings.token,
       fetch: o.fetch,
       sleep: o.sleep,
+      attempts: o.attempts,
       log: o.log,
     });
     out.push({ source: s.name, status: 'pulled', sha: report.sha, files: report.files, report });

@@ -44,8 +44,8 @@ export interface LoggedRequest {
 }
 
 export interface HubFaults {
-  /** Answer this many of the next commit requests with a 500. */
-  failCommits: number;
+  /** Let `after` commit requests through, then answer the next `times` with a 500. */
+  failCommits: { after: number; times: number };
   /** Cut the connection after `afterBytes` bytes of a resolve of `path`, `times` times. */
   dropDownloads: { path: string; afterBytes: number; times: number }[];
 }
@@ -82,7 +82,7 @@ export async function startHubServer(opts: { pageSize?: number } = {}): Promise<
   const lfsStore = new Map<string, Buffer>();
   const tokens = new Map<string, { user: string; granted: Set<string> }>();
   const requests: LoggedRequest[] = [];
-  const faults: HubFaults = { failCommits: 0, dropDownloads: [] };
+  const faults: HubFaults = { failCommits: { after: 0, times: 0 }, dropDownloads: [] };
   let commitCounter = 0;
   let url = '';
 
@@ -277,8 +277,9 @@ export async function startHubServer(opts: { pageSize?: number } = {}): Promise<
       if (method === 'POST' && action === 'commit') {
         if (!writeAccess(req, res, repo)) return;
         const raw = (await body(req)).toString();
-        if (faults.failCommits > 0) {
-          faults.failCommits--;
+        if (faults.failCommits.after > 0) faults.failCommits.after--;
+        else if (faults.failCommits.times > 0) {
+          faults.failCommits.times--;
           return error(res, 500, 'InternalError', 'Internal Error - We\'re working hard to fix this as soon as possible!');
         }
         const isPr = u.searchParams.get('create_pr') === '1';
