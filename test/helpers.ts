@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +64,22 @@ export async function readParquetIndependently(path: string): Promise<Record<str
   const { compressors } = await import('hyparquet-compressors');
   const file = await asyncBufferFromFile(path);
   return (await parquetReadObjects({ file, compressors })) as Record<string, unknown>[];
+}
+
+/**
+ * The CLI in a child process without blocking this one, so that a server running in the test
+ * process (test/servers/) can answer it.
+ */
+export function runCliAsync(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const merged: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, NO_COLOR: '1', ...env })) if (v !== undefined) merged[k] = v;
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: merged });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }

@@ -4,6 +4,8 @@ import { UserlmError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
+import { publishCommand } from './publish.js';
+import { pullCommand } from './pull.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
 
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   program.addCommand(validateCommand());
   program.addCommand(planCommand());
   program.addCommand(inspectCommand());
+  program.addCommand(pullCommand());
+  program.addCommand(publishCommand());
   return program;
 }
 

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { loadPipeline } from '../config/load-pipeline.js';
 import { createLogger } from '../core/logger.js';
+import { ensureHubSources } from '../hub/ensure-hub-sources.js';
+import { hubSettings } from '../hub/hub-settings.js';
 import { buildDataset } from '../stages/recipe.js';
 
 export function runCommand(): Command {
@@ -9,10 +11,16 @@ export function runCommand(): Command {
     .argument('<pipeline.yaml>', 'pipeline file (see pipelines/)')
     .option('--json', 'log one JSON object per line instead of text', false)
     .option('-q, --quiet', 'print only warnings and errors', false)
-    .action(async (file: string, opts: { json: boolean; quiet: boolean }) => {
+    .option('--offline', 'read Hub sources from the Hugging Face cache only, never the network (also HF_HUB_OFFLINE=1)', false)
+    .action(async (file: string, opts: { json: boolean; quiet: boolean; offline: boolean }) => {
       const pipeline = await loadPipeline(file);
       const log = createLogger({ json: opts.json, quiet: opts.quiet });
       const started = performance.now();
+      if (pipeline.config.sources.some((s) => s.hub && !s.files)) {
+        // Pipelines without Hub sources never read the environment's Hub settings (or a token).
+        const settings = hubSettings();
+        await ensureHubSources(pipeline, { settings, log, offline: opts.offline || settings.offline });
+      }
       const r = await buildDataset(pipeline, log);
       const secs = ((performance.now() - started) / 1000).toFixed(1);
       const last = r.markers[r.markers.length - 1]!;

@@ -162,6 +162,19 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
     const prev = seen.get(s.name);
     if (prev !== undefined) out.push({ path: ['sources', i, 'name'], message: `duplicate source name "${s.name}" (also sources[${prev}]); names prefix conversation ids and must be unique` });
     seen.set(s.name, i);
+    const hub = s.hub !== null && typeof s.hub === 'object' ? s.hub : undefined;
+    if (s.files === undefined && !hub) {
+      out.push({ path: ['sources', i], message: 'needs files (local paths or globs) or hub (a Hugging Face repo at a pinned commit)' });
+    }
+    if (s.files !== undefined && hub) {
+      out.push({ path: ['sources', i, 'files'], message: 'a Hub source reads its snapshot from the Hugging Face cache; remove files (list repo paths under hub.files) or remove hub to read local files' });
+    }
+    if (hub && typeof hub.revision === 'string' && !/^[0-9a-f]{40}$/.test(hub.revision)) {
+      out.push({
+        path: ['sources', i, 'hub', 'revision'],
+        message: `must be a full 40-character commit sha (got ${describe(hub.revision)}); a branch or tag moves and the data would change under the same pipeline file. Copy the sha from the repo's "Files and versions" history`,
+      });
+    }
     if (s.type !== 'generic') {
       for (const k of ['preset', 'fields', 'roles', 'format'] as const) {
         if (s[k] !== undefined) out.push({ path: ['sources', i, k], message: `only applies to type "generic" (this source is "${s.type}"); remove it` });
@@ -170,12 +183,13 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
       if (!s.preset && !s.fields?.messages) {
         out.push({ path: ['sources', i], message: 'a generic source needs preset: openai | sharegpt, or fields.messages naming the list of messages' });
       }
-      if (!s.format && Array.isArray(s.files)) {
-        for (const [j, f] of s.files.entries()) {
+      const [listed, at] = Array.isArray(s.files) ? [s.files, ['files']] : Array.isArray(hub?.files) ? [hub.files, ['hub', 'files']] : [[], []];
+      if (!s.format) {
+        for (const [j, f] of listed.entries()) {
           if (typeof f !== 'string') continue;
           const ext = extname(f.replace(/\.(gz|zst)$/, '')).toLowerCase();
           if (!['.parquet', '.jsonl', '.json', '.ndjson'].includes(ext)) {
-            out.push({ path: ['sources', i, 'files', j], message: `cannot tell the format from "${f}"; set format: parquet | jsonl` });
+            out.push({ path: ['sources', i, ...at, j], message: `cannot tell the format from "${f}"; set format: parquet | jsonl` });
           }
         }
       }

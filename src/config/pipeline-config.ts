@@ -19,14 +19,17 @@ export interface GenericFields {
 export interface HubRef {
   repo: string;
   repo_type: 'dataset' | 'model';
+  /** A full commit sha: a branch moves, and WildChat's did drop rows. */
   revision: string;
+  /** Globs over repo paths. */
   files: string[];
 }
 
 export interface SourceConfig {
   name: string;
   type: SourceType;
-  files: string[];
+  /** Local files or globs; absent for a Hub source, whose files are its snapshot in the cache. */
+  files?: string[];
   format?: 'parquet' | 'jsonl';
   hub?: HubRef;
   split?: string;

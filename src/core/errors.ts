@@ -49,3 +49,8 @@ export class StageError extends UserlmError {
 export class RetryableError extends UserlmError {
   override readonly exitCode = 5;
 }
+
+/** The Hub refused the credentials: no token, a rejected one, or no access (gated, not owner). */
+export class AuthError extends UserlmError {
+  override readonly exitCode = 6;
+}

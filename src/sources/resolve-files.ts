@@ -2,15 +2,41 @@ import { stat } from 'node:fs/promises';
 import type { SourceConfig } from '../config/pipeline-config.js';
 import type { Db } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
+import { hubSourceFiles } from '../hub/hub-source-files.js';
 import type { SourceFile } from './source-adapter.js';
 
 const GLOB_CHARS = /[*?[]/;
 
-/** Expand a source's files (globs through DuckDB's glob()), sorted, each required to exist. */
-export async function resolveSourceFiles(db: Db, source: SourceConfig, index: number): Promise<SourceFile[]> {
+export interface ResolveContext {
+  runDir: string;
+  /** The Hugging Face cache, where a Hub source's files are. */
+  cacheDir: string;
+}
+
+/**
+ * A source's files, sorted, each required to exist: local globs through DuckDB's glob(), or a
+ * Hub source's snapshot in the cache (what `pull` listed and downloaded).
+ */
+export async function resolveSourceFiles(db: Db, source: SourceConfig, index: number, where: ResolveContext): Promise<SourceFile[]> {
+  if (source.hub && !source.files) {
+    const got = await hubSourceFiles(source.name, source.hub, where);
+    if (got.missing.length || got.files.length === 0) {
+      throw new SourceError(
+        `sources[${index}] (${source.name}): ${source.hub.repo}@${source.hub.revision.slice(0, 12)} is not (completely) in the Hugging Face cache ${where.cacheDir}` +
+          (got.missing.length ? ` (missing: ${got.missing.slice(0, 5).join(', ')}${got.missing.length > 5 ? ', ...' : ''})` : '') +
+          '; run `userlm-data pull` on this pipeline file, with the same HF_HUB_CACHE / HF_HOME',
+      );
+    }
+    const out: SourceFile[] = [];
+    for (const f of got.files) {
+      const st = await stat(f.path);
+      out.push({ path: f.path, bytes: st.size, mtimeMs: Math.trunc(st.mtimeMs), hub: { repoPath: f.repoPath, sha: got.sha! } });
+    }
+    return out;
+  }
   const out: SourceFile[] = [];
   const seen = new Set<string>();
-  for (const [j, pattern] of source.files.entries()) {
+  for (const [j, pattern] of (source.files ?? []).entries()) {
     let paths: string[];
     if (GLOB_CHARS.test(pattern)) {
       const rows = await db.all<{ file: string }>('SELECT file FROM glob($p) ORDER BY file', { p: pattern });

@@ -30,6 +30,8 @@ export interface SourceFile {
   path: string;
   bytes: number;
   mtimeMs: number;
+  /** For a Hub source: the file's path in the repo and the commit it belongs to. */
+  hub?: { repoPath: string; sha: string };
 }
 
 export interface AdapterContext {

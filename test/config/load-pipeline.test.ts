@@ -88,6 +88,46 @@ describe('pipeline files', () => {
     });
   });
 
+  it('pins every Hub source of the bundled recipe to a full commit sha and reads it from the cache', async () => {
+    const p = await loadPipeline(join(ROOT, 'pipelines', 'userlm-wildchat.yaml'));
+    const hub = p.config.sources.map((s) => s.hub);
+    assert.deepEqual(hub.map((h) => h?.repo), ['allenai/WildChat-1M', 'HannahRoseKirk/prism-alignment']);
+    for (const s of p.config.sources) {
+      assert.match(s.hub!.revision, /^[0-9a-f]{40}$/, s.name);
+      assert.equal(s.files, undefined, `${s.name} reads the Hub snapshot, not local paths`);
+      assert.equal(s.hub!.repo_type, 'dataset');
+    }
+  });
+
+  it('a source has files or hub, not both nor neither, and a Hub revision must be a commit sha', () => {
+    const issues = issuesOf(
+      [
+        'name: x',
+        'sources:',
+        '  - name: a',
+        '    type: wildchat',
+        '  - name: b',
+        '    type: wildchat',
+        '    files: [b.parquet]',
+        '    hub: {repo: o/b, revision: 0123456789abcdef0123456789abcdef01234567, files: [x.parquet]}',
+        '  - name: c',
+        '    type: prism',
+        '    hub: {repo: o/c, revision: main, files: [c.jsonl]}',
+        '  - name: d',
+        '    type: generic',
+        '    preset: openai',
+        '    hub: {repo: o/d, revision: 0123456789abcdef0123456789abcdef01234567, files: [d.txt]}',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(issues, [
+      'p.yaml:3:5 sources[0]: needs files (local paths or globs) or hub (a Hugging Face repo at a pinned commit)',
+      'p.yaml:7:12 sources[1].files: a Hub source reads its snapshot from the Hugging Face cache; remove files (list repo paths under hub.files) or remove hub to read local files',
+      'p.yaml:11:32 sources[2].hub.revision: must be a full 40-character commit sha (got "main"); a branch or tag moves and the data would change under the same pipeline file. Copy the sha from the repo\'s "Files and versions" history',
+      'p.yaml:15:82 sources[3].hub.files[0]: cannot tell the format from "d.txt"; set format: parquet | jsonl',
+    ]);
+  });
+
   it('gives the same config hash for the same meaning, another for another', () => {
     const a = parsePipeline('name: x\nseed: 1\nsources: [{name: a, type: wildchat, files: [a.parquet]}]\n', 'a.yaml');
     const b = parsePipeline('seed: 1\nsources:\n  - {files: [a.parquet], type: wildchat, name: a}\nname: x\n', 'b.yaml');

@@ -8,6 +8,10 @@ import { adapterFor } from '../../sources/adapter-for.js';
 import { resolveSourceFiles } from '../../sources/resolve-files.js';
 import { CANONICAL_COLUMNS } from '../../sources/source-adapter.js';
 import { firstLine } from '../../sources/read-parquet.js';
+import { hubCacheDir } from '../../hub/hub-cache-dir.js';
+import type { LoadedPipeline } from '../../config/pipeline-config.js';
+
+const where = (p: LoadedPipeline) => ({ runDir: p.config.run_dir, cacheDir: hubCacheDir() });
 
 /**
  * Every source mapped to the canonical Conversation, in one table. Conversation ids are
@@ -21,7 +25,7 @@ export const normalizeStage: StageSpec = {
   async externalInputs(p, db) {
     const out = [];
     for (const [i, s] of p.config.sources.entries()) {
-      out.push((await resolveSourceFiles(db, s, i)).map((f) => [f.path, f.bytes, f.mtimeMs]));
+      out.push((await resolveSourceFiles(db, s, i, where(p))).map((f) => [f.hub ? `${f.hub.sha}/${f.hub.repoPath}` : f.path, f.bytes, f.mtimeMs]));
     }
     return out;
   },
@@ -31,10 +35,13 @@ export const normalizeStage: StageSpec = {
     const params: Record<string, DuckDBValue> = {};
     const notes: Record<string, unknown> = {};
     const sourceFiles: Record<string, { path: string; bytes: number; sha256: string }[]> = {};
+    const hubCommits: Record<string, string> = {};
     for (const [i, source] of pipeline.config.sources.entries()) {
-      const files = await resolveSourceFiles(db, source, i);
+      const files = await resolveSourceFiles(db, source, i, where(pipeline));
       const hashed = [];
-      for (const f of files) hashed.push({ path: f.path, ...(await sha256File(f.path)) });
+      // Hub files are recorded by their repo path: the cache location differs per machine.
+      for (const f of files) hashed.push({ path: f.hub?.repoPath ?? f.path, ...(await sha256File(f.path)) });
+      if (files[0]?.hub) hubCommits[source.name] = files[0].hub.sha;
       sourceFiles[source.name] = hashed;
       log.info('source.read', `  source ${source.name} (${source.type}): ${files.length} file(s)`, { source: source.name, files: files.length });
       const res = await adapterFor(source.type)({ db, source, index: i, files, scratchDir });
@@ -69,6 +76,6 @@ export const normalizeStage: StageSpec = {
        TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     await db.run('DROP TABLE normalized');
-    return { conversationsIn: raw, notes: { sources: sourceFiles, ...(Object.keys(notes).length ? { adapters: notes } : {}) } };
+    return { conversationsIn: raw, notes: { sources: sourceFiles, ...(Object.keys(hubCommits).length ? { hub_commits: hubCommits } : {}), ...(Object.keys(notes).length ? { adapters: notes } : {}) } };
   },
 };

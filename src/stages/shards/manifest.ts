@@ -30,7 +30,8 @@ export interface Manifest {
     name: string;
     type: string;
     license: string;
-    hub: { repo: string; revision: string } | null;
+    /** revision as the pipeline names it; sha the commit the files were read from. */
+    hub: { repo: string; repo_type: string; revision: string; sha: string | null } | null;
     files: { path: string; bytes: number; sha256: string }[];
   }[];
   stages: {
@@ -62,6 +63,7 @@ export function buildManifest(args: {
   const { pipeline, previous } = args;
   const normalize = previous.find((m) => m.stage === 'normalize');
   const hashed = (normalize?.notes['sources'] ?? {}) as Record<string, { path: string; bytes: number; sha256: string }[]>;
+  const commits = (normalize?.notes['hub_commits'] ?? {}) as Record<string, string>;
   return {
     name: pipeline.config.name,
     generator: { name: GENERATOR, version: args.version },
@@ -73,7 +75,7 @@ export function buildManifest(args: {
       name: s.name,
       type: s.type,
       license: s.license ?? defaultLicense(s.type),
-      hub: s.hub ? { repo: s.hub.repo, revision: s.hub.revision } : null,
+      hub: s.hub ? { repo: s.hub.repo, repo_type: s.hub.repo_type, revision: s.hub.revision, sha: commits[s.name] ?? null } : null,
       files: hashed[s.name] ?? [],
     })),
     stages: previous.map((m) => ({

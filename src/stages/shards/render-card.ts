@@ -141,8 +141,29 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   }
   L.push('');
 
-  L.push('## How to load', '', 'With `datasets`:', '', '```python', 'from datasets import load_dataset', `ds = load_dataset("parquet", data_files={${splits.map((s) => `"${s}": "data/${s}-*.parquet"`).join(', ')}})`, '```', '');
-  L.push('With DuckDB:', '', '```sql', `SELECT kind, count(*) FROM 'data/train-*.parquet' GROUP BY kind;`, '```', '');
+  // The card is written before anyone knows which repo it will be published to, so the Hub
+  // snippets name the repo as a placeholder; the local ones work in this directory as is.
+  L.push(
+    '## How to load',
+    '',
+    'With `datasets`, from the Hub (the `configs` above declare the splits) or from a local copy of this directory:',
+    '',
+    '```python',
+    'from datasets import load_dataset',
+    'ds = load_dataset("<owner>/<this-dataset>")',
+    `ds = load_dataset("parquet", data_files={${splits.map((s) => `"${s}": "data/${s}-*.parquet"`).join(', ')}})`,
+    '```',
+    '',
+  );
+  L.push(
+    'With DuckDB, locally or straight from the Hub:',
+    '',
+    '```sql',
+    `SELECT kind, count(*) FROM 'data/train-*.parquet' GROUP BY kind;`,
+    `SELECT kind, count(*) FROM 'hf://datasets/<owner>/<this-dataset>/data/train-*.parquet' GROUP BY kind;`,
+    '```',
+    '',
+  );
   L.push(
     'With TRL (`SFTTrainer`, prompt/completion so that the loss covers the target only):',
     '',
@@ -155,13 +176,23 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   );
 
   L.push('## Provenance', '', `- Pipeline file: \`${m.pipeline_file}\`; config hash \`${m.config_hash}\`; seed ${m.seed}.`, `- Generator: ${m.generator.name} ${m.generator.version}.`, '');
-  L.push('| source | type | license | Hub repo @ revision | file | sha256 |', '|---|---|---|---|---|---|');
+  L.push('| source | type | license | Hub repo @ commit | file | sha256 |', '|---|---|---|---|---|---|');
   for (const s of m.sources) {
+    const hub = s.hub
+      ? `[${s.hub.repo}](https://huggingface.co/${s.hub.repo_type === 'model' ? '' : 'datasets/'}${s.hub.repo}) @ \`${s.hub.sha ?? s.hub.revision}\`` +
+        (s.hub.sha && s.hub.sha !== s.hub.revision ? ` (revision \`${s.hub.revision}\`)` : '')
+      : 'local';
     for (const f of s.files.length ? s.files : [{ path: '-', sha256: '-', bytes: 0 }]) {
-      L.push(`| ${s.name} | ${s.type} | ${s.license} | ${s.hub ? `${s.hub.repo} @ \`${s.hub.revision}\`` : 'local'} | \`${f.path}\` | \`${f.sha256}\` |`);
+      L.push(`| ${s.name} | ${s.type} | ${s.license} | ${hub} | \`${f.path}\` | \`${f.sha256}\` |`);
     }
   }
-  L.push('', 'File checksums of every shard are in `manifest.json`.', '');
+  L.push(
+    '',
+    'Hub sources are read at the commit shown, which `userlm-data pull` resolves and verifies (sizes and hashes of every file). ' +
+      'The same pipeline file and config hash rebuild the same shards: `userlm-data pull <pipeline>` then `userlm-data run <pipeline>`. ' +
+      'File checksums of every shard are in `manifest.json`.',
+    '',
+  );
 
   L.push('## License', '');
   L.push(

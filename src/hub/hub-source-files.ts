@@ -1,0 +1,87 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import type { HubRef } from '../config/pipeline-config.js';
+import { cacheLayout } from './cache-layout.js';
+import { matchGlob } from './match-glob.js';
+import { readReceipt } from './pull-receipt.js';
+
+export interface CachedHubFile {
+  /** The snapshot path in the cache (a symlink to the blob). */
+  path: string;
+  /** The path inside the repo, which is what the manifest records. */
+  repoPath: string;
+  size: number;
+}
+
+export interface HubSourceFiles {
+  /** The commit the files belong to; null when not even that is known offline. */
+  sha: string | null;
+  files: CachedHubFile[];
+  /** Repo paths (or, without a listing, globs) that the cache lacks. */
+  missing: string[];
+  /** 'hub': the list comes from the Hub's listing at pull time and is exact; 'cache': from what the cache holds. */
+  listedBy: 'hub' | 'cache';
+}
+
+const FULL_SHA = /^[0-9a-f]{40}$/;
+
+async function walk(dir: string, rel = ''): Promise<string[]> {
+  let ents;
+  try {
+    ents = await readdir(rel ? `${dir}/${rel}` : dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const e of ents) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await walk(dir, r)));
+    else out.push(r);
+  }
+  return out;
+}
+
+/**
+ * A Hub source's files as the cache holds them, without the network. With the listing a pull
+ * recorded, it also knows what is missing; without one (the cache was filled by another
+ * tool) it takes what the snapshot holds and can only say which globs match nothing.
+ */
+export async function hubSourceFiles(name: string, hub: HubRef, opts: { runDir: string; cacheDir: string }): Promise<HubSourceFiles> {
+  const layout = cacheLayout(opts.cacheDir, hub.repo_type, hub.repo);
+  const receipt = await readReceipt(opts.runDir, name, hub);
+  const sized = async (repoPath: string, sha: string) => {
+    const path = layout.snapshot(sha, repoPath);
+    try {
+      return { path, repoPath, size: (await stat(path)).size };
+    } catch {
+      return null;
+    }
+  };
+  if (receipt) {
+    const files: CachedHubFile[] = [];
+    const missing: string[] = [];
+    for (const f of receipt.files) {
+      const got = await sized(f.path, receipt.sha);
+      if (got && got.size === f.size) files.push(got);
+      else missing.push(f.path);
+    }
+    return { sha: receipt.sha, files, missing, listedBy: 'hub' };
+  }
+  let sha: string | null = FULL_SHA.test(hub.revision) ? hub.revision : null;
+  if (!sha) sha = (await readFile(layout.ref(hub.revision), 'utf8').catch(() => '')).trim() || null;
+  if (!sha) return { sha: null, files: [], missing: [...hub.files], listedBy: 'cache' };
+  const all = (await walk(layout.snapshot(sha))).sort();
+  const files: CachedHubFile[] = [];
+  const missing: string[] = [];
+  for (const pattern of hub.files) {
+    const match = matchGlob([pattern]);
+    const hits = all.filter(match);
+    if (hits.length === 0) missing.push(pattern);
+    for (const p of hits) {
+      if (files.some((f) => f.repoPath === p)) continue;
+      const got = await sized(p, sha);
+      if (got) files.push(got);
+    }
+  }
+  files.sort((a, b) => (a.repoPath < b.repoPath ? -1 : a.repoPath > b.repoPath ? 1 : 0));
+  return { sha, files, missing, listedBy: 'cache' };
+}
