@@ -78,6 +78,9 @@ export interface FlipOptions {
 export interface SplitOptions {
   fractions: Record<string, number>;
   stratify_by: 'country' | 'none';
+  check_leaks: boolean;
+  leak_threshold: number;
+  drop_leaks: boolean;
 }
 
 export interface ShardOptions {

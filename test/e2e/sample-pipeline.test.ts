@@ -133,6 +133,35 @@ describe('the bundled sample, end to end', () => {
     });
   });
 
+  it('counts held-out conversations that leak from train, and drops them when told to', async () => {
+    const manifest = JSON.parse(readFileSync(join(dir, 'out', 'manifest.json'), 'utf8'));
+    const leaked = Object.values(manifest.leaks.by_split as Record<string, number>).reduce((a, b) => a + b, 0);
+    assert.ok(leaked > 0, 'the sample plants near-duplicate prompts across users');
+    assert.match(readFileSync(join(dir, 'out', 'README.md'), 'utf8'), /## Leakage check\n\nHeld-out conversations .* validation \d+/);
+    await withDb(async (db) => {
+      const rows = await db.all<{ split: string; train_split: string; similarity: number }>(
+        `SELECT l.split, t.split AS train_split, l.similarity
+         FROM read_parquet(${sqlString(join(dir, 'runs', '06-split', 'leaks.parquet'))}) l
+         JOIN (SELECT DISTINCT conversation_id, split FROM read_parquet(${sqlString(join(dir, 'runs', '06-split', 'data.parquet'))})) t
+           ON t.conversation_id = l.train_conversation_id`,
+      );
+      assert.equal(rows.length, leaked);
+      for (const r of rows) {
+        assert.notEqual(r.split, 'train');
+        assert.equal(r.train_split, 'train');
+        assert.ok(r.similarity >= 0.5);
+      }
+    });
+    const d2 = tempDir();
+    const { pipeline: p2 } = writePipeline(d2, `${samplePipelineYaml(d2)}stages:\n  split:\n    drop_leaks: true\n`);
+    const r = await buildDataset(p2(), silentLogger);
+    const split = r.markers.find((m) => m.stage === 'split')!;
+    assert.deepEqual(split.drops, { split_leak: leaked });
+    const m2 = JSON.parse(readFileSync(join(d2, 'out', 'manifest.json'), 'utf8'));
+    assert.equal(m2.leaks.dropped, true);
+    assert.equal(m2.splits.validation.conversations, manifest.splits.validation.conversations - (manifest.leaks.by_split.validation ?? 0));
+  });
+
   it('plan reports every stage done, and inspect shows a shard', () => {
     const file = join(dir, 'pipeline.yaml');
     const plan = runCli(['plan', file, '--json']);

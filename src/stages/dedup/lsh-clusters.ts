@@ -26,20 +26,20 @@ export interface LshResult {
 }
 
 /**
- * Near-duplicate clusters by LSH banding over MinHash signatures (n x numPerm, row-major).
- * Per band, documents are radix-sorted by the band's hash; within a bucket each document is
- * verified against the bucket's first document and its predecessor (not all pairs, so a
- * bucket of thousands of templated prompts stays linear), and clusters form transitively.
+ * Calls visit(order, start, end) for every LSH bucket with two or more documents: per
+ * band, eligible documents are radix-sorted by the hash of their band, and each run of
+ * equal hashes order[start..end) is a bucket (in ascending document order).
  */
-export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResult {
+export function forEachBucket(
+  sig: Uint32Array,
+  n: number,
+  o: Pick<LshOptions, 'numPerm' | 'bands' | 'rows' | 'eligible'>,
+  visit: (order: Uint32Array, start: number, end: number) => void,
+): void {
   if (o.bands * o.rows > o.numPerm) throw new RangeError(`bands x rows (${o.bands} x ${o.rows}) exceeds num_perm ${o.numPerm}`);
-  const uf = new UnionFind(n);
   const keys = new Uint32Array(n);
   const order = new Uint32Array(n);
   const tmp = new Uint32Array(n);
-  let candidatePairs = 0;
-  let mergedPairs = 0;
-  const similar = (i: number, j: number) => !o.verify || estimateJaccard(sig, i, j, o.numPerm) >= o.threshold;
   for (let band = 0; band < o.bands; band++) {
     let count = 0;
     const start = band * o.rows;
@@ -57,21 +57,37 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
       const key = keys[order[runStart]!]!;
       let runEnd = runStart + 1;
       while (runEnd < count && keys[order[runEnd]!]! === key) runEnd++;
-      const anchor = order[runStart]!;
-      for (let k = runStart + 1; k < runEnd; k++) {
-        const x = order[k]!;
-        const prev = order[k - 1]!;
-        candidatePairs++;
-        if (uf.find(x) === uf.find(anchor)) continue;
-        if (similar(anchor, x)) {
-          if (uf.union(anchor, x)) mergedPairs++;
-        } else if (prev !== anchor && similar(prev, x)) {
-          if (uf.union(prev, x)) mergedPairs++;
-        }
-      }
+      if (runEnd - runStart > 1) visit(order, runStart, runEnd);
       runStart = runEnd;
     }
   }
+}
+
+/**
+ * Near-duplicate clusters by LSH banding over MinHash signatures (n x numPerm, row-major).
+ * Within a bucket each document is verified against the bucket's first document and its
+ * predecessor (not all pairs, so a bucket of thousands of templated prompts stays linear),
+ * and clusters form transitively.
+ */
+export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResult {
+  const uf = new UnionFind(n);
+  let candidatePairs = 0;
+  let mergedPairs = 0;
+  const similar = (i: number, j: number) => !o.verify || estimateJaccard(sig, i, j, o.numPerm) >= o.threshold;
+  forEachBucket(sig, n, o, (order, runStart, runEnd) => {
+    const anchor = order[runStart]!;
+    for (let k = runStart + 1; k < runEnd; k++) {
+      const x = order[k]!;
+      const prev = order[k - 1]!;
+      candidatePairs++;
+      if (uf.find(x) === uf.find(anchor)) continue;
+      if (similar(anchor, x)) {
+        if (uf.union(anchor, x)) mergedPairs++;
+      } else if (prev !== anchor && similar(prev, x)) {
+        if (uf.union(prev, x)) mergedPairs++;
+      }
+    }
+  });
   const root = new Int32Array(n);
   const size = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -42,7 +42,17 @@ export interface Manifest {
     dropped: Record<string, number>;
   }[];
   splits: Record<string, SplitStats>;
+  /** Held-out conversations near-duplicate of training ones (split stage), or null when not checked. */
+  leaks: LeakReport | null;
   files: ShardFile[];
+}
+
+export interface LeakReport {
+  checked: boolean;
+  threshold: number;
+  dropped: boolean;
+  against: string;
+  by_split: Record<string, number>;
 }
 
 export function defaultLicense(type: string): string {
@@ -86,6 +96,9 @@ export function buildManifest(args: {
       dropped: m.drops,
     })),
     splits: args.splits,
+    leaks: ((previous.find((m) => m.stage === 'split')?.notes['leaks'] as LeakReport | undefined)?.checked
+      ? (previous.find((m) => m.stage === 'split')!.notes['leaks'] as LeakReport)
+      : null),
     files: args.files,
   };
 }

@@ -114,6 +114,17 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   }
   L.push('', 'train / validation / test are **user-disjoint**: users (WildChat: hashed IP + country) are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.', '');
 
+  if (m.leaks) {
+    const total = Object.values(m.leaks.by_split).reduce((a, b) => a + b, 0);
+    L.push('## Leakage check', '');
+    L.push(
+      `Held-out conversations whose first user turn is a near-duplicate of a ${m.leaks.against} conversation's (MinHash estimated Jaccard >= ${m.leaks.threshold}): ` +
+        (total === 0 ? 'none.' : Object.entries(m.leaks.by_split).map(([s, n]) => `${s} ${fmt(n)}`).join(', ') + '.') +
+        (total === 0 ? '' : m.leaks.dropped ? ' They were dropped (reason `split_leak`).' : ' They were kept; held-out scores on them flatter the model (set `split.drop_leaks: true` to drop them).'),
+      '',
+    );
+  }
+
   L.push('## Funnel', '', 'Every input conversation is either kept or dropped with one reason.', '');
   L.push('| stage | conversations in | conversations out | samples out | dropped (reason: count) |', '|---|---:|---:|---:|---|');
   for (const st of m.stages) {

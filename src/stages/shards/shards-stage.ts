@@ -23,7 +23,7 @@ export function shardName(split: string, i: number, n: number): string {
  */
 export const shardsStage: StageSpec = {
   name: 'shards',
-  version: 1,
+  version: 2,
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
   async run({ db, pipeline, dir, input, previous, log }) {
     const o = pipeline.config.stages.shards;

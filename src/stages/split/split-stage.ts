@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { SplitOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber } from '../../core/db.js';
-import { DATA_FILE, type StageSpec } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, type StageContext, type StageSpec } from '../../core/stage.js';
+import { lshShape, resolveWorkers } from '../dedup/near-dedup.js';
+import { sketchDocuments } from '../dedup/sketch-documents.js';
+import { crossSplitLeaks } from './cross-split-leaks.js';
 
 /**
  * SQL assigning each user to a split. Within each stratum (country) users are ordered by a
@@ -10,7 +13,7 @@ import { DATA_FILE, type StageSpec } from '../../core/stage.js';
  * share first exceeds (i + 0.5) / n: exact shares at scale, stable under the seed, and a
  * user never lands in two splits because the assignment is per user, not per row.
  */
-export function userSplitSql(o: SplitOptions, samplesSql: string): { sql: string; params: Record<string, DuckDBValue> } {
+export function userSplitSql(o: Pick<SplitOptions, 'fractions' | 'stratify_by'>, samplesSql: string): { sql: string; params: Record<string, DuckDBValue> } {
   const entries = Object.entries(o.fractions);
   const params: Record<string, DuckDBValue> = {};
   let cum = 0;
@@ -36,11 +39,75 @@ export function userSplitSql(o: SplitOptions, samplesSql: string): { sql: string
   return { sql, params };
 }
 
+/** The split that held-out splits are checked against: "train", else the first share. */
+export function trainSplitName(o: SplitOptions): string {
+  return 'train' in o.fractions ? 'train' : Object.keys(o.fractions)[0]!;
+}
+
+/**
+ * Held-out conversations whose first user turn is a near-duplicate of a training one, into
+ * TEMP TABLE leaks (conversation_id, split, train_conversation_id, similarity).
+ */
+async function findLeaks(ctx: StageContext, o: SplitOptions): Promise<void> {
+  const { db, pipeline, log } = ctx;
+  const near = pipeline.config.stages.dedup.near;
+  await db.run('CREATE OR REPLACE TEMP TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
+  const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM conv_split')).n);
+  const train = trainSplitName(o);
+  const ids: string[] = new Array(n);
+  const splits: string[] = new Array(n);
+  const isTrain = new Uint8Array(n);
+  const result = await db.conn.stream('SELECT conversation_id, split, first_user FROM conv_split ORDER BY conversation_id');
+  let pos = 0;
+  async function* batches() {
+    for await (const chunk of result.yieldRowsJs()) {
+      const texts: string[] = [];
+      for (const r of chunk) {
+        ids[pos] = r[0] as string;
+        splits[pos] = r[1] as string;
+        isTrain[pos] = r[1] === train ? 1 : 0;
+        texts.push((r[2] as string | null) ?? '');
+        pos++;
+      }
+      yield { texts };
+    }
+  }
+  const sk = await sketchDocuments(
+    batches(),
+    n,
+    { ngram: near.ngram, numPerm: near.num_perm, seed: pipeline.config.seed, method: near.method, templateNgram: 0, templateMaxPerDoc: 0 },
+    resolveWorkers(near.workers),
+  );
+  const eligible = new Uint8Array(n);
+  for (let i = 0; i < n; i++) eligible[i] = sk.words[i]! >= near.min_words ? 1 : 0;
+  const { bands, rows } = lshShape({ ...near, threshold: o.leak_threshold, bands: null, rows: null, verify: true });
+  const { match, similarity } = crossSplitLeaks(sk.signatures, n, isTrain, { numPerm: near.num_perm, bands, rows, threshold: o.leak_threshold, eligible });
+  const app = await db.conn.createAppender('leaks', 'main', 'temp');
+  let found = 0;
+  for (let i = 0; i < n; i++) {
+    if (match[i]! < 0) continue;
+    found++;
+    app.appendVarchar(ids[i]!);
+    app.appendVarchar(splits[i]!);
+    app.appendVarchar(ids[match[i]!]!);
+    app.appendFloat(similarity[i]!);
+    app.endRow();
+  }
+  app.closeSync();
+  log.info('split.leaks', `  leak check: ${found} held-out conversation(s) near-duplicate of training ones (estimated Jaccard >= ${o.leak_threshold})`, { leaks: found });
+}
+
 export const splitStage: StageSpec = {
   name: 'split',
-  version: 1,
-  options: (p) => ({ ...p.config.stages.split, seed: p.config.seed }),
-  async run({ db, pipeline, dir, input }) {
+  version: 2,
+  options: (p) => ({
+    ...p.config.stages.split,
+    seed: p.config.seed,
+    // The leak check reuses dedup's shingling and signature settings.
+    leak_sketch: p.config.stages.split.check_leaks ? (({ workers: _w, ...n }) => n)(p.config.stages.dedup.near) : null,
+  }),
+  async run(ctx) {
+    const { db, pipeline, dir, input } = ctx;
     const o = pipeline.config.stages.split;
     const samples = `SELECT * FROM read_parquet(${sqlString(input!)})`;
     const { sql, params } = userSplitSql(o, samples);
@@ -48,29 +115,56 @@ export const splitStage: StageSpec = {
     await db.run(
       `COPY (SELECT * FROM user_split ORDER BY stratum, user_key) TO ${sqlString(join(dir, 'users.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
     );
+    // One equality key, NULL for overridden rows: an extra condition in ON would make
+    // DuckDB fall back to a nested-loop join (minutes at 100k conversations).
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE conv_split AS
+       SELECT s.conversation_id, coalesce(s.split_override, u.split) AS split, s.target AS first_user
+       FROM read_parquet(${sqlString(input!)}) s
+       LEFT JOIN user_split u
+         ON u.user_key = CASE WHEN s.split_override IS NULL THEN coalesce(s.user_key, 'conversation|' || s.conversation_id) END
+       WHERE s.turn_index = 1`,
+    );
+    if (o.check_leaks) await findLeaks(ctx, o);
+    else await db.run('CREATE OR REPLACE TEMP TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
+    await db.run(`COPY (SELECT * FROM leaks ORDER BY conversation_id) TO ${sqlString(join(dir, 'leaks.parquet'))} (FORMAT parquet, COMPRESSION zstd)`);
+    const dropped = o.drop_leaks ? 'AND c.conversation_id NOT IN (SELECT conversation_id FROM leaks)' : '';
     await db.run(
       `COPY (
-         SELECT s.* EXCLUDE (split_override, file_row_number),
-                coalesce(s.split_override, u.split) AS split
+         SELECT s.* EXCLUDE (split_override, file_row_number), c.split
          FROM read_parquet(${sqlString(input!)}, file_row_number = true) s
-         -- One equality key, NULL for overridden rows: an extra condition in ON would make
-         -- DuckDB fall back to a nested-loop join (minutes at 100k conversations).
-         LEFT JOIN user_split u
-           ON u.user_key = CASE WHEN s.split_override IS NULL THEN coalesce(s.user_key, 'conversation|' || s.conversation_id) END
+         JOIN conv_split c USING (conversation_id)
+         WHERE true ${dropped}
          ORDER BY s.file_row_number)
        TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
+    if (o.drop_leaks) {
+      await db.run(
+        `COPY (SELECT conversation_id, 'split_leak' AS reason, train_conversation_id AS duplicate_of, similarity FROM leaks ORDER BY conversation_id)
+         TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+    }
     const counts = await db.all<{ split: string; conversations: unknown; samples: unknown; users: unknown }>(
       `SELECT split, count(DISTINCT conversation_id) AS conversations, count(*) AS samples,
               count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users
        FROM read_parquet(${sqlString(join(dir, DATA_FILE))}) GROUP BY split ORDER BY split`,
     );
+    const leaks = await db.all<{ split: string; n: unknown }>('SELECT split, count(*) AS n FROM leaks GROUP BY split ORDER BY split');
     await db.run('DROP TABLE user_split');
+    await db.run('DROP TABLE conv_split');
+    await db.run('DROP TABLE leaks');
     return {
       notes: {
         splits: Object.fromEntries(
           counts.map((c) => [c.split, { conversations: toNumber(c.conversations), samples: toNumber(c.samples), users: toNumber(c.users) }]),
         ),
+        leaks: {
+          checked: o.check_leaks,
+          threshold: o.leak_threshold,
+          dropped: o.drop_leaks,
+          against: trainSplitName(o),
+          by_split: Object.fromEntries(leaks.map((l) => [l.split, toNumber(l.n)])),
+        },
       },
     };
   },
