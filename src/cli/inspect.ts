@@ -1,5 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command } from 'commander';
+import { loadPipeline } from '../config/load-pipeline.js';
 import { Db, sqlList, toNumber } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
 import { firstLine } from '../sources/read-parquet.js';
@@ -13,14 +15,33 @@ function clip(v: unknown, width: number): unknown {
   return v;
 }
 
+/** The dedup stage's report of a run, given the run directory or its pipeline file. */
+async function dedupReport(target: string): Promise<string> {
+  let runDir = target;
+  if (/\.ya?ml$/i.test(target)) runDir = (await loadPipeline(target)).config.run_dir;
+  const entries = await readdir(runDir).catch(() => {
+    throw new SourceError(`${runDir}: no such run directory; pass runs/<name> or the pipeline file, after \`userlm-data run\``);
+  });
+  const stage = entries.filter((e) => /^\d\d-dedup$/.test(e)).sort()[0];
+  if (!stage) throw new SourceError(`${runDir} has no finished dedup stage yet; run the pipeline first (\`userlm-data run <pipeline.yaml>\`)`);
+  return readFile(join(runDir, stage, 'dedup_report.md'), 'utf8').catch(() => {
+    throw new SourceError(`${join(runDir, stage)} has no dedup_report.md; rerun the pipeline to regenerate it`);
+  });
+}
+
 export function inspectCommand(): Command {
   return new Command('inspect')
-    .description('Show a Parquet file: schema, row count and the first rows (long texts clipped).')
-    .argument('<file.parquet>', 'a stage output or a shard')
+    .description('Show a Parquet file (schema, row count, first rows), or with --dedup the largest near-duplicate clusters of a run.')
+    .argument('<target>', 'a Parquet file (stage output or shard); with --dedup, a run directory or pipeline file')
     .option('-n, --rows <n>', 'rows to show', '3')
     .option('--width <chars>', 'clip strings to this many characters', '120')
+    .option('--dedup', "print the run's dedup report: largest clusters with sample texts and similarity", false)
     .option('--json', 'print as JSON', false)
-    .action(async (file: string, opts: { rows: string; width: string; json: boolean }) => {
+    .action(async (file: string, opts: { rows: string; width: string; json: boolean; dedup: boolean }) => {
+      if (opts.dedup) {
+        process.stdout.write(await dedupReport(file));
+        return;
+      }
       const n = Number(opts.rows);
       const width = Number(opts.width);
       if (!Number.isInteger(n) || n < 0) throw new SourceError(`--rows must be a whole number (got ${opts.rows})`);

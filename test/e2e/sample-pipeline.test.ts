@@ -174,5 +174,14 @@ describe('the bundled sample, end to end', () => {
     const info = JSON.parse(ins.stdout);
     assert.equal(info.head.length, 2);
     assert.ok(info.rows > 0);
+    const report = runCli(['inspect', '--dedup', join(dir, 'runs')]);
+    assert.equal(report.status, 0, report.stderr);
+    assert.match(report.stdout, /^# Dedup report\n/);
+    assert.match(report.stdout, /- exact duplicates dropped: 6\n/);
+    assert.match(report.stdout, /## The \d+ largest clusters/);
+    assert.equal(runCli(['inspect', '--dedup', file]).stdout, report.stdout);
+    const none = runCli(['inspect', '--dedup', join(dir, 'nowhere')]);
+    assert.equal(none.status, 3);
+    assert.match(none.stderr, /no such run directory/);
   });
 });
