@@ -62,6 +62,7 @@ export class MinHasher {
     return Math.floor((mix32(combine32(combine32(this.seedMix, bin), attempt)) * this.numPerm) / TWO32);
   }
 
+
   /**
    * Write the signature of a set of shingle hashes into out[offset .. offset+numPerm).
    * Returns false (and writes all-ones) for an empty set.
@@ -93,25 +94,32 @@ export class MinHasher {
     // Optimal densification (Shrivastava, 2017): an empty bin borrows the value of a bin
     // chosen by a hash of (bin, attempt), so equal sets stay equal and estimates unbiased.
     // The probe sequence is precomputed, so a short text (most bins empty) costs a few
-    // table reads per empty bin instead of a few hashes.
+    // table reads per empty bin instead of a few hashes. A bin whose probes all miss (texts
+    // of a handful of shingles) takes the next filled bin clockwise: still a function of the
+    // set alone, in O(K) for the whole signature.
     const P = MinHasher.PROBES;
+    const probe = this.probe;
+    let missed = false;
     for (let bin = 0; bin < K; bin++) {
       if (filled[bin]) continue;
-      let done = false;
+      let j = -1;
+      const base = bin * P;
       for (let a = 0; a < P; a++) {
-        const j = this.probe[bin * P + a]!;
-        if (filled[j]) {
-          out[offset + bin] = out[offset + j]!;
-          done = true;
+        const c = probe[base + a]!;
+        if (filled[c]) {
+          j = c;
           break;
         }
       }
-      for (let attempt = P + 1; !done; attempt++) {
-        const j = this.probeBin(bin, attempt);
-        if (filled[j]) {
-          out[offset + bin] = out[offset + j]!;
-          done = true;
-        }
+      if (j >= 0) out[offset + bin] = out[offset + j]!;
+      else missed = true;
+    }
+    if (missed) {
+      let next = -1;
+      for (let k = 2 * K - 1; k >= 0; k--) {
+        const bin = k % K;
+        if (filled[bin]) next = bin;
+        else if (k < K && out[offset + bin] === EMPTY) out[offset + bin] = out[offset + next]!;
       }
     }
     return true;
