@@ -81,7 +81,7 @@ describe('the bundled sample, end to end', () => {
     rmSync(join(dir, 'runs', '03-dedup'), { recursive: true });
     const r = await buildDataset(pipeline(), silentLogger);
     assert.deepEqual(r.skipped, ['normalize', 'filter']);
-    assert.deepEqual(r.executed, ['dedup', 'intents', 'flip', 'split', 'shards']);
+    assert.deepEqual(r.executed, ['dedup', 'intents', 'flip', 'tokenize', 'split', 'shards']);
     assert.deepEqual(shardHashes(join(dir, 'out')), firstShards);
   });
 
