@@ -5,17 +5,19 @@ import { VERSION } from '../core/version.js';
 import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
+import { trainCommand } from './train.js';
 import { validateCommand } from './validate.js';
 
 export function buildProgram(): Command {
   const program = new Command('userlm-data')
-    .description('Build training data for User Language Models from chat logs: filter, dedup, intents, flip, split, shard.')
+    .description('Build training data for User Language Models from chat logs: filter, dedup, intents, flip, tokenize, split, shard; hand it to a trainer.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(runCommand());
   program.addCommand(validateCommand());
   program.addCommand(planCommand());
   program.addCommand(inspectCommand());
+  program.addCommand(trainCommand());
   return program;
 }
 

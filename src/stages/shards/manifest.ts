@@ -39,6 +39,7 @@ export interface TokenSummary {
   tokenizer: string;
   tokenizer_sha256: string;
   max_seq_len: number;
+  end_token: string;
   overflow: string;
   splits: Record<string, TokenStats>;
   /** Samples dropped as too long from conversations left with no sample (so in no split). */

@@ -64,6 +64,7 @@ async function tokenSummary(db: Db, marker: StageMarker, dir: string): Promise<T
     tokenizer: String(n['tokenizer']),
     tokenizer_sha256: String(n['tokenizer_sha256']),
     max_seq_len: toNumber(n['max_seq_len']),
+    end_token: String(n['end_token']),
     overflow: String(n['overflow']),
     splits,
     dropped_without_split: toNumber(dropped.find((d) => d.split === null)?.n),

@@ -99,6 +99,7 @@ export const tokenizeStage: StageSpec = {
         tokenizer: name,
         tokenizer_sha256: sha256,
         max_seq_len: o.max_seq_len,
+        end_token: endToken,
         overflow: o.overflow,
         tokens: toNumber(t.tokens),
         truncated_samples: toNumber(t.truncated),
