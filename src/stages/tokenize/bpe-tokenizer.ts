@@ -137,11 +137,40 @@ export class BpeTokenizer {
     return out;
   }
 
+  /** The hot path: no id arrays built, no callbacks. */
   count(text: string): number {
+    const re = this.special;
+    if (!re) return this.countText(text);
+    re.lastIndex = 0;
     let n = 0;
-    this.walk(text, (ids) => {
-      n += ids.length;
-    });
+    let last = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) n += this.countText(text.slice(last, m.index));
+      n++;
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) n += this.countText(last === 0 ? text : text.slice(last));
+    return n;
+  }
+
+  private countText(text: string): number {
+    const re = this.pre;
+    re.lastIndex = 0;
+    let n = 0;
+    let last = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      const w = m[0];
+      if (w.length === 0) {
+        re.lastIndex++;
+        continue;
+      }
+      if (m.index > last) n += this.word(text.slice(last, m.index)).length;
+      n += this.word(w).length;
+      last = m.index + w.length;
+    }
+    if (last < text.length) n += this.word(text.slice(last)).length;
     return n;
   }
 
