@@ -1,14 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sqlString, toNumber } from '../../core/db.js';
+import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { sha256File } from '../../core/hash.js';
-import { startProgress } from '../../core/progress.js';
-import type { StageSpec } from '../../core/stage.js';
-import { readSchema, VERSION } from '../../core/version.js';
-import { markerDir } from '../../core/runner.js';
-import { SAMPLE_DROPS_FILE } from '../../core/stage.js';
-import type { Db } from '../../core/db.js';
 import type { StageMarker } from '../../core/marker.js';
+import { startProgress } from '../../core/progress.js';
+import { markerDir } from '../../core/runner.js';
+import { SAMPLE_DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { readSchema, VERSION } from '../../core/version.js';
 import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
 
