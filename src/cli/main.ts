@@ -7,11 +7,12 @@ import { planCommand } from './plan.js';
 import { publishCommand } from './publish.js';
 import { pullCommand } from './pull.js';
 import { runCommand } from './run.js';
+import { trainCommand } from './train.js';
 import { validateCommand } from './validate.js';
 
 export function buildProgram(): Command {
   const program = new Command('userlm-data')
-    .description('Build training data for User Language Models from chat logs: filter, dedup, intents, flip, split, shard.')
+    .description('Build training data for User Language Models from chat logs: filter, dedup, intents, flip, tokenize, split, shard; hand it to a trainer.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(runCommand());
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(inspectCommand());
   program.addCommand(pullCommand());
   program.addCommand(publishCommand());
+  program.addCommand(trainCommand());
   return program;
 }
 

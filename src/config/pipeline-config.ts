@@ -75,6 +75,13 @@ export interface FlipOptions {
   end_token: string;
 }
 
+export interface TokenizeOptions {
+  max_seq_len: number;
+  overflow: 'truncate_history' | 'drop';
+  /** A Hugging Face tokenizer.json of a Llama-3 family model; null: the bundled Llama-3 one. */
+  tokenizer_json: string | null;
+}
+
 export interface SplitOptions {
   fractions: Record<string, number>;
   stratify_by: 'country' | 'none';
@@ -85,6 +92,8 @@ export interface SplitOptions {
 
 export interface ShardOptions {
   max_rows_per_shard: number;
+  /** Also write `chat` (context + target, with per-message training flags) for axolotl. */
+  chat_column: boolean;
   row_group_rows: number;
   compression_level: number;
 }
@@ -102,6 +111,7 @@ export interface PipelineConfig {
     dedup: DedupOptions;
     intents: IntentOptions;
     flip: FlipOptions;
+    tokenize: TokenizeOptions;
     split: SplitOptions;
     shards: ShardOptions;
   };

@@ -24,6 +24,9 @@ export interface StageMarker {
   conversations_out: number;
   samples_out: number | null;
   drops: Record<string, number>;
+  /** Only for stages that drop single samples (sample_drops.parquet). */
+  samples_in?: number;
+  sample_drops?: Record<string, number>;
   notes: Record<string, unknown>;
   files: FileEntry[];
   seconds: number;

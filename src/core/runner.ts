@@ -9,10 +9,15 @@ import { hashValue, sha256File } from './hash.js';
 import type { Logger } from './logger.js';
 import { markerFilesIntact, readMarker, writeMarker, MARKER_FILE, type FileEntry, type StageMarker } from './marker.js';
 import { acquireRunLock } from './run-lock.js';
-import { DATA_FILE, DROPS_FILE, type StageSpec } from './stage.js';
+import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type StageSpec } from './stage.js';
 
 export function stageDirName(index: number, spec: StageSpec): string {
   return `${String(index + 1).padStart(2, '0')}-${spec.name}`;
+}
+
+/** Directory of the stage a marker describes. */
+export function markerDir(runDir: string, marker: StageMarker): string {
+  return join(runDir, `${String(marker.index + 1).padStart(2, '0')}-${marker.stage}`);
 }
 
 export async function openPipelineDb(pipeline: LoadedPipeline, tempDirectory?: string): Promise<Db> {
@@ -149,7 +154,8 @@ export async function runPipeline(
         const outputs = (outcome.outputs ?? [DATA_FILE]).map((f) => join(tmp, f));
         const counted = await countRows(db, outputs);
         const dropsPath = join(tmp, DROPS_FILE);
-        const drops = (await listFiles(tmp)).includes(DROPS_FILE) ? await countDrops(db, dropsPath) : {};
+        const written = await listFiles(tmp);
+        const drops = written.includes(DROPS_FILE) ? await countDrops(db, dropsPath) : {};
         const conversationsIn = outcome.conversationsIn ?? prev?.conversations_out;
         if (conversationsIn === undefined) throw new StageError(`stage ${spec.name} did not report how many conversations it read`);
         const dropped = Object.values(drops).reduce((a, b) => a + b, 0);
@@ -158,6 +164,22 @@ export async function runPipeline(
             `accounting broken in stage ${spec.name}: ${conversationsIn} conversations in, ${counted.conversations} out, ${dropped} dropped ` +
               `(${conversationsIn - counted.conversations - dropped} unaccounted). This is a bug in userlm-data; please report it with the pipeline file.`,
           );
+        }
+        let sampleAccounting: { samples_in: number; sample_drops: Record<string, number> } | null = null;
+        if (written.includes(SAMPLE_DROPS_FILE)) {
+          const sampleDrops = await countDrops(db, join(tmp, SAMPLE_DROPS_FILE));
+          const samplesIn = prev?.samples_out;
+          if (samplesIn === null || samplesIn === undefined || counted.samples === null) {
+            throw new StageError(`stage ${spec.name} dropped samples but its input or output holds no samples. This is a bug in userlm-data; please report it.`);
+          }
+          const droppedSamples = Object.values(sampleDrops).reduce((a, b) => a + b, 0);
+          if (samplesIn !== counted.samples + droppedSamples) {
+            throw new StageError(
+              `accounting broken in stage ${spec.name}: ${samplesIn} samples in, ${counted.samples} out, ${droppedSamples} dropped ` +
+                `(${samplesIn - counted.samples - droppedSamples} unaccounted). This is a bug in userlm-data; please report it with the pipeline file.`,
+            );
+          }
+          sampleAccounting = { samples_in: samplesIn, sample_drops: sampleDrops };
         }
         const files: FileEntry[] = [];
         for (const rel of await listFiles(tmp)) {
@@ -174,6 +196,7 @@ export async function runPipeline(
           conversations_out: counted.conversations,
           samples_out: counted.samples,
           drops,
+          ...(sampleAccounting ?? {}),
           notes: outcome.notes ?? {},
           files,
           seconds: Math.round((performance.now() - started) / 10) / 100,
@@ -183,7 +206,10 @@ export async function runPipeline(
         await rm(dir, { recursive: true, force: true });
         await rename(tmp, dir);
         await syncDir(runDir);
-        const dropText = Object.entries(drops).map(([r, n]) => `${r} ${n}`).join(', ');
+        const dropText = [
+          ...Object.entries(drops).map(([r, n]) => `${r} ${n}`),
+          ...Object.entries(sampleAccounting?.sample_drops ?? {}).map(([r, n]) => `${r} ${n} samples`),
+        ].join(', ');
         log.info(
           'stage.done',
           `[${i + 1}/${stages.length}] ${spec.name}: ${conversationsIn} -> ${counted.conversations} conversations` +

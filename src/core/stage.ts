@@ -5,6 +5,12 @@ import type { StageMarker } from './marker.js';
 
 export const DATA_FILE = 'data.parquet';
 export const DROPS_FILE = 'drops.parquet';
+/**
+ * Samples a stage removed while keeping their conversation (sample_id, conversation_id,
+ * reason). A stage that writes it is held to samples in = samples out + sample drops; a
+ * conversation left with no sample goes into drops.parquet as well.
+ */
+export const SAMPLE_DROPS_FILE = 'sample_drops.parquet';
 
 export interface StageContext {
   db: Db;
@@ -33,7 +39,7 @@ export interface StageOutcome {
 
 /**
  * One step of the recipe. A stage writes data.parquet (and drops.parquet with
- * conversation_id and reason for what it removed) into ctx.dir; the runner counts rows,
+ * conversation_id and reason for what it removed, sample_drops.parquet for samples) into ctx.dir; the runner counts rows,
  * checks the accounting, hashes files, and writes the completion marker.
  */
 export interface StageSpec {

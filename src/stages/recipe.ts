@@ -10,10 +10,11 @@ import { normalizeStage } from './normalize/normalize-stage.js';
 import { exportDataset } from './shards/export-dataset.js';
 import { shardsStage } from './shards/shards-stage.js';
 import { splitStage } from './split/split-stage.js';
+import { tokenizeStage } from './tokenize/tokenize-stage.js';
 import { join } from 'node:path';
 
 /** The recipe, in order. */
-export const STAGES: StageSpec[] = [normalizeStage, filterStage, dedupStage, intentsStage, flipStage, splitStage, shardsStage];
+export const STAGES: StageSpec[] = [normalizeStage, filterStage, dedupStage, intentsStage, flipStage, tokenizeStage, splitStage, shardsStage];
 
 export interface BuildResult extends RunResult {
   outDir: string;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { sqlString } from '../../src/core/db.js';
 import { sha256Hex } from '../../src/core/hash.js';
+import { STAGES } from '../../src/stages/recipe.js';
 import { REALDATA, runCli, tempDir, withDb } from '../helpers.js';
 
 /** Every file under the run directory with its hash, to prove a failed run touched nothing. */
@@ -32,7 +33,7 @@ describe('bad input through the CLI', () => {
     const r = runCli(['run', join(dir, 'good.yaml')]);
     assert.equal(r.status, 0, r.stderr);
     before_ = snapshot(join(dir, 'runs'));
-    assert.ok(Object.keys(before_).some((f) => f.startsWith('07-shards/')));
+    assert.ok(Object.keys(before_).some((f) => f.startsWith('08-shards/')));
   });
 
   const expectFailure = (yaml: string, status: number, patterns: RegExp[]) => {
@@ -88,6 +89,6 @@ describe('bad input through the CLI', () => {
   it('exits 0 and skips every stage when nothing changed', () => {
     const r = runCli(['run', join(dir, 'good.yaml')]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal((r.stderr.match(/up to date, skipped/g) ?? []).length, 7);
+    assert.equal((r.stderr.match(/up to date, skipped/g) ?? []).length, STAGES.length);
   });
 });

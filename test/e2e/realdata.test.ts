@@ -33,7 +33,11 @@ describe('real WildChat rows', () => {
     for (const f of readdirSync(join(dir, 'out', 'data')).sort()) samples.push(...(await readParquetIndependently(join(dir, 'out', 'data', f))));
     const kept = new Set(samples.map((s) => s.conversation_id as string));
     const expected = [...kept].reduce((a, id) => a + byId.get(id)!.conversation.filter((m) => m.role === 'user').length + 1, 0);
-    assert.equal(samples.length, expected);
+    const tokenize = r.markers.find((m) => m.stage === 'tokenize')!;
+    const tooLong = tokenize.sample_drops?.['too_long'] ?? 0;
+    assert.equal(samples.length + tooLong, expected);
+    // Real logs overflow 2048 tokens: the oldest history goes, the sample stays.
+    assert.ok(samples.some((s) => (s.history_messages_dropped as number) > 0), 'some sample truncated');
     assert.equal(kept.size, r.markers.at(-1)!.conversations_out);
 
     const splitOfUser = new Map<string, string>();
@@ -51,7 +55,10 @@ describe('real WildChat rows', () => {
       const msgs = s.messages as { role: string; content: string }[];
       assert.equal(msgs[0]!.role, 'system');
       assert.equal(msgs[0]!.content, s.intent);
-      assert.deepEqual(msgs.slice(1), conv.conversation.slice(0, 2 * (k - 1)).map((m) => ({ role: m.role, content: m.content })));
+      const cut = s.history_messages_dropped as number;
+      assert.equal(cut % 2, 0, 'whole exchanges are dropped');
+      assert.deepEqual(msgs.slice(1), conv.conversation.slice(cut, 2 * (k - 1)).map((m) => ({ role: m.role, content: m.content })));
+      assert.ok((s.num_tokens as number) <= 2048);
       if (k <= users.length) {
         assert.equal(s.target, users[k - 1]!.content);
         assert.equal(s.kind, k === 1 ? 'initiation' : 'interaction');

@@ -10,6 +10,12 @@ import { silentLogger } from '../../src/core/logger.js';
 import { buildDataset, STAGES, type BuildResult } from '../../src/stages/recipe.js';
 import { ROOT, runCli, samplePipelineYaml, SAMPLE_PRISM, SAMPLE_WILDCHAT, tempDir, withDb, writePipeline } from '../helpers.js';
 
+/** runs/<name>/NN-<stage> for a stage of the recipe, wherever it sits. */
+function stageDir(name: string): string {
+  const i = STAGES.findIndex((s) => s.name === name);
+  return `${String(i + 1).padStart(2, '0')}-${name}`;
+}
+
 function shardHashes(outDir: string): Record<string, string> {
   const data = join(outDir, 'data');
   return Object.fromEntries(readdirSync(data).sort().map((f) => [f, sha256Hex(readFileSync(join(data, f)))]));
@@ -81,7 +87,7 @@ describe('the bundled sample, end to end', () => {
     rmSync(join(dir, 'runs', '03-dedup'), { recursive: true });
     const r = await buildDataset(pipeline(), silentLogger);
     assert.deepEqual(r.skipped, ['normalize', 'filter']);
-    assert.deepEqual(r.executed, ['dedup', 'intents', 'flip', 'split', 'shards']);
+    assert.deepEqual(r.executed, ['dedup', 'intents', 'flip', 'tokenize', 'split', 'shards']);
     assert.deepEqual(shardHashes(join(dir, 'out')), firstShards);
   });
 
@@ -141,8 +147,8 @@ describe('the bundled sample, end to end', () => {
     await withDb(async (db) => {
       const rows = await db.all<{ split: string; train_split: string; similarity: number }>(
         `SELECT l.split, t.split AS train_split, l.similarity
-         FROM read_parquet(${sqlString(join(dir, 'runs', '06-split', 'leaks.parquet'))}) l
-         JOIN (SELECT DISTINCT conversation_id, split FROM read_parquet(${sqlString(join(dir, 'runs', '06-split', 'data.parquet'))})) t
+         FROM read_parquet(${sqlString(join(dir, 'runs', stageDir('split'), 'leaks.parquet'))}) l
+         JOIN (SELECT DISTINCT conversation_id, split FROM read_parquet(${sqlString(join(dir, 'runs', stageDir('split'), 'data.parquet'))})) t
            ON t.conversation_id = l.train_conversation_id`,
       );
       assert.equal(rows.length, leaked);

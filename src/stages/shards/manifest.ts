@@ -19,6 +19,33 @@ export interface SplitStats {
   files: number;
 }
 
+/** Token lengths of one split's samples, as the trainer sees them. */
+export interface TokenStats {
+  samples: number;
+  tokens: number;
+  /** Tokens the loss is computed on (targets and their end tokens). */
+  target_tokens: number;
+  mean: number;
+  p50: number;
+  p95: number;
+  max: number;
+  /** Samples whose oldest history was cut to fit max_seq_len. */
+  truncated: number;
+  /** Samples dropped as too long whose conversation has other samples in this split. */
+  dropped: number;
+}
+
+export interface TokenSummary {
+  tokenizer: string;
+  tokenizer_sha256: string;
+  max_seq_len: number;
+  end_token: string;
+  overflow: string;
+  splits: Record<string, TokenStats>;
+  /** Samples dropped as too long from conversations left with no sample (so in no split). */
+  dropped_without_split: number;
+}
+
 export interface Manifest {
   name: string;
   generator: { name: string; version: string };
@@ -40,10 +67,13 @@ export interface Manifest {
     conversations_out: number;
     samples_out: number | null;
     dropped: Record<string, number>;
+    samples_in?: number;
+    samples_dropped?: Record<string, number>;
   }[];
   splits: Record<string, SplitStats>;
   /** Held-out conversations near-duplicate of training ones (split stage), or null when not checked. */
   leaks: LeakReport | null;
+  tokens: TokenSummary | null;
   files: ShardFile[];
 }
 
@@ -68,6 +98,7 @@ export function buildManifest(args: {
   schemaVersion: string;
   previous: StageMarker[];
   splits: Record<string, SplitStats>;
+  tokens: TokenSummary | null;
   files: ShardFile[];
 }): Manifest {
   const { pipeline, previous } = args;
@@ -94,11 +125,13 @@ export function buildManifest(args: {
       conversations_out: m.conversations_out,
       samples_out: m.samples_out,
       dropped: m.drops,
+      ...(m.sample_drops ? { samples_in: m.samples_in, samples_dropped: m.sample_drops } : {}),
     })),
     splits: args.splits,
     leaks: ((previous.find((m) => m.stage === 'split')?.notes['leaks'] as LeakReport | undefined)?.checked
       ? (previous.find((m) => m.stage === 'split')!.notes['leaks'] as LeakReport)
       : null),
+    tokens: args.tokens,
     files: args.files,
   };
 }

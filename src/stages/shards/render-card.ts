@@ -4,7 +4,7 @@ import type { Manifest } from './manifest.js';
 export interface SampleSchema {
   version: string;
   required: string[];
-  properties: Record<string, { type?: string | string[]; format?: string; enum?: string[]; description?: string; items?: { properties: Record<string, unknown> } }>;
+  properties: Record<string, { type?: string | string[]; format?: string; enum?: string[]; description?: string; items?: { properties: Record<string, { type?: string }> } }>;
 }
 
 const LANGUAGE_CODES: Record<string, string> = {
@@ -48,7 +48,7 @@ export function sizeCategory(n: number): string {
 
 function dtype(p: SampleSchema['properties'][string]): unknown {
   if (p.items) {
-    return { list: Object.keys(p.items.properties).map((name) => ({ name, dtype: 'string' })) };
+    return { list: Object.entries(p.items.properties).map(([name, f]) => ({ name, dtype: f.type === 'boolean' ? 'bool' : 'string' })) };
   }
   const t = Array.isArray(p.type) ? p.type.find((x) => x !== 'null') : p.type;
   if (t === 'integer') return { dtype: p.format === 'int64' ? 'int64' : 'int32' };
@@ -74,6 +74,7 @@ function mdEscape(s: string): string {
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** The dataset card (README.md with Hub front matter) of a finished dataset. Pure. */
+/** schema: only the fields the shards hold (an optional column may be left out). */
 export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages: string[]; endToken: string }): string {
   const splits = splitOrder(Object.keys(m.splits));
   const totalSamples = splits.reduce((a, s) => a + m.splits[s]!.samples, 0);
@@ -128,10 +129,34 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   L.push('## Funnel', '', 'Every input conversation is either kept or dropped with one reason.', '');
   L.push('| stage | conversations in | conversations out | samples out | dropped (reason: count) |', '|---|---:|---:|---:|---|');
   for (const st of m.stages) {
-    const d = Object.entries(st.dropped).map(([r, n]) => `${r}: ${fmt(n)}`).join(', ') || '-';
+    const d =
+      [...Object.entries(st.dropped).map(([r, n]) => `${r}: ${fmt(n)}`), ...Object.entries(st.samples_dropped ?? {}).map(([r, n]) => `${r}: ${fmt(n)} samples`)].join(', ') || '-';
     L.push(`| ${st.name} | ${fmt(st.conversations_in)} | ${fmt(st.conversations_out)} | ${st.samples_out === null ? '-' : fmt(st.samples_out)} | ${d} |`);
   }
   L.push('');
+
+  if (m.tokens) {
+    const t = m.tokens;
+    L.push('## Token lengths', '');
+    L.push(
+      `Exact counts with the \`${t.tokenizer}\` tokenizer in the training format below, \`max_seq_len\` ${fmt(t.max_seq_len)}. ` +
+        (t.overflow === 'truncate_history'
+          ? 'A longer sample loses its oldest user/assistant exchanges until it fits (the intent and the target always stay); one whose intent and target alone overflow is dropped.'
+          : 'A longer sample is dropped.'),
+      '',
+    );
+    L.push('| split | samples | tokens | trained tokens | mean | p50 | p95 | max | truncated | dropped (too long) |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of splitOrder(Object.keys(t.splits))) {
+      const x = t.splits[s]!;
+      L.push(`| ${s} | ${fmt(x.samples)} | ${fmt(x.tokens)} | ${fmt(x.target_tokens)} | ${x.mean} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.max)} | ${fmt(x.truncated)} | ${fmt(x.dropped)} |`);
+    }
+    if (t.dropped_without_split) L.push('', `${fmt(t.dropped_without_split)} more samples were dropped with their whole conversation (no sample of it fit), so they belong to no split.`);
+    L.push(
+      '',
+      'Training format (Llama-3 headers; the model writes the *user* turn): `<|begin_of_text|>`, then per message `<|start_header_id|>{role}<|end_header_id|>\\n\\n{content}<|eot_id|>`, then the target as a `user` message. `<|endconversation|>` is one added special token. The loss covers the target and its `<|eot_id|>` only. `userlm-data train` writes a matching chat template and trainer config.',
+      '',
+    );
+  }
 
   L.push('## How samples are formatted, and why', '');
   L.push(

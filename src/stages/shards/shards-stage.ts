@@ -1,17 +1,73 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sqlString, toNumber } from '../../core/db.js';
+import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { sha256File } from '../../core/hash.js';
+import type { StageMarker } from '../../core/marker.js';
 import { startProgress } from '../../core/progress.js';
-import type { StageSpec } from '../../core/stage.js';
+import { markerDir } from '../../core/runner.js';
+import { SAMPLE_DROPS_FILE, type StageSpec } from '../../core/stage.js';
 import { readSchema, VERSION } from '../../core/version.js';
-import { buildManifest, type ShardFile, type SplitStats } from './manifest.js';
+import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
 
 export const SAMPLE_COLUMNS = [
   'sample_id', 'conversation_id', 'source', 'split', 'user_key', 'country', 'language',
   'turn_index', 'num_user_turns', 'kind', 'intent', 'messages', 'target',
+  'num_tokens', 'num_target_tokens', 'history_messages_dropped',
 ] as const;
+
+/**
+ * The context and the target as one message list, each message flagged for training, for
+ * trainers (axolotl's chat_template) that cannot join two columns.
+ */
+export const CHAT_COLUMN_SQL = `list_append(
+    list_transform(messages, m -> {'role': m.role, 'content': m.content, 'train': false}),
+    {'role': 'user', 'content': target, 'train': true}) AS chat`;
+
+export function sampleColumns(chatColumn: boolean): string[] {
+  return chatColumn ? [...SAMPLE_COLUMNS, 'chat'] : [...SAMPLE_COLUMNS];
+}
+
+/** Per-split token statistics of shard_rows, with the tokenize stage's sample drops. */
+async function tokenSummary(db: Db, marker: StageMarker, dir: string): Promise<TokenSummary> {
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT split, count(*) AS samples, sum(num_tokens) AS tokens, sum(num_target_tokens) AS target_tokens,
+            avg(num_tokens) AS mean, quantile_disc(num_tokens, 0.5) AS p50, quantile_disc(num_tokens, 0.95) AS p95,
+            max(num_tokens) AS max, count(*) FILTER (WHERE history_messages_dropped > 0) AS truncated
+     FROM shard_rows GROUP BY split`,
+  );
+  const dropped = await db.all<{ split: string | null; n: unknown }>(
+    `SELECT s.split, count(*) AS n
+     FROM read_parquet(${sqlString(join(dir, SAMPLE_DROPS_FILE))}) d
+     LEFT JOIN (SELECT DISTINCT conversation_id, split FROM shard_rows) s USING (conversation_id)
+     GROUP BY s.split`,
+  );
+  const splits: Record<string, TokenStats> = {};
+  for (const split of splitOrder(rows.map((r) => String(r['split'])))) {
+    const r = rows.find((x) => x['split'] === split)!;
+    splits[split] = {
+      samples: toNumber(r['samples']),
+      tokens: toNumber(r['tokens']),
+      target_tokens: toNumber(r['target_tokens']),
+      mean: Math.round(toNumber(r['mean']) * 10) / 10,
+      p50: toNumber(r['p50']),
+      p95: toNumber(r['p95']),
+      max: toNumber(r['max']),
+      truncated: toNumber(r['truncated']),
+      dropped: toNumber(dropped.find((d) => d.split === split)?.n),
+    };
+  }
+  const n = marker.notes;
+  return {
+    tokenizer: String(n['tokenizer']),
+    tokenizer_sha256: String(n['tokenizer_sha256']),
+    max_seq_len: toNumber(n['max_seq_len']),
+    end_token: String(n['end_token']),
+    overflow: String(n['overflow']),
+    splits,
+    dropped_without_split: toNumber(dropped.find((d) => d.split === null)?.n),
+  };
+}
 
 export function shardName(split: string, i: number, n: number): string {
   return `data/${split}-${String(i).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.parquet`;
@@ -29,9 +85,10 @@ export const shardsStage: StageSpec = {
     const o = pipeline.config.stages.shards;
     const schema = readSchema<SampleSchema>('sample.schema.json');
     await mkdir(join(dir, 'data'), { recursive: true });
+    const columns = sampleColumns(o.chat_column);
     await db.run(
       `CREATE OR REPLACE TEMP TABLE shard_rows AS
-       SELECT ${SAMPLE_COLUMNS.join(', ')},
+       SELECT ${SAMPLE_COLUMNS.join(', ')}, ${o.chat_column ? `${CHAT_COLUMN_SQL},` : ''}
          row_number() OVER (PARTITION BY split ORDER BY md5($seed || ':' || sample_id), sample_id) - 1 AS rn
        FROM read_parquet(${sqlString(input!)})`,
       { seed: String(pipeline.config.seed) },
@@ -52,7 +109,7 @@ export const shardsStage: StageSpec = {
       for (let i = 0; i < shards; i++) {
         const rel = shardName(split, i, shards);
         await db.run(
-          `COPY (SELECT ${SAMPLE_COLUMNS.join(', ')} FROM shard_rows
+          `COPY (SELECT ${columns.join(', ')} FROM shard_rows
                  WHERE split = $split AND rn >= $lo AND rn < $hi ORDER BY rn)
            TO ${sqlString(join(dir, rel))}
            (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${o.compression_level}, ROW_GROUP_SIZE ${o.row_group_rows})`,
@@ -73,12 +130,15 @@ export const shardsStage: StageSpec = {
       };
     }
     progress.stop();
+    const tokenizeMarker = previous.find((m) => m.stage === 'tokenize');
+    const tokens = tokenizeMarker ? await tokenSummary(db, tokenizeMarker, markerDir(pipeline.config.run_dir, tokenizeMarker)) : null;
     await db.run('DROP TABLE shard_rows');
-    const manifest = buildManifest({ pipeline, version: VERSION, schemaVersion: schema.version, previous, splits, files });
+    const manifest = buildManifest({ pipeline, version: VERSION, schemaVersion: schema.version, previous, splits, tokens, files });
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     await writeFile(
       join(dir, 'README.md'),
-      renderCard(manifest, schema, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token }),
+      renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token }),
     );
     return { outputs: files.map((f) => f.path) };
   },

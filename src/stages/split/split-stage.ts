@@ -99,7 +99,7 @@ async function findLeaks(ctx: StageContext, o: SplitOptions): Promise<void> {
 
 export const splitStage: StageSpec = {
   name: 'split',
-  version: 2,
+  version: 3,
   options: (p) => ({
     ...p.config.stages.split,
     seed: p.config.seed,
@@ -119,11 +119,13 @@ export const splitStage: StageSpec = {
     // DuckDB fall back to a nested-loop join (minutes at 100k conversations).
     await db.run(
       `CREATE OR REPLACE TEMP TABLE conv_split AS
-       SELECT s.conversation_id, coalesce(s.split_override, u.split) AS split, s.target AS first_user
+       SELECT s.conversation_id, coalesce(any_value(s.split_override), any_value(u.split)) AS split,
+              -- The first user turn, or the earliest one left when tokenize dropped samples.
+              coalesce(arg_min(s.target, s.turn_index) FILTER (WHERE s.kind <> 'termination'), '') AS first_user
        FROM read_parquet(${sqlString(input!)}) s
        LEFT JOIN user_split u
          ON u.user_key = CASE WHEN s.split_override IS NULL THEN coalesce(s.user_key, 'conversation|' || s.conversation_id) END
-       WHERE s.turn_index = 1`,
+       GROUP BY s.conversation_id`,
     );
     if (o.check_leaks) await findLeaks(ctx, o);
     else await db.run('CREATE OR REPLACE TEMP TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');

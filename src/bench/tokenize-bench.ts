@@ -1,0 +1,147 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { END_TOKEN, flipConversation, type ChatMessage } from '../stages/flip/flip-conversation.js';
+import { renderTrainingText } from '../stages/tokenize/chat-format.js';
+import { countConversationSamples } from '../stages/tokenize/count-conversation-samples.js';
+import { loadTokenizer } from '../stages/tokenize/load-tokenizer.js';
+
+const REALDATA = fileURLToPath(new URL('../../../../shared/realdata/wildchat-1m-sample50.jsonl', import.meta.url));
+const INTENT = 'You are a user chatting with an assistant language model to get help writing or editing a piece of text.';
+
+/** Mulberry32: a seeded generator, so every run tokenizes the same text. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function textPool(): string[] {
+  if (existsSync(REALDATA)) {
+    return readFileSync(REALDATA, 'utf8').trim().split('\n')
+      .flatMap((l) => (JSON.parse(l) as { conversation: { content: string }[] }).conversation.map((m) => m.content))
+      .filter((t) => t.trim().length > 0);
+  }
+  const words = 'the a to of and in is it you that for on with as be this can was are have at or not what how please write code help make story email'.split(' ');
+  const r = rng(7);
+  return Array.from({ length: 500 }, () => Array.from({ length: 20 + Math.floor(r() * 200) }, () => words[Math.floor(r() * words.length)]).join(' '));
+}
+
+/** Conversations of 1..maxTurns user turns made of slices of real messages, until `samples` samples. */
+function* conversations(samples: number, maxTurns: number, seed: number): Generator<ChatMessage[]> {
+  const pool = textPool();
+  const r = rng(seed);
+  // Whole words of real messages: a message starts and ends on a word boundary, as typed.
+  const piece = () => {
+    const t = pool[Math.floor(r() * pool.length)]!;
+    const from = t.indexOf(' ', Math.floor(r() * Math.max(1, t.length - 400)));
+    const start = from < 0 ? 0 : from + 1;
+    const stop = t.lastIndexOf(' ', start + 50 + Math.floor(r() * 350));
+    return t.slice(start, stop > start ? stop : undefined);
+  };
+  let made = 0;
+  while (made < samples) {
+    const k = 1 + Math.floor(r() * maxTurns);
+    const msgs: ChatMessage[] = [];
+    for (let i = 0; i < k; i++) msgs.push({ role: 'user', content: piece() }, { role: 'assistant', content: piece() });
+    made += k + 1;
+    yield msgs;
+  }
+}
+
+function bytesOf(msgs: ChatMessage[]): number {
+  let b = Buffer.byteLength(INTENT);
+  for (const m of msgs) b += Buffer.byteLength(m.content);
+  return b;
+}
+
+/** Bytes of text in a conversation's K+1 samples: the intent and the history, again for each. */
+function sampleTextBytes(c: ChatMessage[]): number {
+  let total = 0;
+  let prefix = 0;
+  for (let i = 0; i < c.length; i += 2) {
+    total += Buffer.byteLength(INTENT) + prefix + Buffer.byteLength(c[i]!.content);
+    prefix += Buffer.byteLength(c[i]!.content) + Buffer.byteLength(c[i + 1]!.content);
+  }
+  return total + Buffer.byteLength(INTENT) + prefix;
+}
+
+/** Prints tokenization throughput at 1M samples, with per-turn reuse and without. */
+export async function benchTokenize(): Promise<void> {
+  const { tokenizer: tok } = await loadTokenizer({ tokenizerJson: null, endToken: END_TOKEN });
+  const o = { maxSeqLen: 2048, overflow: 'truncate_history' as const, endToken: END_TOKEN };
+  const SAMPLES = 1_000_000;
+  // Warm the pre-token cache the way a long run has it warm.
+  for (const c of conversations(20_000, 4, 99)) countConversationSamples(tok, INTENT, c, o);
+
+  let convBytes = 0;
+  let sampleBytes = 0;
+  let samples = 0;
+  let tokens = 0;
+  let reuseS = 0;
+  // Generated in batches outside the clock, so only tokenization is timed.
+  let batch: ChatMessage[][] = [];
+  const run = () => {
+    const t = performance.now();
+    for (const c of batch) {
+      const { samples: s } = countConversationSamples(tok, INTENT, c, o);
+      samples += s.length;
+      for (const x of s) tokens += x.num_tokens;
+    }
+    reuseS += (performance.now() - t) / 1000;
+    batch = [];
+  };
+  for (const c of conversations(SAMPLES, 4, 1)) {
+    convBytes += bytesOf(c);
+    sampleBytes += sampleTextBytes(c);
+    batch.push(c);
+    if (batch.length === 10_000) run();
+  }
+  run();
+  const line = (label: string, mb: number, s: number) => `  ${label.padEnd(44)} ${mb.toFixed(1).padStart(8)} MB in ${s.toFixed(1).padStart(6)} s = ${(mb / s).toFixed(1).padStart(6)} MB/s`;
+  console.log(`tokenize bench: ${samples.toLocaleString('en-US')} samples (1-4 user turns each conversation), ${tokens.toLocaleString('en-US')} tokens, one core`);
+  console.log(line('per-turn reuse, conversation text', convBytes / 1e6, reuseS));
+  console.log(`  the same samples' own text (history repeated): ${(sampleBytes / 1e6).toFixed(1)} MB, ${(sampleBytes / convBytes).toFixed(2)}x the conversation text`);
+
+  // Tokenizing every sample whole reads that repeated text; measured on a slice, it is the cost reuse avoids.
+  const SLICE = 50_000;
+  let naiveBytes = 0;
+  let naiveConv = 0;
+  const texts: string[] = [];
+  for (const c of conversations(SLICE, 4, 1)) {
+    naiveConv += bytesOf(c);
+    for (const s of flipConversation(INTENT, c)) texts.push(renderTrainingText(s.messages, s.target));
+  }
+  for (const t of texts) naiveBytes += Buffer.byteLength(t);
+  const t0 = performance.now();
+  for (const t of texts) tok.count(t);
+  const naiveS = (performance.now() - t0) / 1000;
+  const n = texts.length;
+  console.log(line(`whole-sample tokenization (${n.toLocaleString('en-US')} samples)`, naiveBytes / 1e6, naiveS));
+  console.log(`  -> conversation text per second: ${(naiveConv / 1e6 / naiveS).toFixed(1)} MB/s whole-sample vs ${(convBytes / 1e6 / reuseS).toFixed(1)} MB/s with reuse`);
+
+  // Scaling: longer conversations make the sample text grow quadratically; reuse time must follow the conversation text.
+  for (const maxTurns of [2, 8, 16]) {
+    const convs = [...conversations(100_000, maxTurns, 3)];
+    const b = convs.reduce((a, c) => a + bytesOf(c), 0);
+    const sb = convs.reduce((a, c) => a + sampleTextBytes(c), 0);
+    const t = performance.now();
+    for (const c of convs) countConversationSamples(tok, INTENT, c, o);
+    const s = (performance.now() - t) / 1000;
+    console.log(
+      `  100,000 samples of 1-${String(maxTurns).padEnd(2)} turns: conversation text ${(b / 1e6).toFixed(1).padStart(6)} MB, sample text ${(sb / 1e6).toFixed(1).padStart(7)} MB, ` +
+        `${s.toFixed(2)} s = ${(b / 1e6 / s).toFixed(1)} MB/s of conversation text`,
+    );
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  benchTokenize().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

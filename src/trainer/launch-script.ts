@@ -1,0 +1,53 @@
+import type { TrainingPlan } from './training-plan.js';
+
+/** The command one node runs; distributed settings come from the environment the script sets. */
+export function launchCommand(p: TrainingPlan): string {
+  if (p.trainer === 'trl') {
+    return (
+      'accelerate launch --num_machines "$NODES" --num_processes "$((NODES * GPUS_PER_NODE))" --machine_rank "$NODE_RANK" ' +
+      '--main_process_ip "$MASTER_ADDR" --main_process_port "$MASTER_PORT" --mixed_precision bf16 ' +
+      `"${p.configDir}/train_trl.py" "${p.configDir}/trl.yaml"`
+    );
+  }
+  return (
+    `axolotl train "${p.configDir}/axolotl.yaml" --launcher torchrun -- --nnodes "$NODES" --nproc_per_node "$GPUS_PER_NODE" ` +
+    '--node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT"'
+  );
+}
+
+/**
+ * launch.sh: run it once per node. NODE_RANK and MASTER_ADDR default to a single machine; on
+ * several machines set them (or use train.sbatch, which does).
+ */
+export function launchScript(p: TrainingPlan): string {
+  return `#!/usr/bin/env bash
+# Written by userlm-data train: ${p.trainer} on ${p.datasetDir}, base model ${p.baseModel}.
+# Global batch ${p.globalBatch} = ${p.batch.microBatch} per GPU x ${p.batch.gradientAccumulation} accumulation steps x ${p.gpus * p.nodes} GPUs.
+set -euo pipefail
+NODES="\${NODES:-${p.nodes}}"
+GPUS_PER_NODE="\${GPUS_PER_NODE:-${p.gpus}}"
+NODE_RANK="\${NODE_RANK:-0}"
+MASTER_ADDR="\${MASTER_ADDR:-127.0.0.1}"
+MASTER_PORT="\${MASTER_PORT:-29500}"
+exec ${launchCommand(p)}
+`;
+}
+
+export function sbatchScript(p: TrainingPlan): string {
+  return `#!/usr/bin/env bash
+# Slurm template written by userlm-data train; adjust partition, account and time.
+#SBATCH --job-name=userlm-${p.trainer}
+#SBATCH --nodes=${p.nodes}
+#SBATCH --ntasks-per-node=1
+#SBATCH --gpus-per-node=${p.gpus}
+#SBATCH --exclusive
+#SBATCH --time=48:00:00
+set -euo pipefail
+export NODES="$SLURM_NNODES"
+export GPUS_PER_NODE=${p.gpus}
+export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"
+export MASTER_PORT=29500
+# One launcher per node; each learns its rank from Slurm.
+srun --kill-on-bad-exit=1 bash -c 'NODE_RANK="$SLURM_NODEID" exec "${p.configDir}/launch.sh"'
+`;
+}

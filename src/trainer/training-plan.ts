@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Db, sqlList } from '../core/db.js';
+import { SourceError, UserlmError } from '../core/errors.js';
+import { END_TOKEN } from '../stages/flip/flip-conversation.js';
+import type { Manifest } from '../stages/shards/manifest.js';
+import { batchPlan, PAPER_HYPERPARAMETERS, type BatchPlan } from './paper-hyperparameters.js';
+
+export type TrainerName = 'trl' | 'axolotl';
+
+export interface TrainingPlan {
+  trainer: TrainerName;
+  baseModel: string;
+  /** Absolute: the configs name the shards by absolute path so they work from any directory. */
+  datasetDir: string;
+  configDir: string;
+  gpus: number;
+  nodes: number;
+  maxSeqLen: number;
+  endToken: string;
+  learningRate: number;
+  epochs: number;
+  globalBatch: number;
+  batch: BatchPlan;
+  trainFiles: string[];
+  evalFiles: string[];
+}
+
+export interface PlanOptions {
+  trainer: TrainerName;
+  baseModel: string;
+  gpus: number;
+  nodes: number;
+  configDir: string;
+}
+
+/** Read a finished dataset's manifest and shards and decide the training setup. */
+export async function planTraining(outDir: string, o: PlanOptions): Promise<TrainingPlan> {
+  const datasetDir = resolve(outDir);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(await readFile(resolve(datasetDir, 'manifest.json'), 'utf8')) as Manifest;
+  } catch {
+    throw new SourceError(`${outDir}: no manifest.json; pass the out_dir of a finished run (e.g. out/sample after make dataset)`);
+  }
+  if (!manifest.tokens) {
+    throw new SourceError(`${outDir} was built without the tokenize stage, so sample lengths are unknown; rebuild it with this version of userlm-data`);
+  }
+  const files = (split: string) => manifest.files.filter((f) => f.split === split).map((f) => resolve(datasetDir, f.path));
+  const trainFiles = files('train');
+  if (trainFiles.length === 0) throw new SourceError(`${outDir} has no train split`);
+  const world = o.gpus * o.nodes;
+  const batch = batchPlan(PAPER_HYPERPARAMETERS.global_batch_size, world, PAPER_HYPERPARAMETERS.micro_batch_size);
+  if (!batch) {
+    throw new UserlmError(`a global batch of ${PAPER_HYPERPARAMETERS.global_batch_size} cannot be split evenly over ${world} GPUs; use a power-of-two GPU count`);
+  }
+  if (o.trainer === 'axolotl') await requireColumn(trainFiles[0]!, 'chat', `${outDir} has no chat column, which axolotl needs; set stages.shards.chat_column: true and rerun the pipeline`);
+  return {
+    trainer: o.trainer,
+    baseModel: o.baseModel,
+    datasetDir,
+    configDir: resolve(o.configDir),
+    gpus: o.gpus,
+    nodes: o.nodes,
+    maxSeqLen: manifest.tokens.max_seq_len,
+    endToken: manifest.tokens.end_token ?? END_TOKEN,
+    learningRate: PAPER_HYPERPARAMETERS.learning_rate,
+    epochs: PAPER_HYPERPARAMETERS.epochs,
+    globalBatch: PAPER_HYPERPARAMETERS.global_batch_size,
+    batch,
+    trainFiles,
+    evalFiles: files('validation'),
+  };
+}
+
+async function requireColumn(file: string, column: string, message: string): Promise<void> {
+  const db = await Db.open({ threads: 1 });
+  try {
+    const cols = await db.all<{ column_name: string }>(`DESCRIBE SELECT * FROM read_parquet(${sqlList([file])})`);
+    if (!cols.some((c) => c.column_name === column)) throw new SourceError(message);
+  } finally {
+    db.close();
+  }
+}

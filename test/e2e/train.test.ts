@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { silentLogger } from '../../src/core/logger.js';
+import { buildDataset } from '../../src/stages/recipe.js';
+import { CHAT_TEMPLATE } from '../../src/stages/tokenize/chat-format.js';
+import { batchPlan } from '../../src/trainer/paper-hyperparameters.js';
+import { ROOT, runCli, samplePipelineYaml, tempDir, writePipeline } from '../helpers.js';
+
+const fixture = <T>(name: string) => JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', name), 'utf8')) as T;
+const trl = fixture<{ fields: Record<string, string[]> }>('trl-sft-config-fields.json');
+const axolotl = fixture<{ top_level: Record<string, string[]>; special_tokens: string[]; sft_dataset: string[] }>('axolotl-config-fields.json');
+
+function unknownKeys(obj: Record<string, unknown>, known: Iterable<string>): string[] {
+  const k = new Set(known);
+  return Object.keys(obj).filter((x) => !k.has(x));
+}
+
+describe('userlm-data train', () => {
+  const dir = tempDir();
+  const out = join(dir, 'out');
+  before(async () => {
+    const { pipeline } = writePipeline(dir, samplePipelineYaml(dir, 'stages:\n  shards: {chat_column: true}\n'));
+    await buildDataset(pipeline(), silentLogger);
+  });
+
+  it('--trainer trl --dry-run prints the launch command and writes a config of SFTConfig fields only', () => {
+    const r = runCli(['train', out, '--trainer', 'trl', '--dry-run', '--gpus', '8', '--nodes', '2']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /launch \(per node\): accelerate launch --num_machines "\$NODES" .*--machine_rank "\$NODE_RANK" --main_process_ip "\$MASTER_ADDR"/);
+    const cdir = join(dir, 'out-train', 'trl');
+    const cfg = parseYaml(readFileSync(join(cdir, 'trl.yaml'), 'utf8'));
+    assert.deepEqual(unknownKeys(cfg.sft, Object.values(trl.fields).flat()), []);
+    assert.equal(cfg.sft.learning_rate, 2e-5);
+    assert.equal(cfg.sft.max_length, 2048);
+    assert.equal(cfg.sft.completion_only_loss, true);
+    assert.equal(cfg.sft.per_device_train_batch_size * cfg.sft.gradient_accumulation_steps * 16, 1024);
+    assert.equal(cfg.model.end_token, '<|endconversation|>');
+    assert.match(cfg.data.train[0], /out\/data\/train-00000-of-00001\.parquet$/);
+    assert.equal(readFileSync(join(cdir, 'chat_template.jinja'), 'utf8').trim(), CHAT_TEMPLATE);
+    const script = readFileSync(join(cdir, 'train_trl.py'), 'utf8');
+    assert.match(script, /"prompt": row\["messages"\], "completion": \[\{"role": "user", "content": row\["target"\]\}\]/);
+    assert.match(script, /add_special_tokens\(\{"additional_special_tokens"/);
+    const sbatch = readFileSync(join(cdir, 'train.sbatch'), 'utf8');
+    assert.match(sbatch, /#SBATCH --nodes=2/);
+    assert.match(sbatch, /MASTER_ADDR="\$\(scontrol show hostnames/);
+    assert.match(sbatch, /NODE_RANK="\$SLURM_NODEID"/);
+  });
+
+  it('--trainer axolotl --dry-run writes a config of axolotl schema fields, training only the flagged target', () => {
+    const r = runCli(['train', out, '--trainer', 'axolotl', '--dry-run', '--gpus', '4']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /axolotl train ".*axolotl\.yaml" --launcher torchrun -- --nnodes "\$NODES" --nproc_per_node "\$GPUS_PER_NODE" --node_rank "\$NODE_RANK" --master_addr "\$MASTER_ADDR"/);
+    const cfg = parseYaml(readFileSync(join(dir, 'out-train', 'axolotl', 'axolotl.yaml'), 'utf8'));
+    assert.deepEqual(unknownKeys(cfg, Object.values(axolotl.top_level).flat()), []);
+    assert.deepEqual(unknownKeys(cfg.special_tokens, axolotl.special_tokens), []);
+    for (const ds of [...cfg.datasets, ...cfg.test_datasets]) {
+      assert.deepEqual(unknownKeys(ds, axolotl.sft_dataset), []);
+      assert.equal(ds.type, 'chat_template');
+      assert.equal(ds.field_messages, 'chat');
+      assert.equal(ds.message_field_training, 'train');
+      assert.deepEqual(ds.roles_to_train, []);
+    }
+    assert.equal(cfg.micro_batch_size * cfg.gradient_accumulation_steps * 4, 1024);
+    assert.deepEqual(cfg.special_tokens.additional_special_tokens, ['<|endconversation|>']);
+    assert.equal(cfg.sequence_len, 2048);
+  });
+
+  it('without --dry-run and no trainer installed, says how to install it', () => {
+    const empty = join(dir, 'nobin');
+    mkdirSync(empty);
+    symlinkSync('/bin/bash', join(empty, 'bash'));
+    const r = runCli(['train', out, '--trainer', 'axolotl'], ROOT, { PATH: empty });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /axolotl is not installed here\. Install it with: pip install/);
+  });
+
+  it('refuses a GPU count the global batch cannot be split over, and a dataset that is not one', () => {
+    assert.equal(batchPlan(1024, 3, 4), null);
+    assert.deepEqual(batchPlan(1024, 64, 32), { microBatch: 16, gradientAccumulation: 1, world: 64 });
+    const r = runCli(['train', join(dir, 'nowhere'), '--trainer', 'trl', '--dry-run']);
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /no manifest\.json; pass the out_dir of a finished run/);
+  });
+});
