@@ -43,8 +43,12 @@ async function measure(n: number, method: 'oph' | 'kperm'): Promise<Record<strin
       `CREATE TEMP VIEW docs AS SELECT 'wc:' || conversation_hash AS conversation_id, timestamp, conversation AS messages FROM read_parquet(${sqlString(corpusPath(n))})`,
     );
     const t1 = performance.now();
+    const cpu0 = process.cpuUsage();
     const stats = await findNearDuplicates(db, 'docs', { near: { ...NEAR, method }, templates: TEMPLATES }, 1234, silentLogger);
     const dedupSeconds = (performance.now() - t1) / 1000;
+    // CPU time of all threads: robust to other load on the machine, unlike wall time.
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const peak = rssMb();
     // Quality against the plant. Index i is conversation h<i>.
     const res = await db.all<{ i: number; k: number; templated: boolean }>(
@@ -92,8 +96,11 @@ async function measure(n: number, method: 'oph' | 'kperm'): Promise<Record<strin
       duckdb_floor_s: round(floor),
       dedup_s: round(dedupSeconds),
       sketch_s: stats.seconds_sketch,
+      templates_s: stats.seconds_templates,
       cluster_s: stats.seconds_cluster,
       docs_per_s: Math.round(n / dedupSeconds),
+      cpu_s: round(cpuSeconds),
+      docs_per_cpu_s: Math.round(n / cpuSeconds),
       peak_rss_mb: peak,
       workers: stats.workers,
       lsh: `${stats.bands}x${stats.rows}`,
@@ -148,7 +155,8 @@ export async function benchDedup(sizes = [100_000, 1_000_000]): Promise<void> {
       const m = child(['measure', String(n), method]);
       process.stdout.write(
         `${method}: signatures+LSH+clustering ${m['dedup_s']}s = ${Number(m['docs_per_s']).toLocaleString('en-US')} docs/s on ${m['workers']} workers ` +
-          `(sketch ${m['sketch_s']}s incl. DuckDB read, cluster ${m['cluster_s']}s), peak RSS ${m['peak_rss_mb']} MB, LSH ${m['lsh']}\n` +
+          `(sketch ${m['sketch_s']}s incl. DuckDB read, templates ${m['templates_s']}s, LSH+clusters ${m['cluster_s']}s), peak RSS ${m['peak_rss_mb']} MB, LSH ${m['lsh']}\n` +
+          `  CPU ${m['cpu_s']}s over all threads = ${Number(m['docs_per_cpu_s']).toLocaleString('en-US')} docs per CPU-second (wall time depends on what else the machine runs; this does not)\n` +
           `  recall ${m['recall_j_ge_0_8']} over ${m['pairs_j_ge_0_8']} planted pairs with Jaccard >= 0.8; precision ${m['precision']} over ${m['near_dropped']} drops; ` +
           `templated recall ${m['templated_recall']}, false template flags ${m['templated_false']}\n` +
           `  DuckDB floor (read corpus, write Parquet): ${m['duckdb_floor_s']}s; dedup / floor = ${(Number(m['dedup_s']) / Number(m['duckdb_floor_s'])).toFixed(2)}\n`,

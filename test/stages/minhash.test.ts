@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { candidateProbability, chooseBands } from '../../src/stages/dedup/lsh-params.js';
 import { lshClusters } from '../../src/stages/dedup/lsh-clusters.js';
 import { estimateJaccard, exactJaccard, MinHasher, type MinhashMethod } from '../../src/stages/dedup/minhash-signature.js';
-import { radixSortByKey } from '../../src/stages/dedup/radix-sort.js';
+import { radixSortByKey, radixSortValues } from '../../src/stages/dedup/radix-sort.js';
 import { shingleHashes } from '../../src/stages/dedup/shingle-hashes.js';
 import { sketchDocuments } from '../../src/stages/dedup/sketch-documents.js';
 import { templatedDocuments } from '../../src/stages/dedup/template-filter.js';
@@ -113,6 +113,8 @@ describe('LSH banding', () => {
     const idx = Uint32Array.from([0, 1, 2, 3, 4, 5]);
     radixSortByKey(keys, idx, 6);
     assert.deepEqual([...idx], [3, 5, 0, 2, 4, 1]);
+    const values = Uint32Array.from({ length: 5000 }, (_, i) => (Math.imul(i + 1, 0x9e3779b1) >>> 0) % (i % 3 ? 4294967295 : 70000));
+    assert.deepEqual(radixSortValues(values), values.slice().sort());
   });
 });
 

@@ -1,4 +1,4 @@
-import { combine32, mix32 } from './hash32.js';
+import { mix32 } from './hash32.js';
 import { estimateJaccard } from './minhash-signature.js';
 import { radixSortByKey } from './radix-sort.js';
 import { UnionFind } from './union-find.js';
@@ -43,12 +43,15 @@ export function forEachBucket(
   for (let band = 0; band < o.bands; band++) {
     let count = 0;
     const start = band * o.rows;
+    const seed = mix32(band + 0x2545f491);
     for (let i = 0; i < n; i++) {
       if (o.eligible && !o.eligible[i]) continue;
-      let h = mix32(band + 0x2545f491);
+      // Signature values are already uniform hashes: a multiply-xor chain and one final
+      // avalanche are enough to key the band (a full mix per value cost 2x the LSH time).
+      let h = seed;
       const base = i * o.numPerm + start;
-      for (let r = 0; r < o.rows; r++) h = combine32(h, sig[base + r]!);
-      keys[i] = h;
+      for (let r = 0; r < o.rows; r++) h = Math.imul(h ^ sig[base + r]!, 0x9e3779b1) ^ (h >>> 15);
+      keys[i] = mix32(h);
       order[count++] = i;
     }
     radixSortByKey(keys, order, count, tmp);

@@ -24,6 +24,7 @@ export interface NearDedupStats {
   near_duplicates: number;
   workers: number;
   seconds_sketch: number;
+  seconds_templates: number;
   seconds_cluster: number;
 }
 
@@ -105,6 +106,7 @@ export async function findNearDuplicates(
   const templated = o.templates.enabled
     ? templatedDocuments(sk.templates, sk.templateOffsets, n, o.templates.max_others)
     : { templated: new Uint8Array(n), frequentNgrams: 0 };
+  const tTemplates = performance.now();
   const eligible = new Uint8Array(n);
   let eligibleCount = 0;
   let templatedCount = 0;
@@ -146,6 +148,7 @@ export async function findNearDuplicates(
     near_duplicates: dups,
     workers,
     seconds_sketch: Math.round(t1 - t0) / 1000,
-    seconds_cluster: Math.round(t2 - t1) / 1000,
+    seconds_templates: Math.round(tTemplates - t1) / 1000,
+    seconds_cluster: Math.round(t2 - tTemplates) / 1000,
   };
 }

@@ -1,3 +1,5 @@
+import { radixSortValues } from './radix-sort.js';
+
 /**
  * The templated-prompt rule: a document is templated when one of its word n-grams occurs
  * in more than maxOthers other documents. Hashes are distinct per document, so after a
@@ -9,7 +11,7 @@ export function templatedDocuments(
   n: number,
   maxOthers: number,
 ): { templated: Uint8Array; frequentNgrams: number } {
-  const sorted = templates.slice().sort();
+  const sorted = radixSortValues(templates);
   const frequent: number[] = [];
   for (let i = 0; i < sorted.length; ) {
     let j = i + 1;
