@@ -3,6 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { Db, sqlString } from '../core/db.js';
+import { uniform as mulberry32 } from '../core/seeded-random.js';
 
 // A seeded WildChat-shaped corpus for benchmarks: Zipfian vocabulary, heavy-tailed first
 // turns, planted near-duplicates with known originals and edit rates, templated prompts.
@@ -16,17 +17,6 @@ export interface CorpusTruth {
   /** template[i]: 0 for none, t+1 for an instance of template t. */
   template: Uint8Array;
   firstTurns: string[];
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'be', 'da', 'fu', 'gi', 'ho', 'ja', 'pe', 'qui', 'ze', 'wa', 'xo', 'yu'];

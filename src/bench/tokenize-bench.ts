@@ -4,21 +4,10 @@ import { END_TOKEN, flipConversation, type ChatMessage } from '../stages/flip/fl
 import { renderTrainingText } from '../stages/tokenize/chat-format.js';
 import { countConversationSamples } from '../stages/tokenize/count-conversation-samples.js';
 import { loadTokenizer } from '../stages/tokenize/load-tokenizer.js';
+import { uniform as rng } from '../core/seeded-random.js';
 
 const REALDATA = fileURLToPath(new URL('../../../../shared/realdata/wildchat-1m-sample50.jsonl', import.meta.url));
 const INTENT = 'You are a user chatting with an assistant language model to get help writing or editing a piece of text.';
-
-/** Mulberry32: a seeded generator, so every run tokenizes the same text. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function textPool(): string[] {
   if (existsSync(REALDATA)) {

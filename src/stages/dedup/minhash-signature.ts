@@ -1,4 +1,5 @@
 import { combine32, mix32 } from './hash32.js';
+import { mulberry32 } from '../../core/seeded-random.js';
 
 export type MinhashMethod = 'oph' | 'kperm';
 
@@ -14,18 +15,6 @@ export interface MinhashParams {
 
 const EMPTY = 0xffffffff;
 const TWO32 = 4294967296;
-
-/** A deterministic 32-bit PRNG for the hash family's coefficients. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** MinHash signatures on typed arrays; one instance per worker, reused for every document. */
 export class MinHasher {
