@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -181,6 +181,15 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
       }
     }
   });
+  const it = cfg.stages?.intents;
+  if (it && typeof it === 'object' && it.backend !== 'template') {
+    if (typeof it.min_chars === 'number' && typeof it.max_chars === 'number' && it.min_chars > it.max_chars) {
+      out.push({ path: ['stages', 'intents', 'min_chars'], message: `must be <= max_chars (${it.max_chars}) (got ${it.min_chars})` });
+    }
+    if (typeof it.prompt === 'string' && !existsSync(it.prompt)) {
+      out.push({ path: ['stages', 'intents', 'prompt'], message: `prompt file not found: ${it.prompt} (relative paths resolve against the working directory ${process.cwd()}); fix the path or run from the repository root` });
+    }
+  }
   const fr = cfg.stages?.split?.fractions;
   if (fr && typeof fr === 'object' && Object.values(fr).every((v) => typeof v === 'number')) {
     const sum = Object.values(fr).reduce((a, b) => a + b, 0);
