@@ -67,6 +67,8 @@ export interface ServerStats {
   refused: number;
 }
 
+export type Fate = 'ok' | 'rate_limit' | 'server_error' | 'hang' | 'malformed' | 'bad_request';
+
 export interface ServerOptions {
   faults?: Partial<ServerFaults>;
   /** Close after this long whatever happens (default 10 minutes). */
@@ -76,6 +78,15 @@ export interface ServerOptions {
   /** Called after each answered chat request (tests use it to kill a client mid-run). */
   onAnswered?: (answered: number) => void;
   onBatchCreated?: (created: number) => void;
+  /** Called on every batch status poll, with how many polls the server has seen. */
+  onBatchPolled?: (polls: number) => void;
+  /**
+   * Decides a chat request's fate ahead of the shares: n is how often this exact body has
+   * been seen (1 for the first). null leaves it to the shares.
+   */
+  script?: (n: number, body: ChatBody) => Fate | null;
+  /** When set, requests without `Authorization: Bearer <key>` get a 401. */
+  requireKey?: string;
 }
 
 interface StoredFile {
@@ -118,7 +129,7 @@ function sha(s: string | Buffer): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-interface ChatBody {
+export interface ChatBody {
   model?: string;
   messages?: { role: string; content: string }[];
 }
@@ -202,6 +213,7 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
   const sockets = new Set<Socket>();
   const maxRequests = o.maxRequests ?? 2_000_000;
   let served = 0;
+  let batchPolls = 0;
 
   function storeFile(content: Buffer, filename: string, purpose: string): StoredFile {
     const f = { id: `file-${randomUUID()}`, filename, purpose, content, created_at: Math.floor(Date.now() / 1000) };
@@ -282,6 +294,15 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
     return null;
   }
 
+  function fateByShares(roll: number): Fate {
+    let edge = faults.rateLimitShare;
+    if (roll < edge) return 'rate_limit';
+    if (roll < (edge += faults.serverErrorShare)) return 'server_error';
+    if (roll < (edge += faults.hangShare)) return 'hang';
+    if (roll < (edge += faults.malformedShare)) return 'malformed';
+    return 'ok';
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.replace(/^\/v1/, '');
@@ -290,6 +311,10 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
       apiError(res, 503, 'test server request cap reached', 'server_error');
       return;
     }
+    if (o.requireKey !== undefined && req.headers['authorization'] !== `Bearer ${o.requireKey}`) {
+      await readBody(req);
+      return apiError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+    }
     if (req.method === 'POST' && path === '/chat/completions') {
       const raw = await readBody(req);
       const bodyHash = sha(raw);
@@ -297,32 +322,29 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
       seen.set(bodyHash, n);
       stats.chatRequests++;
       if (answeredBodies.has(bodyHash)) stats.resentAfterAnswer++;
-      const roll = unit(`${bodyHash}:${n}`);
-      let edge = faults.rateLimitShare;
-      if (roll < edge) {
+      const body = JSON.parse(raw.toString('utf8')) as ChatBody;
+      if (body.model) models.add(body.model);
+      const fate = o.script?.(n, body) ?? fateByShares(unit(`${bodyHash}:${n}`));
+      if (fate === 'rate_limit') {
         stats.rateLimited++;
         const h: Record<string, string> = {};
         if (faults.retryAfterSeconds !== null) h['retry-after'] = String(faults.retryAfterSeconds);
         if (faults.retryAfterMs !== null) h['retry-after-ms'] = String(faults.retryAfterMs);
-        apiError(res, 429, 'Rate limit reached for requests', 'requests', 'rate_limit_exceeded', h);
-        return;
+        return apiError(res, 429, 'Rate limit reached for requests', 'requests', 'rate_limit_exceeded', h);
       }
-      if (roll < (edge += faults.serverErrorShare)) {
+      if (fate === 'server_error') {
         stats.serverErrors++;
-        apiError(res, 500, 'The server had an error while processing your request.', 'server_error');
-        return;
+        return apiError(res, 500, 'The server had an error while processing your request.', 'server_error');
       }
-      if (roll < (edge += faults.hangShare)) {
+      if (fate === 'bad_request') return apiError(res, 400, "This model's maximum context length is exceeded.", 'invalid_request_error', 'context_length_exceeded');
+      if (fate === 'hang') {
         stats.hung++;
         return; // never answered; the client's timeout ends it (or close() does)
       }
-      const body = JSON.parse(raw.toString('utf8')) as ChatBody;
-      if (body.model) models.add(body.model);
       if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-      if (roll < (edge += faults.malformedShare)) {
+      if (fate === 'malformed') {
         stats.malformed++;
-        send(res, 200, '{"id": "chatcmpl-broken", "choices": [');
-        return;
+        return send(res, 200, '{"id": "chatcmpl-broken", "choices": [');
       }
       const content = answerContent(body, unit(`${bodyHash}:${n}:answer`), faults, stats);
       const text = JSON.stringify(chatCompletion(body, content));
@@ -378,10 +400,20 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
       o.onBatchCreated?.(stats.batchesCreated);
       return send(res, 200, batchObject(b));
     }
+    if (req.method === 'GET' && path === '/batches') {
+      // Newest first, paged with `after`, as the real API lists them.
+      const all = [...batches.values()].reverse();
+      const after = url.searchParams.get('after');
+      const from = after ? all.findIndex((b) => b.id === after) + 1 : 0;
+      const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 20));
+      const page = all.slice(from, from + limit);
+      return send(res, 200, { object: 'list', data: page.map(batchObject), first_id: page[0]?.id ?? null, last_id: page[page.length - 1]?.id ?? null, has_more: from + limit < all.length });
+    }
     const batchMatch = /^\/batches\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && batchMatch) {
       const b = batches.get(batchMatch[1]!);
       if (!b) return apiError(res, 404, `No such Batch: ${batchMatch[1]}`, 'invalid_request_error');
+      o.onBatchPolled?.(++batchPolls);
       advance(b);
       return send(res, 200, batchObject(b));
     }
