@@ -49,7 +49,7 @@ export const NO_FAULTS: ServerFaults = {
 export interface ServerStats {
   chatRequests: number;
   answered: number;
-  /** Requests whose exact body had already been answered: money paid twice. */
+  /** Distinct request bodies sent again after the server had answered them: money paid twice. */
   resentAfterAnswer: number;
   rateLimited: number;
   serverErrors: number;
@@ -65,6 +65,9 @@ export interface ServerStats {
   batchResentAfterAnswer: number;
   /** Requests refused because the server reached its request cap. */
   refused: number;
+  /** performance.now() of the first chat request and of the last chat answer (throughput window). */
+  firstRequestAt: number | null;
+  lastAnsweredAt: number | null;
 }
 
 export type Fate = 'ok' | 'rate_limit' | 'server_error' | 'hang' | 'malformed' | 'bad_request';
@@ -203,10 +206,13 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
     batchRequestsExpired: 0,
     batchResentAfterAnswer: 0,
     refused: 0,
+    firstRequestAt: null,
+    lastAnsweredAt: null,
   };
   const models = new Set<string>();
   const seen = new Map<string, number>();
   const answeredBodies = new Set<string>();
+  const resent = new Set<string>();
   const batchAnswered = new Set<string>();
   const files = new Map<string, StoredFile>();
   const batches = new Map<string, Batch>();
@@ -321,7 +327,11 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
       const n = (seen.get(bodyHash) ?? 0) + 1;
       seen.set(bodyHash, n);
       stats.chatRequests++;
-      if (answeredBodies.has(bodyHash)) stats.resentAfterAnswer++;
+      stats.firstRequestAt ??= performance.now();
+      if (answeredBodies.has(bodyHash) && !resent.has(bodyHash)) {
+        resent.add(bodyHash);
+        stats.resentAfterAnswer++;
+      }
       const body = JSON.parse(raw.toString('utf8')) as ChatBody;
       if (body.model) models.add(body.model);
       const fate = o.script?.(n, body) ?? fateByShares(unit(`${bodyHash}:${n}`));
@@ -352,6 +362,7 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
       res.end(text, () => {
         answeredBodies.add(bodyHash);
         stats.answered++;
+        stats.lastAnsweredAt = performance.now();
         o.onAnswered?.(stats.answered);
       });
       return;
