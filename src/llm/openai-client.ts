@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { ConfigError } from '../core/errors.js';
+import { nodeHttpFetch } from './node-http-fetch.js';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -35,7 +36,9 @@ export function createOpenAIClient(o: EndpointOptions, pipelineFile: string, env
     apiKey: key || 'no-key',
     baseURL,
     maxRetries: 0,
-    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    // Its debug formatting of every request costs CPU even when nothing is printed.
+    logLevel: 'off',
+    fetch: fetchImpl ?? nodeHttpFetch(),
   });
   return { client, baseURL };
 }
