@@ -99,6 +99,11 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     assert.equal(notes.cache_hits, 0);
     assert.ok(notes.cost_usd! > 0 && notes.prompt_tokens > 0);
     assert.deepEqual(refMarker!.drops, { intent_invalid: POISON.size });
+    const manifest = JSON.parse(readFileSync(join(refDir, 'out', 'manifest.json'), 'utf8'));
+    const inManifest = manifest.stages.find((st: { name: string }) => st.name === 'intents');
+    assert.equal(inManifest.llm.requests, notes.requests);
+    assert.equal(inManifest.llm.prompt.version, 1);
+    assert.match(readFileSync(join(refDir, 'out', 'README.md'), 'utf8'), /Stage intents: written by `gpt-4o` \(openai backend\) with prompt `userlm-intent` v1 .* sent [\d,]+ request\(s\) with [\d,]+ retries, reused 0 cached answer\(s\), used [\d,]+ tokens \(about \$\d+\.\d\d\)\./);
 
     const r = await intentsOf(refDir);
     assert.equal(r.intents.size + r.drops.size, N, 'every conversation ends with an intent or a counted drop');

@@ -39,6 +39,12 @@ export interface Manifest {
     conversations_out: number;
     samples_out: number | null;
     dropped: Record<string, number>;
+    /**
+     * LLM stages only: the model, prompt and usage (requests, retries, cache hits, tokens,
+     * estimated cost) of the run that executed the stage. It depends on what was cached then,
+     * so unlike the rest of the manifest it can differ between two runs of the same inputs.
+     */
+    llm?: Record<string, unknown>;
   }[];
   splits: Record<string, SplitStats>;
   files: ShardFile[];
@@ -82,6 +88,7 @@ export function buildManifest(args: {
       conversations_out: m.conversations_out,
       samples_out: m.samples_out,
       dropped: m.drops,
+      ...(m.notes['llm'] ? { llm: { ...(m.notes['llm'] as object), prompt: m.notes['prompt'] ?? null } } : {}),
     })),
     splits: args.splits,
     files: args.files,
