@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -253,6 +253,19 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     const again = await buildDataset(pipeline(), silentLogger);
     assert.equal(server.stats.batchesCreated, created);
     assert.equal(llmNotes(again.markers[3]!).cache_hits, 1200 - 3 + 3 * 3);
+  });
+
+  it('without a key for api.openai.com the run stops before any stage, naming the variable', () => {
+    const dir = tempDir();
+    const corpus = writeConversations(dir, 5);
+    const { file } = writePipeline(dir, llmPipelineYaml(dir, corpus, { backend: 'openai', api_key_env: 'USERLM_TEST_UNSET_KEY' }));
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env['OPENAI_BASE_URL'];
+    delete env['USERLM_TEST_UNSET_KEY'];
+    const r = spawnSync(process.execPath, [CLI, 'run', file], { cwd: ROOT, env, encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /pipeline\.yaml stages\.intents\.api_key_env: the environment variable USERLM_TEST_UNSET_KEY is not set; export your API key/);
+    assert.ok(!existsSync(join(dir, 'runs', '01-normalize')));
   });
 
   it('the shipped pipelines: the paper recipe asks gpt-4o, the sample stays offline', () => {
