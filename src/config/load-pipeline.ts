@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -201,6 +201,15 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
     if ((bands === null) !== (rows === null)) out.push({ path: ['stages', 'dedup', 'near', bands === null ? 'bands' : 'rows'], message: 'set both bands and rows, or neither (then they are chosen from threshold)' });
     else if (typeof bands === 'number' && typeof rows === 'number' && typeof num_perm === 'number' && bands * rows > num_perm) {
       out.push({ path: ['stages', 'dedup', 'near', 'bands'], message: `bands x rows must be <= num_perm (got ${bands} x ${rows} > ${num_perm})` });
+    }
+  }
+  const it = cfg.stages?.intents;
+  if (it && typeof it === 'object' && it.backend !== 'template') {
+    if (typeof it.min_chars === 'number' && typeof it.max_chars === 'number' && it.min_chars > it.max_chars) {
+      out.push({ path: ['stages', 'intents', 'min_chars'], message: `must be <= max_chars (${it.max_chars}) (got ${it.min_chars})` });
+    }
+    if (typeof it.prompt === 'string' && !existsSync(it.prompt)) {
+      out.push({ path: ['stages', 'intents', 'prompt'], message: `prompt file not found: ${it.prompt} (relative paths resolve against the working directory ${process.cwd()}); fix the path or run from the repository root` });
     }
   }
   const fr = cfg.stages?.split?.fractions;

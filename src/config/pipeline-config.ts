@@ -67,8 +67,48 @@ export interface DedupOptions {
   templates: { enabled: boolean; ngram: number; max_others: number };
 }
 
+export type IntentBackend = 'template' | 'openai' | 'openai-batch';
+
+/** USD per million tokens. */
+export interface ModelPrice {
+  input: number;
+  output: number;
+}
+
+export interface IntentBatchOptions {
+  max_requests_per_file: number;
+  max_bytes_per_file: number;
+  completion_window: '24h';
+  poll_initial_s: number;
+  poll_max_s: number;
+  max_resubmits: number;
+  price_factor: number;
+}
+
 export interface IntentOptions {
-  backend: 'template';
+  backend: IntentBackend;
+  model: string;
+  base_url: string | null;
+  api_key_env: string;
+  prompt: string;
+  temperature: number;
+  retry_temperature: number;
+  max_tokens: number;
+  assistant_max_chars: number;
+  user_max_chars: number;
+  conversation_max_chars: number;
+  min_chars: number;
+  max_chars: number;
+  max_invalid_retries: number;
+  concurrency: number;
+  requests_per_minute: number | null;
+  tokens_per_minute: number | null;
+  max_retries: number;
+  backoff_initial_ms: number;
+  backoff_max_ms: number;
+  timeout_s: number;
+  prices: Record<string, ModelPrice>;
+  batch: IntentBatchOptions;
 }
 
 export interface FlipOptions {

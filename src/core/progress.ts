@@ -8,9 +8,16 @@ export interface Progress {
 
 /**
  * A live bar with rate and ETA on a terminal; periodic JSON events with --json; nothing
- * otherwise (CI logs stay short).
+ * otherwise (CI logs stay short). `detail` adds a short text to the bar and its fields to the
+ * JSON events (e.g. tokens and cost so far).
  */
-export function startProgress(log: Logger, label: string, total: number, unit = 'rows'): Progress {
+export function startProgress(
+  log: Logger,
+  label: string,
+  total: number,
+  unit = 'rows',
+  detail?: () => { text: string; fields: Record<string, unknown> },
+): Progress {
   if (log.json) {
     let done = 0;
     let last = performance.now();
@@ -22,7 +29,7 @@ export function startProgress(log: Logger, label: string, total: number, unit = 
         if (now - last > 5000) {
           last = now;
           const rate = done / ((now - started) / 1000);
-          log.info('progress', label, { label, done, total, unit, rate: Math.round(rate), eta_s: rate > 0 ? Math.round((total - done) / rate) : null });
+          log.info('progress', label, { label, done, total, unit, rate: Math.round(rate), eta_s: rate > 0 ? Math.round((total - done) / rate) : null, ...detail?.().fields });
         }
       },
       stop() {},
@@ -30,16 +37,16 @@ export function startProgress(log: Logger, label: string, total: number, unit = 
   }
   if (!process.stderr.isTTY || total <= 0) return { tick() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { format: `  ${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}`, hideCursor: true, stream: process.stderr, etaBuffer: 50 },
+    { format: `  ${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}${detail ? ' | {detail}' : ''}`, hideCursor: true, stream: process.stderr, etaBuffer: 50 },
     cliProgress.Presets.shades_classic,
   );
   const started = performance.now();
   let done = 0;
-  bar.start(total, 0, { rate: 0 });
+  bar.start(total, 0, { rate: 0, detail: detail?.().text ?? '' });
   return {
     tick(n = 1) {
       done += n;
-      bar.update(done, { rate: Math.round(done / Math.max(0.001, (performance.now() - started) / 1000)) });
+      bar.update(done, { rate: Math.round(done / Math.max(0.001, (performance.now() - started) / 1000)), detail: detail?.().text ?? '' });
     },
     stop() {
       bar.stop();

@@ -11,6 +11,7 @@ import { exportDataset } from './shards/export-dataset.js';
 import { shardsStage } from './shards/shards-stage.js';
 import { splitStage } from './split/split-stage.js';
 import { tokenizeStage } from './tokenize/tokenize-stage.js';
+import { createOpenAIClient } from '../llm/openai-client.js';
 import { join } from 'node:path';
 
 /** The recipe, in order. */
@@ -23,6 +24,9 @@ export interface BuildResult extends RunResult {
 
 /** Run every stage (skipping finished ones), then publish the shards stage's files to out_dir. */
 export async function buildDataset(pipeline: LoadedPipeline, log: Logger): Promise<BuildResult> {
+  // A missing API key should stop the run now, not after the stages before intents.
+  const intents = pipeline.config.stages.intents;
+  if (intents.backend !== 'template') createOpenAIClient(intents, pipeline.file);
   const last = STAGES.length - 1;
   const stageDir = join(pipeline.config.run_dir, stageDirName(last, STAGES[last]!));
   let exported: BuildResult['exported'] = 'unchanged';

@@ -1,50 +1,80 @@
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { sqlString, toNumber } from '../../core/db.js';
+import { sha256Hex } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
-import { DATA_FILE, type StageSpec } from '../../core/stage.js';
+import type { IntentOptions, LoadedPipeline } from '../../config/pipeline-config.js';
+import type { StageContext, StageOutcome, StageSpec } from '../../core/stage.js';
+import { generateBatchIntents } from './batch-intents.js';
+import { IntentSink } from './intent-sink.js';
+import { generateOnlineIntents } from './online-intents.js';
 import { templateIntent } from './template-intent.js';
 
 /**
- * One intent per conversation. Conversations are streamed from DuckDB in chunks, the
- * backend writes intents through an appender, and SQL joins them back.
+ * The options that decide which intents come out. Concurrency, rate limits, timeouts,
+ * prices, the URL and the batch plumbing only decide how fast and how dear, so changing
+ * them does not rerun the stage (and the stages after it).
+ */
+export function intentOutputOptions(o: IntentOptions): unknown {
+  if (o.backend === 'template') return { backend: o.backend };
+  return {
+    // Both LLM backends send the same requests and share the cache, so they give the same intents.
+    backend: 'llm',
+    model: o.model,
+    temperature: o.temperature,
+    retry_temperature: o.retry_temperature,
+    max_tokens: o.max_tokens,
+    assistant_max_chars: o.assistant_max_chars,
+    user_max_chars: o.user_max_chars,
+    conversation_max_chars: o.conversation_max_chars,
+    min_chars: o.min_chars,
+    max_chars: o.max_chars,
+    max_invalid_retries: o.max_invalid_retries,
+  };
+}
+
+async function templateIntents({ db, dir, input, log }: StageContext): Promise<StageOutcome> {
+  // Counted before streaming: another query on the connection would end the stream.
+  const total = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
+  const sink = await IntentSink.open(db);
+  const result = await db.conn.stream(
+    `SELECT conversation_id,
+            coalesce(list_filter(messages, m -> m.role = 'user')[1].content, '') AS first_user,
+            len(list_filter(messages, m -> m.role = 'user'))::INTEGER AS user_turns
+     FROM read_parquet(${sqlString(input!)})`,
+  );
+  const progress = startProgress(log, 'intents', total, 'conversations');
+  try {
+    for await (const rows of result.yieldRowObjectJs()) {
+      for (const r of rows) sink.intent(String(r['conversation_id']), templateIntent(String(r['first_user']), Number(r['user_turns'])));
+      progress.tick(rows.length);
+    }
+  } finally {
+    progress.stop();
+    sink.close();
+  }
+  await sink.write(input!, dir, 'template');
+  return {};
+}
+
+/**
+ * One intent per conversation: offline from a template, or written by an LLM (one request
+ * per conversation, or through the Batch API). Conversations are streamed from DuckDB, the
+ * backend writes intents through an appender, and SQL joins them back in input order.
  */
 export const intentsStage: StageSpec = {
   name: 'intents',
-  version: 1,
-  options: (p) => p.config.stages.intents,
-  async run({ db, dir, input, log }) {
-    await db.run('CREATE OR REPLACE TEMP TABLE intents (conversation_id VARCHAR, intent VARCHAR)');
-    const appender = await db.conn.createAppender('intents', 'main', 'temp');
-    // Counted before streaming: another query on the connection would end the stream.
-    const total = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
-    const result = await db.conn.stream(
-      `SELECT conversation_id,
-              coalesce(list_filter(messages, m -> m.role = 'user')[1].content, '') AS first_user,
-              len(list_filter(messages, m -> m.role = 'user'))::INTEGER AS user_turns
-       FROM read_parquet(${sqlString(input!)})`,
-    );
-    const progress = startProgress(log, 'intents', total, 'conversations');
-    try {
-      for await (const rows of result.yieldRowObjectJs()) {
-        for (const r of rows) {
-          appender.appendVarchar(String(r['conversation_id']));
-          appender.appendVarchar(templateIntent(String(r['first_user']), Number(r['user_turns'])));
-          appender.endRow();
-        }
-        progress.tick(rows.length);
-      }
-    } finally {
-      progress.stop();
-      appender.closeSync();
-    }
-    await db.run(
-      `COPY (SELECT c.* EXCLUDE (file_row_number), i.intent, 'template' AS intent_backend
-             FROM read_parquet(${sqlString(input!)}, file_row_number = true) c
-             JOIN intents i USING (conversation_id)
-             ORDER BY c.file_row_number)
-       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    await db.run('DROP TABLE intents');
-    return {};
+  version: 2,
+  options: (p) => intentOutputOptions(p.config.stages.intents),
+  async externalInputs(p: LoadedPipeline) {
+    const o = p.config.stages.intents;
+    if (o.backend === 'template') return null;
+    // The prompt's wording decides the intents: an edited prompt reruns the stage.
+    return { prompt_sha256: await readFile(o.prompt).then(sha256Hex, () => 'unreadable') };
+  },
+  async run(ctx) {
+    const backend = ctx.pipeline.config.stages.intents.backend;
+    if (backend === 'openai') return generateOnlineIntents(ctx);
+    if (backend === 'openai-batch') return generateBatchIntents(ctx);
+    return templateIntents(ctx);
   },
 };

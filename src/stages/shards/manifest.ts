@@ -69,6 +69,12 @@ export interface Manifest {
     dropped: Record<string, number>;
     samples_in?: number;
     samples_dropped?: Record<string, number>;
+    /**
+     * LLM stages only: the model, prompt and usage (requests, retries, cache hits, tokens,
+     * estimated cost) of the run that executed the stage. It depends on what was cached then,
+     * so unlike the rest of the manifest it can differ between two runs of the same inputs.
+     */
+    llm?: Record<string, unknown>;
   }[];
   splits: Record<string, SplitStats>;
   /** Held-out conversations near-duplicate of training ones (split stage), or null when not checked. */
@@ -126,6 +132,7 @@ export function buildManifest(args: {
       samples_out: m.samples_out,
       dropped: m.drops,
       ...(m.sample_drops ? { samples_in: m.samples_in, samples_dropped: m.sample_drops } : {}),
+      ...(m.notes['llm'] ? { llm: { ...(m.notes['llm'] as object), prompt: m.notes['prompt'] ?? null } } : {}),
     })),
     splits: args.splits,
     leaks: ((previous.find((m) => m.stage === 'split')?.notes['leaks'] as LeakReport | undefined)?.checked

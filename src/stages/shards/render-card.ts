@@ -211,7 +211,9 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
     '',
   );
 
-  L.push('## Provenance', '', `- Pipeline file: \`${m.pipeline_file}\`; config hash \`${m.config_hash}\`; seed ${m.seed}.`, `- Generator: ${m.generator.name} ${m.generator.version}.`, '');
+  L.push('## Provenance', '', `- Pipeline file: \`${m.pipeline_file}\`; config hash \`${m.config_hash}\`; seed ${m.seed}.`, `- Generator: ${m.generator.name} ${m.generator.version}.`);
+  for (const st of m.stages) if (st.llm) L.push(`- ${llmLine(st.name, st.llm)}`);
+  L.push('');
   L.push('| source | type | license | Hub repo @ commit | file | sha256 |', '|---|---|---|---|---|---|');
   for (const s of m.sources) {
     const hub = s.hub
@@ -242,4 +244,18 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   for (const t of [...new Set(m.sources.map((s) => s.type))]) if (SOURCE_CITATIONS[t]) L.push('', SOURCE_CITATIONS[t]!);
   L.push('```', '');
   return L.join('\n');
+}
+
+function llmLine(stage: string, llm: Record<string, unknown>): string {
+  const n = (k: string) => Number(llm[k] ?? 0).toLocaleString('en-US');
+  const prompt = llm['prompt'] as { id?: string; version?: number; sha256?: string } | null;
+  const cost = llm['cost_usd'];
+  return (
+    `Stage ${stage}: written by \`${String(llm['model'])}\` (${String(llm['backend'])} backend)` +
+    (prompt ? ` with prompt \`${prompt.id}\` v${prompt.version} (sha256 \`${String(prompt.sha256).slice(0, 12)}\`)` : '') +
+    `; the run that wrote them sent ${n('requests')} request(s) with ${n('retries')} retries, reused ${n('cache_hits')} cached answer(s), ` +
+    `used ${(Number(llm['prompt_tokens'] ?? 0) + Number(llm['completion_tokens'] ?? 0)).toLocaleString('en-US')} tokens` +
+    (typeof cost === 'number' ? ` (about $${cost.toFixed(2)})` : '') +
+    '.'
+  );
 }
