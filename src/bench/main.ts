@@ -1,6 +1,8 @@
 // `make bench`: every benchmark, printing its numbers. USERLM_BENCH_SIZES=100000 narrows the
-// dedup sizes (comma-separated); USERLM_BENCH_ONLY=dedup,tokenize picks benchmarks.
+// dedup sizes (comma-separated); USERLM_BENCH_ONLY=dedup,tokenize,intents picks benchmarks.
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { benchDedup } from './dedup-bench.js';
 import { benchTokenize } from './tokenize-bench.js';
 
@@ -12,4 +14,11 @@ if (want('dedup')) await benchDedup(sizes);
 if (want('tokenize')) {
   process.stdout.write('\n== tokenization ==\n');
   await benchTokenize();
+}
+if (want('intents')) {
+  process.stdout.write('\n== LLM intents against a local OpenAI-compatible server ==\n');
+  // Its own process: it restarts itself with the young-generation size a high-throughput
+  // client should use, and runs its server in another process.
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('./intents-bench.js', import.meta.url))], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = r.status ?? 1;
 }
