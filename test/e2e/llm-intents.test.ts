@@ -198,7 +198,8 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     let child: ChildProcess | null = null;
     let armed = true;
     const server = await startOpenAICompatibleServer({
-      faults: { batchDelayMs: 400, expireFirstBatches: 1, expiredShare: 0.3 },
+      // Held until the kill: on a loaded machine a delay alone lets a batch finish first.
+      faults: { batchDelayMs: 0, holdBatches: true, expireFirstBatches: 1, expiredShare: 0.3 },
       lifetimeMs: 120_000,
       onBatchPolled: () => {
         if (armed && server.stats.batchesCreated >= 3) {
@@ -218,6 +219,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     const jobs = JSON.parse(readFileSync(join(dir, 'runs', 'cache', 'intents', 'batches', 'jobs.json'), 'utf8')).jobs as { status: string; requests: number; batch_id: string }[];
     assert.deepEqual(jobs.map((j) => [j.status, j.requests]), [['submitted', 500], ['submitted', 500], ['submitted', 200]]);
     assert.equal(server.stats.batchRequestsAnswered, 0, 'killed before any batch completed');
+    server.faults.holdBatches = false;
 
     const r = await buildDataset(pipeline(), silentLogger);
     assert.ok(r.executed.includes('intents'));

@@ -26,6 +26,8 @@ export interface ServerFaults {
   retryAfterMs: number | null;
   /** How long a batch takes from creation to completion. */
   batchDelayMs: number;
+  /** While true no batch completes, whatever its delay (a test releases them when it is ready). */
+  holdBatches: boolean;
   /** The first n batches end as expired, with this share of their requests not done. */
   expireFirstBatches: number;
   expiredShare: number;
@@ -42,6 +44,7 @@ export const NO_FAULTS: ServerFaults = {
   retryAfterSeconds: null,
   retryAfterMs: 5,
   batchDelayMs: 50,
+  holdBatches: false,
   expireFirstBatches: 0,
   expiredShare: 0,
 };
@@ -251,7 +254,7 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
   /** Runs a batch to its end the first time it is looked at after its completion time. */
   function advance(b: Batch): void {
     if (b.status === 'validating') b.status = 'in_progress';
-    if (b.status !== 'in_progress' || Date.now() < b.completeAt) return;
+    if (b.status !== 'in_progress' || faults.holdBatches || Date.now() < b.completeAt) return;
     const input = files.get(b.input_file_id)!;
     const lines = input.content.toString('utf8').split('\n').filter((l) => l.trim());
     const out: string[] = [];
