@@ -132,14 +132,21 @@ describe('templated prompts', () => {
 describe('sketching in worker threads', () => {
   it('gives identical output for 0, 1 and 2 workers and any batch size', async () => {
     const texts = Array.from({ length: 3000 }, (_, i) => text(i % 700, 5 + (i % 40)).join(' '));
-    const o = { ngram: 5, numPerm: 64, seed: 3, method: 'oph' as const, templateNgram: 7, templateMaxPerDoc: 64 };
+    const o = { ngram: 5, numPerm: 64, seed: 3, method: 'oph' as const, templateNgram: 7, templateMaxPerDoc: 64, bands: 10, rows: 6 };
     async function* batches(size: number) {
       for (let i = 0; i < texts.length; i += size) yield { texts: texts.slice(i, i + size) };
     }
     const a = await sketchDocuments(batches(1000), texts.length, o, 0);
     const b = await sketchDocuments(batches(257), texts.length, o, 1);
     const c = await sketchDocuments(batches(128), texts.length, o, 2);
+    // Band keys from the workers cluster exactly as keys computed from the signatures.
+    const shape = { numPerm: 64, bands: 10, rows: 6, threshold: 0.6, verify: true };
+    const own = lshClusters(a.signatures, texts.length, shape);
+    const pre = lshClusters(a.signatures, texts.length, { ...shape, bandKeys: c.bandKeys });
+    assert.deepEqual(pre.root, own.root);
+    assert.ok(own.mergedPairs > 0, 'the texts repeat, so clusters form');
     for (const x of [b, c]) {
+      assert.deepEqual(x.bandKeys, a.bandKeys);
       assert.deepEqual(x.signatures, a.signatures);
       assert.deepEqual(x.words, a.words);
       assert.deepEqual(x.templates, a.templates);

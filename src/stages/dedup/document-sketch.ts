@@ -1,3 +1,4 @@
+import { bandKey } from './lsh-clusters.js';
 import { MinHasher, type MinhashMethod } from './minhash-signature.js';
 import { distinctSorted, shingleHashes } from './shingle-hashes.js';
 import { wordHashes } from './word-hashes.js';
@@ -11,6 +12,9 @@ export interface SketchOptions {
   templateNgram: number;
   /** Distinct template n-grams kept per document (a 40k-character paste need not list them all). */
   templateMaxPerDoc: number;
+  /** LSH shape whose band keys to compute while each signature is in cache (0 bands: none). */
+  bands?: number;
+  rows?: number;
 }
 
 export interface SketchBatch {
@@ -22,6 +26,8 @@ export interface SketchBatch {
   /** Distinct template n-gram hashes of document i: templates[offsets[i] .. offsets[i+1]). */
   templates: Uint32Array;
   templateOffsets: Uint32Array;
+  /** count x bands LSH band keys, document-major (empty without bands). */
+  bandKeys: Uint32Array;
 }
 
 /**
@@ -38,6 +44,9 @@ export function sketchBatch(
   const signatures = new Uint32Array(count * o.numPerm);
   const words = new Uint32Array(count);
   const templateOffsets = new Uint32Array(count + 1);
+  const bands = o.bands ?? 0;
+  const rows = o.rows ?? 0;
+  const bandKeys = new Uint32Array(count * bands);
   let templates = new Uint32Array(Math.max(1024, count * 16));
   let wbuf: Uint32Array = new Uint32Array(4096);
   let sbuf: Uint32Array = new Uint32Array(4096);
@@ -50,6 +59,7 @@ export function sketchBatch(
     const sh = shingleHashes(w, o.ngram, sbuf);
     if (sh.buffer !== sbuf.buffer) sbuf = new Uint32Array(sh.buffer);
     hasher.sign(sh, signatures, i * o.numPerm);
+    for (let b = 0; b < bands; b++) bandKeys[i * bands + b] = bandKey(signatures, i * o.numPerm, b, rows);
     const tw = templateTexts ? wordHashes(templateTexts[i]!) : w;
     if (o.templateNgram > 0 && tw.length >= o.templateNgram) {
       const tg = shingleHashes(tw, o.templateNgram, tbuf);
@@ -66,5 +76,5 @@ export function sketchBatch(
     }
     templateOffsets[i + 1] = t;
   }
-  return { count, signatures, words, templates: templates.slice(0, t), templateOffsets };
+  return { count, signatures, words, templates: templates.slice(0, t), templateOffsets, bandKeys };
 }

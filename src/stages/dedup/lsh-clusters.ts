@@ -13,6 +13,22 @@ export interface LshOptions {
   verify: boolean;
   /** 1 for documents that take part; the others stay singletons. */
   eligible?: Uint8Array;
+  /**
+   * Band keys computed beforehand (bands x n, band-major; see writeBandKeys), e.g. by the
+   * sketch workers while each signature was still in cache. Computed here when absent.
+   */
+  bandKeys?: Uint32Array;
+}
+
+/**
+ * The LSH key of band `band` of the signature at sig[base ..]: signature values are already
+ * uniform hashes, so a multiply-xor chain and one final avalanche are enough.
+ */
+export function bandKey(sig: Uint32Array, base: number, band: number, rows: number): number {
+  let h = mix32(band + 0x2545f491);
+  const start = base + band * rows;
+  for (let r = 0; r < rows; r++) h = Math.imul(h ^ sig[start + r]!, 0x9e3779b1) ^ (h >>> 15);
+  return mix32(h);
 }
 
 export interface LshResult {
@@ -33,25 +49,20 @@ export interface LshResult {
 export function forEachBucket(
   sig: Uint32Array,
   n: number,
-  o: Pick<LshOptions, 'numPerm' | 'bands' | 'rows' | 'eligible'>,
+  o: Pick<LshOptions, 'numPerm' | 'bands' | 'rows' | 'eligible' | 'bandKeys'>,
   visit: (order: Uint32Array, start: number, end: number) => void,
 ): void {
   if (o.bands * o.rows > o.numPerm) throw new RangeError(`bands x rows (${o.bands} x ${o.rows}) exceeds num_perm ${o.numPerm}`);
-  const keys = new Uint32Array(n);
+  if (o.bandKeys && o.bandKeys.length !== o.bands * n) throw new RangeError(`bandKeys holds ${o.bandKeys.length} keys, expected ${o.bands} x ${n}`);
+  const own = o.bandKeys ? undefined : new Uint32Array(n);
   const order = new Uint32Array(n);
   const tmp = new Uint32Array(n);
   for (let band = 0; band < o.bands; band++) {
     let count = 0;
-    const start = band * o.rows;
-    const seed = mix32(band + 0x2545f491);
+    const keys = o.bandKeys ? o.bandKeys.subarray(band * n, (band + 1) * n) : own!;
     for (let i = 0; i < n; i++) {
       if (o.eligible && !o.eligible[i]) continue;
-      // Signature values are already uniform hashes: a multiply-xor chain and one final
-      // avalanche are enough to key the band (a full mix per value cost 2x the LSH time).
-      let h = seed;
-      const base = i * o.numPerm + start;
-      for (let r = 0; r < o.rows; r++) h = Math.imul(h ^ sig[base + r]!, 0x9e3779b1) ^ (h >>> 15);
-      keys[i] = mix32(h);
+      if (own) own[i] = bandKey(sig, i * o.numPerm, band, o.rows);
       order[count++] = i;
     }
     radixSortByKey(keys, order, count, tmp);

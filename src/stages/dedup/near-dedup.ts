@@ -97,6 +97,8 @@ export async function findNearDuplicates(
       method: near.method,
       templateNgram: o.templates.enabled ? o.templates.ngram : 0,
       templateMaxPerDoc: 512,
+      bands: near.enabled ? bands : 0,
+      rows,
     },
     workers,
     (k) => progress.tick(k),
@@ -117,7 +119,15 @@ export async function findNearDuplicates(
       eligibleCount++;
     }
   }
-  const lsh = lshClusters(sk.signatures, n, { numPerm: near.num_perm, bands, rows, threshold: near.threshold, verify: near.verify, eligible });
+  const lsh = lshClusters(sk.signatures, n, {
+    numPerm: near.num_perm,
+    bands,
+    rows,
+    threshold: near.threshold,
+    verify: near.verify,
+    eligible,
+    bandKeys: near.enabled ? sk.bandKeys : undefined,
+  });
   const t2 = performance.now();
   await db.run('CREATE OR REPLACE TEMP TABLE near_result (conversation_id VARCHAR, templated BOOLEAN, keeper_id VARCHAR, cluster_size INTEGER, similarity FLOAT)');
   const app = await db.conn.createAppender('near_result', 'main', 'temp');

@@ -8,6 +8,8 @@ export interface Sketches {
   words: Uint32Array;
   templates: Uint32Array;
   templateOffsets: Uint32Array;
+  /** bands x n LSH band keys, band-major (empty without bands in the options). */
+  bandKeys: Uint32Array;
 }
 
 /**
@@ -29,12 +31,15 @@ export async function sketchDocuments(
 ): Promise<Sketches> {
   const signatures = new Uint32Array(total * o.numPerm);
   const words = new Uint32Array(total);
+  const bands = o.bands ?? 0;
+  const bandKeys = new Uint32Array(bands * total);
   const parts: { start: number; batch: SketchBatch }[] = [];
   const place = (start: number, b: SketchBatch) => {
     if (start + b.count > total) throw new Error(`more documents than counted (${start + b.count} > ${total})`);
     signatures.set(b.signatures, start * o.numPerm);
     words.set(b.words, start);
-    parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0) } });
+    for (let i = 0; i < b.count; i++) for (let k = 0; k < bands; k++) bandKeys[k * total + start + i] = b.bandKeys[i * bands + k]!;
+    parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0), bandKeys: new Uint32Array(0) } });
     onBatch?.(b.count);
   };
   let seen = 0;
@@ -110,5 +115,5 @@ export async function sketchDocuments(
     for (let i = 0; i < batch.count; i++) templateOffsets[start + i + 1] = t + batch.templateOffsets[i + 1]!;
     t += batch.templates.length;
   }
-  return { n: total, signatures, words, templates, templateOffsets };
+  return { n: total, signatures, words, templates, templateOffsets, bandKeys };
 }
