@@ -136,7 +136,7 @@ describe('bad input through the CLI', () => {
     const ok = JSON.stringify({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }] });
     writeFileSync(bad, Buffer.concat([Buffer.from(`${ok}\n${ok}\n{"messages": [{"role": "user", "content": "caf`), Buffer.from([0xe9]), Buffer.from(`"}]}\n`)]));
     expectFailure(head(`  - {name: wildchat, type: wildchat, files: [${good}]}\n  - {name: logs, type: generic, preset: openai, files: [${bad}], language: English}\n`), 3, [
-      /latin1\.jsonl:3: not valid UTF-8 \(byte 43 of the line\) in sources\[1\] \(logs\)/,
+      /latin1\.jsonl:3: not valid UTF-8 \(byte 47 of the line\) in sources\[1\] \(logs\)/,
       /re-encode it as UTF-8 \(e\.g\. iconv -f latin1 -t utf-8\), or repair or delete that line, then rerun/,
     ]);
   });
