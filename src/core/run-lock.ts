@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { link, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { tempSibling, writeFileAtomic } from './atomic.js';
 import { UserlmError } from './errors.js';
 import { fsFailure } from './fs-failure.js';
+import { makeDir } from './make-dir.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -68,7 +69,7 @@ export async function acquireRunLock(runDir: string): Promise<() => Promise<void
   const mine = JSON.stringify(me) + '\n';
   const staged = tempSibling(path);
   try {
-    await mkdir(runDir, { recursive: true });
+    await makeDir(runDir);
     await writeFileAtomic(staged, mine);
   } catch (e) {
     throw fsFailure(e, `cannot create the run directory ${runDir}`);

@@ -102,7 +102,7 @@ function hashes(dir: string): Record<string, string> {
  * (its marker lists exactly its files, with their hashes), and out_dir, when present, is a
  * whole dataset. Returns the visible stages' execution ids.
  */
-function checkVisibleState(runs: string, out: string, where: string): Map<string, string> {
+export function checkVisibleState(runs: string, out: string, where: string): Map<string, string> {
   const ids = new Map<string, string>();
   if (existsSync(runs)) {
     for (const name of readdirSync(runs).filter((n) => /^\d\d-/.test(n)).sort()) {

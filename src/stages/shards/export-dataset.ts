@@ -2,6 +2,7 @@ import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promis
 import { basename, dirname, join } from 'node:path';
 import { syncDir, syncFile } from '../../core/atomic.js';
 import { sha256File } from '../../core/hash.js';
+import { makeDir } from '../../core/make-dir.js';
 import type { Logger } from '../../core/logger.js';
 import type { StageMarker } from '../../core/marker.js';
 
@@ -67,7 +68,7 @@ export async function exportDataset(stageDir: string, marker: StageMarker, outDi
   const tmp = `${outDir}.tmp-${process.pid}`;
   const old = `${outDir}.old-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  await makeDir(tmp);
   for (const f of marker.files) {
     const to = join(tmp, f.path);
     await mkdir(dirname(to), { recursive: true });
