@@ -67,8 +67,17 @@ export function splitOrder(names: string[]): string[] {
   });
 }
 
-function mdEscape(s: string): string {
-  return s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+/** Text for a Markdown table cell: a pipe or a line break in a name must not make a new column or row. */
+function cell(s: string): string {
+  return s.replace(/\r\n|[\r\n\u2028\u2029]/g, ' ').replaceAll('|', '\\|');
+}
+
+/** A code span in a table cell, with a fence longer than any run of backticks inside. */
+function codeCell(s: string): string {
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return cell(`${fence}${pad}${s}${pad}${fence}`);
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -110,7 +119,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   L.push('| split | users | conversations | samples | files |', '|---|---:|---:|---:|---:|');
   for (const s of splits) {
     const x = m.splits[s]!;
-    L.push(`| ${s} | ${fmt(x.users)} | ${fmt(x.conversations)} | ${fmt(x.samples)} | ${x.files} |`);
+    L.push(`| ${cell(s)} | ${fmt(x.users)} | ${fmt(x.conversations)} | ${fmt(x.samples)} | ${x.files} |`);
   }
   L.push('', 'train / validation / test are **user-disjoint**: users (WildChat: hashed IP + country) are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.', '');
 
@@ -128,8 +137,8 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   L.push('## Funnel', '', 'Every input conversation is either kept or dropped with one reason.', '');
   L.push('| stage | conversations in | conversations out | samples out | dropped (reason: count) |', '|---|---:|---:|---:|---|');
   for (const st of m.stages) {
-    const d = Object.entries(st.dropped).map(([r, n]) => `${r}: ${fmt(n)}`).join(', ') || '-';
-    L.push(`| ${st.name} | ${fmt(st.conversations_in)} | ${fmt(st.conversations_out)} | ${st.samples_out === null ? '-' : fmt(st.samples_out)} | ${d} |`);
+    const d = Object.entries(st.dropped).map(([r, n]) => `${cell(r)}: ${fmt(n)}`).join(', ') || '-';
+    L.push(`| ${cell(st.name)} | ${fmt(st.conversations_in)} | ${fmt(st.conversations_out)} | ${st.samples_out === null ? '-' : fmt(st.samples_out)} | ${d} |`);
   }
   L.push('');
 
@@ -148,7 +157,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   L.push('## Fields', '', `Sample schema version ${schema.version}.`, '', '| field | type | description |', '|---|---|---|');
   for (const [name, p] of Object.entries(schema.properties)) {
     const t = p.items ? 'list<struct<role: string, content: string>>' : p.enum ? 'string' : (Array.isArray(p.type) ? p.type.join(' or ') : p.type) ?? '';
-    L.push(`| \`${name}\` | ${t} | ${mdEscape(p.description ?? '')} |`);
+    L.push(`| ${codeCell(name)} | ${cell(t)} | ${cell(p.description ?? '')} |`);
   }
   L.push('');
 
@@ -194,7 +203,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
         (s.hub.sha && s.hub.sha !== s.hub.revision ? ` (revision \`${s.hub.revision}\`)` : '')
       : 'local';
     for (const f of s.files.length ? s.files : [{ path: '-', sha256: '-', bytes: 0 }]) {
-      L.push(`| ${s.name} | ${s.type} | ${s.license} | ${hub} | \`${f.path}\` | \`${f.sha256}\` |`);
+      L.push(`| ${cell(s.name)} | ${cell(s.type)} | ${cell(s.license)} | ${cell(hub)} | ${codeCell(f.path)} | ${codeCell(f.sha256)} |`);
     }
   }
   L.push(
