@@ -10,6 +10,8 @@ export interface CrashOptions {
   /** How many SIGKILLs to deliver, at least. */
   kills: number;
   seed: number;
+  /** After this many kills in an episode its next run may finish, so that every episode's first kills fall anywhere in the pipeline. Default 5. */
+  killsPerEpisode?: number;
 }
 
 export interface CrashReport {
@@ -131,8 +133,9 @@ export function checkVisibleState(runs: string, out: string, where: string): Map
 
 /**
  * The crash test: the sample pipeline runs in a child process that is SIGKILLed at seeded
- * random moments of its work; each kill is followed by a rerun (itself killed, until one
- * finishes, which ends an episode; the next episode starts from nothing). After every kill
+ * random moments of its work; each kill is followed by a rerun (itself killed, up to
+ * killsPerEpisode times, until one finishes, which ends an episode; the next episode starts
+ * from nothing). After every kill
  * the visible state must be whole; a stage whose marker was visible must never run again
  * (same execution_id to the end); every episode must end in exactly the bytes of an
  * uninterrupted run, with no leftovers.
@@ -163,11 +166,13 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
   const report: CrashReport = { seed: o.seed, kills: 0, completions: 0, midStage: 0, duringExport: 0, byStage: {}, seconds: 0 };
   let seen = new Map<string, string>();
   let inEpisode = false;
+  let episodeKills = 0;
+  const perEpisode = o.killsPerEpisode ?? 5;
   let attempt = 0;
   while (report.kills < o.kills || inEpisode) {
     attempt++;
     // Once enough kills have landed, let the episode in progress finish.
-    const killMs = report.kills < o.kills ? Math.round(random() * remaining(seen.size)) : null;
+    const killMs = report.kills < o.kills && episodeKills < perEpisode ? Math.round(random() * remaining(seen.size)) : null;
     const where = `seed ${o.seed}, attempt ${attempt} (kill at ${killMs ?? 'never'} ms)`;
     const r = await runOnce(file, killMs);
     if (!r.killed && r.code !== 0) throw new Error(`${where}: the run failed (exit ${r.code}):\n${r.stderr}`);
@@ -192,6 +197,7 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
       else if (ids.size === 7 && !existsSync(out)) report.duringExport++;
       seen = ids;
       inEpisode = true;
+      episodeKills++;
       continue;
     }
     // Finished: the bytes of an uninterrupted run, and nothing left behind.
@@ -205,6 +211,7 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
     report.completions++;
     seen = new Map();
     inEpisode = false;
+    episodeKills = 0;
     fresh();
   }
   rmSync(dir, { recursive: true, force: true });
