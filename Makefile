@@ -41,8 +41,10 @@ test: $(BUILT)
 
 ## The crash test at length: USERLM_SOAK_KILLS (default 200) SIGKILLs at seeded random points
 ## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed).
+## The property tests run 10x longer on fresh random inputs (a failure prints its seed).
 soak: $(BUILT)
 	$(NODE) --enable-source-maps --test dist/test/crash/crash.soak.js
+	USERLM_PROPERTY_SEED=random USERLM_PROPERTY_SCALE=10 $(NODE) --enable-source-maps --test $$(find dist/test -name '*.property.test.js' | sort)
 
 ## Regenerate datasets/sample/ from its seeded generator.
 sample: $(BUILT)

@@ -6,6 +6,7 @@ import { tempSibling, writeFileAtomic } from './atomic.js';
 import { UserlmError } from './errors.js';
 import { fsFailure } from './fs-failure.js';
 import { makeDir } from './make-dir.js';
+import { processAlive } from './process-alive.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -27,11 +28,7 @@ function startTime(pid: number): string | null {
 }
 
 function alive(owner: LockOwner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processAlive(owner.pid)) return false;
   if (owner.started === null) return true;
   const now = startTime(owner.pid);
   return now === null || now === owner.started;

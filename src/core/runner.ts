@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { markerFilesIntact, readMarker, writeMarker, MARKER_FILE, type FileEntry, type StageMarker } from './marker.js';
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
 import { DATA_FILE, DROPS_FILE, type StageSpec } from './stage.js';
+import { processAlive } from './process-alive.js';
 
 export function stageDirName(index: number, spec: StageSpec): string {
   return `${String(index + 1).padStart(2, '0')}-${spec.name}`;
@@ -88,15 +89,6 @@ async function countDrops(db: Db, file: string): Promise<Record<string, number>>
 function leftoverPid(name: string): number | null {
   const m = /^\..*\.tmp-(\d+)-/.exec(name);
   return m ? Number(m[1]) : null;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -159,7 +159,11 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
   // it), plus a margin so that the export at the very end is reached too: later reruns of an
   // episode are killed too, instead of mostly finishing.
   const doneAt = reference.events.filter((e) => e.event === 'stage.done').map((e) => e.at);
-  const remaining = (stagesDone: number) => (reference.workMs - (stagesDone ? doneAt[stagesDone - 1]! : 0)) * 1.15;
+  const expected = (stagesDone: number) => reference.workMs - (stagesDone ? doneAt[stagesDone - 1]! : 0);
+  // The machine's speed drifts with its load: every run that finishes before its kill
+  // rescales the estimate, so that kills keep landing inside the work, not after it.
+  let speed = 1;
+  const remaining = (stagesDone: number) => expected(stagesDone) * speed * 1.15;
   fresh();
 
   const random = prng(o.seed);
@@ -175,6 +179,7 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
     const killMs = report.kills < o.kills && episodeKills < perEpisode ? Math.round(random() * remaining(seen.size)) : null;
     const where = `seed ${o.seed}, attempt ${attempt} (kill at ${killMs ?? 'never'} ms)`;
     const r = await runOnce(file, killMs);
+    if (!r.killed && killMs !== null) speed = (speed + r.workMs / expected(seen.size)) / 2;
     if (!r.killed && r.code !== 0) throw new Error(`${where}: the run failed (exit ${r.code}):\n${r.stderr}`);
     for (const e of r.events) {
       if (e.event === 'stage.start' && [...seen.keys()].some((k) => k.endsWith(`-${e.stage}`))) {

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { sqlString } from '../../src/core/db.js';
 import { END_TOKEN, flipConversation, type ChatMessage } from '../../src/stages/flip/flip-conversation.js';
 import { flipSql } from '../../src/stages/flip/flip-stage.js';
-import { tempDir, withDb } from '../helpers.js';
+import { propertyOptions, tempDir, withDb } from '../helpers.js';
 
 // Any Unicode text (no lone surrogates: those are dropped at normalize), NUL included.
 const text = fc.string({ unit: 'binary', maxLength: 40 });
@@ -36,7 +36,7 @@ describe('flip, property-based', () => {
         }
         assert.equal(s.at(-1)!.messages.length, messages.length + 1);
       }),
-      { numRuns: 300 },
+      propertyOptions(300),
     );
   });
 
@@ -60,7 +60,7 @@ describe('flip, property-based', () => {
             want.map((w) => ({ conversation_id: w.conversation_id, num_user_turns: w.num_user_turns, turn_index: w.turn_index, kind: w.kind, messages: w.messages, target: w.target })),
           );
         }),
-        { numRuns: 25 },
+        propertyOptions(25),
       );
     });
   });

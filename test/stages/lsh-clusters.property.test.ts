@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { lshClusters } from '../../src/stages/dedup/lsh-clusters.js';
 import { estimateJaccard } from '../../src/stages/dedup/minhash-signature.js';
 import { UnionFind } from '../../src/stages/dedup/union-find.js';
+import { propertyOptions } from '../helpers.js';
 
 /** Connected components of an undirected graph on 0..n-1, each labelled by its smallest member. */
 function components(n: number, edges: [number, number][]): number[] {
@@ -39,7 +40,7 @@ describe('dedup clustering, property-based', () => {
           assert.deepEqual(Array.from({ length: n }, (_, i) => uf.find(i)), components(n, pairs));
         },
       ),
-      { numRuns: 300 },
+      propertyOptions(300),
     );
   });
 
@@ -76,7 +77,7 @@ describe('dedup clustering, property-based', () => {
           for (let i = 0; i < n; i++) assert.equal(comp[i], comp[r.root[i]!], `${i} is joined to ${r.root[i]} only through similar pairs`);
         },
       ),
-      { numRuns: 300 },
+      propertyOptions(300),
     );
   });
 });

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { readSchema } from '../../src/core/version.js';
 import type { Manifest } from '../../src/stages/shards/manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from '../../src/stages/shards/render-card.js';
+import { propertyOptions } from '../helpers.js';
 
 // Strings that break naive Markdown and YAML: pipes, newlines, backticks, colons, quotes, dashes.
 const nasty = fc.oneof(
@@ -73,7 +74,7 @@ describe('dataset card, property-based', () => {
           assert.equal(lines[j] ?? '', '', `the table ends with a blank line, not a row spilled onto a line of its own: ${JSON.stringify(lines[j])}`);
         }
       }),
-      { numRuns: 300 },
+      propertyOptions(300),
     );
   });
 });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { sqlString, toNumber } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { splitStage, userSplitSql } from '../../src/stages/split/split-stage.js';
-import { samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
+import { propertyOptions, samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
 
 const FRACTIONS = { train: 0.9, validation: 0.05, test: 0.05 };
 
@@ -57,7 +57,7 @@ describe('split, property-based', () => {
           const badOverride = await db.all(`SELECT conversation_id FROM read_parquet(${data}) WHERE (conversation_id IN (${convs.flatMap((c, i) => (c.override ? [`'c${i}'`] : [])).join(', ') || "''"})) <> (split = 'test_ood')`);
           assert.deepEqual(badOverride, [], 'a fixed-split source goes wholly to its split, and nothing else does');
         }),
-        { numRuns: 15 },
+        propertyOptions(15),
       );
     });
   });
@@ -84,7 +84,7 @@ describe('split, property-based', () => {
             }
           },
         ),
-        { numRuns: 30 },
+        propertyOptions(30),
       );
     });
   });

@@ -5,6 +5,7 @@ import { sha256File } from '../../core/hash.js';
 import { makeDir } from '../../core/make-dir.js';
 import type { Logger } from '../../core/logger.js';
 import type { StageMarker } from '../../core/marker.js';
+import { processAlive } from '../../core/process-alive.js';
 
 async function sameFile(path: string, bytes: number, sha256: string): Promise<boolean> {
   try {
@@ -29,15 +30,6 @@ async function listAll(dir: string, rel = ''): Promise<string[]> {
     else out.push(r);
   }
   return out.sort();
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** out_dir.tmp-<pid> and out_dir.old-<pid> of runs that were killed mid-export. */

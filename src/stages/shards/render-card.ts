@@ -105,7 +105,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
     },
   };
   const L: string[] = [];
-  L.push('---', stringify(front, { lineWidth: 0 }).trimEnd(), '---', '');
+  L.push('---', stringify(front, { lineWidth: 0, blockQuote: false }).trimEnd(), '---', '');
   L.push(`# UserLM training data: ${m.name}`, '');
   L.push(
     `Training samples for a *User Language Model*, a model that plays the human side of a chat, built with ${m.generator.name} ${m.generator.version} ` +
