@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { STAGES, buildDataset } from '../../src/stages/recipe.js';
-import { readParquetIndependently, SAMPLE_WILDCHAT, samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
+import { SAMPLE_WILDCHAT, samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
 
 const turn = (role: string, content: string) => ({ role, content });
 const pair = (q: string, a = 'ok') => [turn('user', q), turn('assistant', a)];
@@ -29,9 +29,15 @@ async function fates(runDir: string, ids: string[]): Promise<Record<string, stri
   return out;
 }
 
+/** Shard rows without their messages, read by hyparquet: a Parquet reader independent of DuckDB. */
 async function shardRows(outDir: string): Promise<Record<string, unknown>[]> {
+  const { asyncBufferFromFile, parquetReadObjects } = await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
   const rows: Record<string, unknown>[] = [];
-  for (const f of readdirSync(join(outDir, 'data'))) rows.push(...(await readParquetIndependently(join(outDir, 'data', f))));
+  for (const f of readdirSync(join(outDir, 'data'))) {
+    const file = await asyncBufferFromFile(join(outDir, 'data', f));
+    rows.push(...((await parquetReadObjects({ file, compressors, columns: ['conversation_id', 'turn_index', 'kind', 'target'] })) as Record<string, unknown>[]));
+  }
   return rows;
 }
 
@@ -105,8 +111,10 @@ stages:
     const of = (id: string) => rows.filter((x) => x['conversation_id'] === id);
     assert.equal(of('a:plain').find((x) => x['turn_index'] === 1)!['target'], 'how do I bake bread at home with a cast iron pot?');
     assert.equal(of('a:thousand-turns').length, 1001, 'K+1 samples for 1,000 user turns');
-    const last = of('a:thousand-turns').find((x) => x['kind'] === 'termination')!;
-    assert.equal((last['messages'] as unknown[]).length, 1 + 2000);
+    const history = await withDb((db) =>
+      db.one<{ n: unknown }>(`SELECT len(messages) AS n FROM read_parquet(${sqlString(join(dir, 'out', 'data', '*.parquet'))}) WHERE conversation_id = 'a:thousand-turns' AND kind = 'termination'`),
+    );
+    assert.equal(Number(history.n), 1 + 2000, 'the termination sample carries the whole conversation');
     // Read back by a second Parquet implementation: the NUL survives byte for byte.
     assert.equal(of('a:nul-escaped').find((x) => x['turn_index'] === 1)!['target'], 'text with a NUL \u0000 in the middle and more words after it');
     assert.equal(of('a:leading-system').find((x) => x['turn_index'] === 1)!['target'], 'summarize the plot of hamlet in one line');
