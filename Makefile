@@ -7,7 +7,7 @@ INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
 CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
 
-.PHONY: all install build dataset test bench sample clean
+.PHONY: all install build dataset test soak bench sample clean
 
 all: dataset
 
@@ -38,6 +38,13 @@ dataset: $(BUILT)
 ## run every .js under a test/ directory (helpers, local servers) as a test file.
 test: $(BUILT)
 	$(NODE) --enable-source-maps --test --test-concurrency=2 $$(find dist/test -name '*.test.js' | sort)
+
+## The crash test at length: USERLM_SOAK_KILLS (default 200) SIGKILLs at seeded random points
+## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed).
+## The property tests run 10x longer on fresh random inputs (a failure prints its seed).
+soak: $(BUILT)
+	$(NODE) --enable-source-maps --test dist/test/crash/crash.soak.js
+	USERLM_PROPERTY_SEED=random USERLM_PROPERTY_SCALE=10 $(NODE) --enable-source-maps --test $$(find dist/test -name '*.property.test.js' | sort)
 
 ## Regenerate datasets/sample/ from its seeded generator.
 sample: $(BUILT)

@@ -83,3 +83,14 @@ export function runCliAsync(args: string[], env: Record<string, string | undefin
     child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
   });
 }
+
+/**
+ * fast-check settings: a fixed seed so that the suite is reproducible (a failure prints the
+ * seed and path to replay it); USERLM_PROPERTY_SEED=random explores new inputs, and
+ * USERLM_PROPERTY_SCALE multiplies the number of runs (make soak does both).
+ */
+export function propertyOptions(numRuns: number): { numRuns: number; seed?: number } {
+  const seed = process.env['USERLM_PROPERTY_SEED'];
+  const scale = Number(process.env['USERLM_PROPERTY_SCALE'] ?? 1);
+  return { numRuns: Math.max(1, Math.round(numRuns * scale)), ...(seed === 'random' ? {} : { seed: seed ? Number(seed) : 20251122 }) };
+}

@@ -183,6 +183,15 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
       if (!s.preset && !s.fields?.messages) {
         out.push({ path: ['sources', i], message: 'a generic source needs preset: openai | sharegpt, or fields.messages naming the list of messages' });
       }
+    }
+    for (const [key, list] of [['files', s.files], ['hub.files', hub?.files]] as const) {
+      if (!Array.isArray(list)) continue;
+      for (const [j, f] of list.entries()) {
+        // A NUL cannot be in a path; it would cut the name short in the C library.
+        if (typeof f === 'string' && f.includes('\0')) out.push({ path: ['sources', i, ...key.split('.'), j], message: 'contains a NUL character; remove it' });
+      }
+    }
+    if (s.type === 'generic') {
       const [listed, at] = Array.isArray(s.files) ? [s.files, ['files']] : Array.isArray(hub?.files) ? [hub.files, ['hub', 'files']] : [[], []];
       if (!s.format) {
         for (const [j, f] of listed.entries()) {
@@ -230,7 +239,13 @@ export function parsePipeline(text: string, file: string): LoadedPipeline {
     issues.push({ file, line: pos?.line, column: pos?.col, path: '', message: `YAML syntax: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
   }
   if (issues.length) throw new ConfigError(issues);
-  const data = doc.toJS() as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (e) {
+    // The yaml library refuses alias chains that would expand exponentially ("billion laughs").
+    throw new ConfigError([{ file, path: '', message: `YAML aliases: ${(e as Error).message}; write the values out instead of nesting aliases` }]);
+  }
   const locator = new YamlLocator(doc, lines);
   const push = (path: PathSeg[], message: string, atKey = false) => {
     const loc = locator.locate(path, atKey);

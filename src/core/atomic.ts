@@ -7,31 +7,37 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Write a file so that readers see either the old content or the whole new content. */
+/** Write a file so that readers see either the old content or the whole new content, even after a power cut. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
-  const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+  await syncDir(dirname(path));
 }
 
-/** fsync a directory so that a rename inside it survives a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+/** fsync a file written by someone else (DuckDB's COPY does not), before it is published by a rename. */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/** fsync a directory so that a rename inside it survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  await syncFile(dir);
 }

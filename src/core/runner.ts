@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadedPipeline } from '../config/pipeline-config.js';
-import { syncDir } from './atomic.js';
+import { syncDir, syncFile } from './atomic.js';
 import { Db, sqlList, toNumber } from './db.js';
 import { StageError, UserlmError } from './errors.js';
+import { fsFailure } from './fs-failure.js';
 import { hashValue, sha256File } from './hash.js';
 import type { Logger } from './logger.js';
 import { markerFilesIntact, readMarker, writeMarker, MARKER_FILE, type FileEntry, type StageMarker } from './marker.js';
-import { acquireRunLock } from './run-lock.js';
+import { acquireRunLock, LOCK_FILE } from './run-lock.js';
 import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type StageSpec } from './stage.js';
+import { processAlive } from './process-alive.js';
 
 export function stageDirName(index: number, spec: StageSpec): string {
   return `${String(index + 1).padStart(2, '0')}-${spec.name}`;
@@ -88,6 +90,36 @@ async function countDrops(db: Db, file: string): Promise<Record<string, number>>
   return Object.fromEntries(rows.map((r) => [r.reason, toNumber(r.n)]));
 }
 
+/** The pid a leftover temp name carries (".<name>.tmp-<pid>-<random>"), or null. */
+function leftoverPid(name: string): number | null {
+  const m = /^\..*\.tmp-(\d+)-/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Remove what killed runs left behind: stage temp directories, staged lock files and the
+ * scratch area. None of it is ever visible as stage output. A staged lock file of a live
+ * process belongs to a run that is about to be refused the lock: leave it to that run.
+ */
+async function removeLeftovers(runDir: string, scratchRoot: string): Promise<void> {
+  for (const ent of await readdir(runDir)) {
+    const pid = leftoverPid(ent);
+    if (pid === null) continue;
+    if (ent.startsWith(`.${LOCK_FILE}.`) && pid !== process.pid && processAlive(pid)) continue;
+    await rm(join(runDir, ent), { recursive: true, force: true });
+  }
+  await rm(scratchRoot, { recursive: true, force: true });
+}
+
+/** fsync every file and directory under dir, so that a rename publishing it survives a power cut. */
+async function syncTree(dir: string): Promise<void> {
+  for (const ent of await readdir(dir, { withFileTypes: true })) {
+    if (ent.isDirectory()) await syncTree(join(dir, ent.name));
+    else await syncFile(join(dir, ent.name));
+  }
+  await syncDir(dir);
+}
+
 async function listFiles(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const ent of await readdir(join(dir, rel), { withFileTypes: true })) {
@@ -112,13 +144,13 @@ export async function runPipeline(
   const runDir = pipeline.config.run_dir;
   const release = await acquireRunLock(runDir);
   const scratchRoot = join(runDir, '.scratch');
-  const db = opts.db ?? (await openPipelineDb(pipeline, join(scratchRoot, 'duckdb')));
+  let db: Db | undefined = opts.db;
   const result: RunResult = { markers: [], executed: [], skipped: [] };
   try {
-    // Leftovers of a killed run: never visible as stage output, safe to remove.
-    for (const ent of await readdir(runDir)) {
-      if (ent.startsWith('.') && ent.includes('.tmp-')) await rm(join(runDir, ent), { recursive: true, force: true });
-    }
+    await removeLeftovers(runDir, scratchRoot).catch((e) => {
+      throw fsFailure(e, `cannot clean up ${runDir}`);
+    });
+    db ??= await openPipelineDb(pipeline, join(scratchRoot, 'duckdb'));
     let prev: StageMarker | null = null;
     let mustRun = false;
     for (const [i, spec] of stages.entries()) {
@@ -138,8 +170,12 @@ export async function runPipeline(
       log.info('stage.start', `[${i + 1}/${stages.length}] ${spec.name}: running`, { stage: spec.name });
       const tmp = join(runDir, `.${name}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
       const scratchDir = join(scratchRoot, name);
-      await mkdir(tmp, { recursive: true });
-      await mkdir(scratchDir, { recursive: true });
+      try {
+        await mkdir(tmp, { recursive: true });
+        await mkdir(scratchDir, { recursive: true });
+      } catch (e) {
+        throw fsFailure(e, `stage ${spec.name}: cannot create its directory in ${runDir}`);
+      }
       try {
         const prevDir = prev ? join(runDir, stageDirName(i - 1, stages[i - 1]!)) : null;
         const outcome = await spec.run({
@@ -186,6 +222,8 @@ export async function runPipeline(
           const { sha256, bytes } = await sha256File(join(tmp, rel));
           files.push({ path: rel, bytes, sha256 });
         }
+        // Outputs reach the disk before the marker that vouches for them.
+        await syncTree(tmp);
         const marker: StageMarker = {
           stage: spec.name,
           index: i,
@@ -203,9 +241,16 @@ export async function runPipeline(
           finished_at: new Date().toISOString(),
         };
         await writeMarker(tmp, marker);
-        await rm(dir, { recursive: true, force: true });
+        // The outdated directory is renamed aside (a leftover name) before the new one takes
+        // its place, so a crash in between leaves no half-deleted stage under the real name.
+        const aside = join(runDir, `.${name}.tmp-${process.pid}-old-${randomUUID().slice(0, 8)}`);
+        const hadOld = await rename(dir, aside).then(() => true, (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return false;
+          throw e;
+        });
         await rename(tmp, dir);
         await syncDir(runDir);
+        if (hadOld) await rm(aside, { recursive: true, force: true });
         const dropText = [
           ...Object.entries(drops).map(([r, n]) => `${r} ${n}`),
           ...Object.entries(sampleAccounting?.sample_drops ?? {}).map(([r, n]) => `${r} ${n} samples`),
@@ -222,19 +267,25 @@ export async function runPipeline(
         result.markers.push(marker);
         prev = marker;
       } catch (e) {
-        await rm(tmp, { recursive: true, force: true });
+        await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
         if (e instanceof UserlmError) throw e;
-        throw new StageError(`stage ${spec.name} failed: ${(e as Error).message}`, { cause: e });
+        throw fsFailure(e, `stage ${spec.name} failed`);
       } finally {
         await rm(scratchDir, { recursive: true, force: true });
       }
     }
     // Still under the lock, so that publishing the result cannot race another run.
-    if (opts.finalize) await opts.finalize(result);
+    if (opts.finalize) {
+      try {
+        await opts.finalize(result);
+      } catch (e) {
+        throw fsFailure(e, 'cannot publish the finished dataset');
+      }
+    }
     return result;
   } finally {
-    if (!opts.db) db.close();
-    await rm(scratchRoot, { recursive: true, force: true });
-    await release();
+    if (!opts.db) db?.close();
+    await rm(scratchRoot, { recursive: true, force: true }).catch(() => undefined);
+    await release().catch(() => undefined);
   }
 }

@@ -6,6 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import { downloadFile, fileDownloadInfo } from '@huggingface/hub';
+import { syncFile } from '../core/atomic.js';
 import { RetryableError, SourceError } from '../core/errors.js';
 import { cacheLayout, type RepoType } from './cache-layout.js';
 import { hubFailure } from './hub-failure.js';
@@ -134,6 +135,7 @@ export async function downloadToCache(o: DownloadOptions): Promise<DownloadOutco
             'the partial file was discarded, rerun `userlm-data pull`',
         );
       }
+      await syncFile(incomplete);
       await rename(incomplete, blobPath);
       await linkSnapshot(blobPath, pointer);
       return 'downloaded';

@@ -5,7 +5,7 @@ import { sqlIdent, sqlString } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
 import { firstLine, parquetColumns, readParquetSql } from './read-parquet.js';
 import { scanJsonl } from './scan-jsonl.js';
-import { MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
+import { CANONICAL_COLUMNS, CANONICAL_TYPES, MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
 import { NdjsonWriter } from './write-ndjson.js';
 
 export const PRESETS: Record<'openai' | 'sharegpt', { fields: GenericFields; roles: Record<string, 'user' | 'assistant' | 'system'> }> = {
@@ -31,6 +31,16 @@ export function sourceFormat(source: SourceConfig, path: string): 'parquet' | 'j
   return extname(path).toLowerCase() === '.parquet' ? 'parquet' : 'jsonl';
 }
 
+/** A source whose files hold no records: no rows, and a note saying so. */
+function emptySource(source: SourceConfig, index: number): AdapterResult {
+  const p = paramPrefix(index);
+  return {
+    sql: `SELECT ${CANONICAL_COLUMNS.map((c) => (c === 'source' ? `$${p}source AS source` : `NULL::${CANONICAL_TYPES[c]} AS ${c}`)).join(', ')}, 0::BIGINT AS ord, NULL::VARCHAR AS drop_reason WHERE false`,
+    params: { [`${p}source`]: source.name },
+    notes: { records: 0 },
+  };
+}
+
 /** Any corpus of chat logs, mapped to Conversation by the field names in the pipeline file. */
 export async function genericAdapter(ctx: AdapterContext): Promise<AdapterResult> {
   const { db, source, index, files, scratchDir } = ctx;
@@ -44,28 +54,39 @@ export async function genericAdapter(ctx: AdapterContext): Promise<AdapterResult
   let base: string;
   let fileExpr: string;
   let rowExpr: string;
+  let dropExpr = 'NULL::VARCHAR';
   let available: string[];
   if (format === 'jsonl') {
     // Re-emit each record with its file and row so that ids and order stay stable, and
     // so that a corrupt line is reported with its line number before DuckDB sees it.
     const scratch = join(scratchDir, `source-${index}-generic.ndjson`);
     const w = new NdjsonWriter(scratch);
+    let records = 0;
     try {
       for (const f of files) {
         for await (const rec of scanJsonl(f.path, `sources[${index}] (${source.name})`)) {
-          await w.write({ _file: f.path, _row: rec.row, r: rec.value });
+          await w.write({ _file: f.path, _row: rec.row, _drop: rec.invalidUnicode ? 'invalid_unicode' : null, r: rec.value });
+          records++;
         }
       }
     } finally {
       await w.close();
     }
-    from = `read_json(${sqlString(scratch)}, format = 'newline_delimited', sample_size = -1, maximum_object_size = 1073741824)`;
+    if (records === 0) return emptySource(source, index);
+    const read = (options: string) => `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, ${options})`;
     base = 'r.';
     fileExpr = '_file';
     rowExpr = '_row';
+    dropExpr = '_drop';
     try {
+      // Types are detected once; every later read names them, because detection scans
+      // every string (a 50 MB turn costs seconds per scan).
+      const cols = await db.all<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${read('sample_size = -1')}`);
+      const r = cols.find((c) => c.column_name === 'r');
+      if (!r?.column_type.startsWith('STRUCT(')) throw new Error(`records have no fields (type ${r?.column_type ?? 'none'})`);
+      from = read(`columns = {_file: 'VARCHAR', _row: 'BIGINT', _drop: 'VARCHAR', r: ${sqlString(r.column_type)}}`);
       const rows = await db.all<{ column_name: string }>(`DESCRIBE SELECT r.* FROM ${from}`);
-      available = rows.map((r) => r.column_name);
+      available = rows.map((x) => x.column_name);
     } catch (e) {
       throw new SourceError(`sources[${index}] (${source.name}): cannot read ${files.map((f) => f.path).join(', ')} as JSON lines (${firstLine(e)})`);
     }
@@ -101,7 +122,7 @@ export async function genericAdapter(ctx: AdapterContext): Promise<AdapterResult
       CAST(coalesce(${msgs}[${firstNonSystem}:], []) AS ${MESSAGES_TYPE}) AS messages,
       to_json({'system_prompt': CASE WHEN ${firstNonSystem} > 1 THEN ${msgs}[1].content END})::VARCHAR AS source_meta,
       ${rowExpr} AS ord,
-      NULL::VARCHAR AS drop_reason
+      ${dropExpr} AS drop_reason
     FROM ${from}`;
   const params = {
     [`${p}source`]: source.name,

@@ -33,7 +33,7 @@ export async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> 
             repairs: lin.repairs,
           }),
           ord: ord++,
-          drop: lin.dropReason ?? null,
+          drop: rec.invalidUnicode ? 'invalid_unicode' : lin.dropReason ?? null,
         });
       }
     }
@@ -59,7 +59,7 @@ export async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> 
       meta AS source_meta,
       ord,
       drop AS drop_reason
-    FROM read_json(${sqlString(scratch)}, format = 'newline_delimited', columns = {
+    FROM read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, columns = {
       cid: 'VARCHAR', file: 'VARCHAR', row: 'BIGINT', "user": 'VARCHAR', ts: 'VARCHAR',
       messages: '${MESSAGES_TYPE}', meta: 'VARCHAR', ord: 'BIGINT', drop: 'VARCHAR'
     })`;

@@ -29,6 +29,11 @@ export function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.trim();
 }
 
+/** A type pattern as a person reads it: ^VARCHAR$ -> VARCHAR. */
+function readableType(re: RegExp): string {
+  return re.source.replace(/^\^|\$$/g, '').replace(/^\((.*)\)$/, '$1');
+}
+
 export function requireColumns(
   cols: Map<string, string>,
   required: Record<string, RegExp>,
@@ -39,7 +44,7 @@ export function requireColumns(
   for (const [name, type] of Object.entries(required)) {
     const got = cols.get(name);
     if (got === undefined) problems.push(`missing column "${name}"`);
-    else if (!type.test(got)) problems.push(`column "${name}" has type ${got}, expected ${type.source}`);
+    else if (!type.test(got)) problems.push(`column "${name}" has type ${got}, expected ${readableType(type)}`);
   }
   if (problems.length) throw new SourceError(`${where}: ${problems.join('; ')}. ${fix}`);
 }

@@ -25,6 +25,24 @@ export const CANONICAL_COLUMNS = [
 
 export const MESSAGES_TYPE = 'STRUCT(role VARCHAR, content VARCHAR)[]';
 
+/** The SQL type of each canonical column, as the adapters produce them. */
+export const CANONICAL_TYPES: Record<(typeof CANONICAL_COLUMNS)[number], string> = {
+  conversation_id: 'VARCHAR',
+  source: 'VARCHAR',
+  source_type: 'VARCHAR',
+  source_file: 'VARCHAR',
+  source_row: 'BIGINT',
+  user_key: 'VARCHAR',
+  country: 'VARCHAR',
+  language: 'VARCHAR',
+  timestamp: 'TIMESTAMP',
+  toxic: 'BOOLEAN',
+  redacted: 'BOOLEAN',
+  split_override: 'VARCHAR',
+  messages: MESSAGES_TYPE,
+  source_meta: 'VARCHAR',
+};
+
 export interface SourceFile {
   /** As resolved from the pipeline (relative to the working directory when it was). */
   path: string;

@@ -20,6 +20,19 @@ export async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResul
   if (!/\brole\b/.test(convType)) {
     requireColumns(new Map(), { 'conversation.role': /./ }, `sources[${index}] (${source.name})`, 'Each message needs a role.');
   }
+  // Optional columns, when present, must have WildChat's types: a mistyped one would stop
+  // the SQL below with an error that names no column.
+  const text = /^VARCHAR$/;
+  const expected: Record<(typeof OPTIONAL)[number], RegExp> = {
+    conversation_hash: text, model: text, language: text, state: text, country: text, hashed_ip: text,
+    timestamp: /^(TIMESTAMP|DATE)/, turn: /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)$/, toxic: /^BOOLEAN$/, redacted: /^BOOLEAN$/,
+  };
+  requireColumns(
+    cols,
+    Object.fromEntries(OPTIONAL.filter((c) => cols.has(c)).map((c) => [c, expected[c]])),
+    `sources[${index}] (${source.name}, type wildchat) in ${files.map((f) => f.path).join(', ')}`,
+    'These columns are optional: convert them to the expected type, or leave them out of the file; if this is another corpus, use type: generic with a field mapping.',
+  );
   const missing = OPTIONAL.filter((c) => !cols.has(c));
   const col = (name: (typeof OPTIONAL)[number], fallback: string) => (cols.has(name) ? sqlIdent(name) : fallback);
   const hasTurnId = /turn_identifier/.test(convType);

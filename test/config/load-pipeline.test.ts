@@ -128,6 +128,29 @@ describe('pipeline files', () => {
     ]);
   });
 
+  it('reports every other kind of broken file: empty, not a mapping, duplicate key, tabs, alias bomb, wrong shapes, NUL', () => {
+    const src = 'sources: [{name: a, type: wildchat, files: [a.parquet]}]\n';
+    const cases: [string, string[]][] = [
+      ['', ['p.yaml (root): must be a mapping with name, sources and stages (got null)']],
+      ['# only a comment\n', ['p.yaml (root): must be a mapping with name, sources and stages (got null)']],
+      ['- a\n- b\n', ['p.yaml:1:1 (root): must be a mapping with name, sources and stages (got a list)']],
+      ['name: x\nname: y\n' + src, ['p.yaml:2:1 (root): YAML syntax: Map keys must be unique']],
+      ['name: x\nsources:\n\t- name: a\n', ['p.yaml:3:1 (root): YAML syntax: Tabs are not allowed as indentation']],
+      ['name: x\n' + src + 'stages: 5\n', ['p.yaml:3:9 stages: must be a mapping (got number 5)']],
+      ['name: x\nsources: null\n', ['p.yaml:2:10 sources: must be a list (got null)']],
+      ['name: x\n' + src + 'stages:\n  dedupe: {}\n', ['p.yaml:4:3 stages.dedupe: unknown key "dedupe"; did you mean "dedup"?']],
+      ['name: x\n' + src + 'stages:\n  dedup:\n    near:\n      threshold: 1.5\n', ['p.yaml:6:18 stages.dedup.near.threshold: must be <= 1 (got number 1.5)']],
+      ['name: x\nseed: 1e400\n' + src, ['p.yaml:2:7 seed: must be <= 4294967295 (got number Infinity)']],
+      ['name: x\nsources: [{name: a, type: wildchat, files: ["a\\0.parquet"]}]\n', ['p.yaml:2:45 sources[0].files[0]: contains a NUL character; remove it']],
+    ];
+    for (const [text, want] of cases) assert.deepEqual(issuesOf(text), want, JSON.stringify(text));
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++) laughs.push(`${'abcdefgh'[i]}: &${'abcdefgh'[i]} [${Array(9).fill(`*${'abcdefgh'[i - 1]}`).join(', ')}]`);
+    const bomb = issuesOf(laughs.join('\n') + '\nname: x\n');
+    assert.equal(bomb.length, 1);
+    assert.match(bomb[0]!, /^p\.yaml \(root\): YAML aliases: Excessive alias count .*; write the values out instead of nesting aliases$/);
+  });
+
   it('gives the same config hash for the same meaning, another for another', () => {
     const a = parsePipeline('name: x\nseed: 1\nsources: [{name: a, type: wildchat, files: [a.parquet]}]\n', 'a.yaml');
     const b = parsePipeline('seed: 1\nsources:\n  - {files: [a.parquet], type: wildchat, name: a}\nname: x\n', 'b.yaml');

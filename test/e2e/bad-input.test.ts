@@ -86,6 +86,70 @@ describe('bad input through the CLI', () => {
     ]);
   });
 
+  it('a Parquet file whose footer is intact but whose pages are corrupt', () => {
+    const bad = join(dir, 'corrupt.parquet');
+    const bytes = readFileSync(good);
+    // Scramble the middle of the file (data pages), keep the footer readable.
+    for (let i = Math.floor(bytes.length * 0.3); i < Math.floor(bytes.length * 0.5); i++) bytes[i] = (bytes[i]! * 7 + 13) & 255;
+    writeFileSync(bad, bytes);
+    expectFailure(head(`  - {name: wildchat, type: wildchat, files: [${bad}]}\n`), 3, [
+      /sources\[0\] \(wildchat\): cannot read .*corrupt\.parquet: /,
+      /re-download it or remove it from sources\[0\]\.files, then rerun/,
+    ]);
+  });
+
+  it('a Parquet file with the wrong column types', async () => {
+    const bad = join(dir, 'mistyped.parquet');
+    await withDb((db) =>
+      db.run(`COPY (SELECT * REPLACE (CAST(toxic AS VARCHAR) AS toxic, 42 AS language, CAST(timestamp AS VARCHAR) AS timestamp) FROM read_parquet(${sqlString(good)})) TO ${sqlString(bad)} (FORMAT parquet)`),
+    );
+    expectFailure(head(`  - {name: wildchat, type: wildchat, files: [${bad}]}\n`), 3, [
+      /mistyped\.parquet: column "timestamp" has type VARCHAR, expected TIMESTAMP\|DATE; column "language" has type INTEGER, expected VARCHAR; column "toxic" has type VARCHAR, expected BOOLEAN\./,
+      /convert them to the expected type, or leave them out of the file/,
+    ]);
+  });
+
+  it('a Parquet string that is not valid UTF-8', async () => {
+    const bad = join(dir, 'latin1.parquet');
+    await withDb((db) =>
+      db.run(
+        `COPY (SELECT * REPLACE ([{'role': 'user', 'content': 'QZQZQZ caf'}, {'role': 'assistant', 'content': 'ok'}] AS conversation) FROM read_parquet(${sqlString(good)}) LIMIT 3)
+         TO ${sqlString(bad)} (FORMAT parquet, COMPRESSION uncompressed)`,
+      ),
+    );
+    // DuckDB writes valid UTF-8 only: plant a Latin-1 byte by editing the uncompressed pages.
+    const bytes = readFileSync(bad);
+    let planted = 0;
+    for (let i = bytes.indexOf('QZQZQZ'); i !== -1; i = bytes.indexOf('QZQZQZ', i + 1)) {
+      bytes[i] = 0xe9;
+      planted++;
+    }
+    assert.ok(planted > 0);
+    writeFileSync(bad, bytes);
+    expectFailure(head(`  - {name: wildchat, type: wildchat, files: [${bad}]}\n`), 3, [
+      /sources\[0\] \(wildchat\): cannot read .*latin1\.parquet: .*not valid UTF8/,
+      /re-download it or remove it from sources\[0\]\.files/,
+    ]);
+  });
+
+  it('a JSONL line that is not valid UTF-8 (never decoded to U+FFFD in silence)', () => {
+    const bad = join(dir, 'latin1.jsonl');
+    const ok = JSON.stringify({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }] });
+    writeFileSync(bad, Buffer.concat([Buffer.from(`${ok}\n${ok}\n{"messages": [{"role": "user", "content": "caf`), Buffer.from([0xe9]), Buffer.from(`"}]}\n`)]));
+    expectFailure(head(`  - {name: wildchat, type: wildchat, files: [${good}]}\n  - {name: logs, type: generic, preset: openai, files: [${bad}], language: English}\n`), 3, [
+      /latin1\.jsonl:3: not valid UTF-8 \(byte 47 of the line\) in sources\[1\] \(logs\)/,
+      /re-encode it as UTF-8 \(e\.g\. iconv -f latin1 -t utf-8\), or repair or delete that line, then rerun/,
+    ]);
+  });
+
+  it('a JSONL line with a raw NUL byte inside a string', () => {
+    const bad = join(dir, 'nul.jsonl');
+    writeFileSync(bad, `{"messages": [{"role": "user", "content": "a\u0000b"}]}\n`);
+    expectFailure(head(`  - {name: wildchat, type: wildchat, files: [${good}]}\n  - {name: logs, type: generic, preset: openai, files: [${bad}], language: English}\n`), 3, [
+      /nul\.jsonl:1: not valid JSON \(Bad control character in string literal/,
+    ]);
+  });
+
   it('exits 0 and skips every stage when nothing changed', () => {
     const r = runCli(['run', join(dir, 'good.yaml')]);
     assert.equal(r.status, 0, r.stderr);

@@ -20,7 +20,8 @@ const where = (p: LoadedPipeline) => ({ runDir: p.config.run_dir, cacheDir: hubC
  */
 export const normalizeStage: StageSpec = {
   name: 'normalize',
-  version: 1,
+  // 2: invalid UTF-8 in JSON lines is an error, lone surrogates a drop (invalid_unicode).
+  version: 2,
   options: (p) => p.config.sources.map(({ hub: _hub, ...s }) => s),
   async externalInputs(p, db) {
     const out = [];
@@ -36,8 +37,10 @@ export const normalizeStage: StageSpec = {
     const notes: Record<string, unknown> = {};
     const sourceFiles: Record<string, { path: string; bytes: number; sha256: string }[]> = {};
     const hubCommits: Record<string, string> = {};
+    const filesOf: string[][] = [];
     for (const [i, source] of pipeline.config.sources.entries()) {
       const files = await resolveSourceFiles(db, source, i, where(pipeline));
+      filesOf.push(files.map((f) => f.path));
       const hashed = [];
       // Hub files are recorded by their repo path: the cache location differs per machine.
       for (const f of files) hashed.push({ path: f.hub?.repoPath ?? f.path, ...(await sha256File(f.path)) });
@@ -63,7 +66,19 @@ export const normalizeStage: StageSpec = {
         params,
       );
     } catch (e) {
-      throw new SourceError(`cannot read the sources: ${firstLine(e)}. Check the files named in sources and their format.`);
+      // DuckDB names the file it failed on, not the source; find the source that lists it.
+      const msg = firstLine(e);
+      const hit = pipeline.config.sources.flatMap((s, i) => (filesOf[i] ?? []).map((f) => ({ i, s, f }))).find((x) => msg.includes(x.f));
+      throw new SourceError(
+        hit
+          ? `sources[${hit.i}] (${hit.s.name}): cannot read ${hit.f}: ${msg}. The file is damaged or not what the source type expects: ` +
+              `re-download it${hit.s.hub ? ' with `userlm-data pull`' : ''} or remove it from sources[${hit.i}].files, then rerun.`
+          : `cannot read the sources: ${msg}. Check the files named in sources and their format.`,
+      );
+    }
+    for (const [i, source] of pipeline.config.sources.entries()) {
+      const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized WHERE src_index = $i', { i })).n);
+      if (n === 0) log.warn('source.empty', `source ${source.name} yielded no conversations; check sources[${i}].files`, { source: source.name });
     }
     const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
     await db.run(

@@ -1,9 +1,11 @@
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { syncDir } from '../../core/atomic.js';
+import { basename, dirname, join } from 'node:path';
+import { syncDir, syncFile } from '../../core/atomic.js';
 import { sha256File } from '../../core/hash.js';
+import { makeDir } from '../../core/make-dir.js';
 import type { Logger } from '../../core/logger.js';
 import type { StageMarker } from '../../core/marker.js';
+import { processAlive } from '../../core/process-alive.js';
 
 async function sameFile(path: string, bytes: number, sha256: string): Promise<boolean> {
   try {
@@ -30,11 +32,24 @@ async function listAll(dir: string, rel = ''): Promise<string[]> {
   return out.sort();
 }
 
+/** out_dir.tmp-<pid> and out_dir.old-<pid> of runs that were killed mid-export. */
+async function removeStaleSiblings(outDir: string): Promise<void> {
+  const prefix = basename(outDir);
+  const ents = await readdir(dirname(outDir)).catch(() => [] as string[]);
+  for (const e of ents) {
+    const m = /^\.(tmp|old)-(\d+)$/.exec(e.slice(prefix.length));
+    if (!e.startsWith(prefix) || !m) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || !processAlive(pid)) await rm(join(dirname(outDir), e), { recursive: true, force: true });
+  }
+}
+
 /**
  * Make out_dir hold exactly the shards stage's files. It is rebuilt beside the old one and
  * swapped in with renames, so readers never see a half-written dataset.
  */
 export async function exportDataset(stageDir: string, marker: StageMarker, outDir: string, log: Logger): Promise<'unchanged' | 'written'> {
+  await removeStaleSiblings(outDir);
   const current = await listAll(outDir);
   const wanted = marker.files.map((f) => f.path).sort();
   if (current.length === wanted.length && current.every((p, i) => p === wanted[i])) {
@@ -45,14 +60,22 @@ export async function exportDataset(stageDir: string, marker: StageMarker, outDi
   const tmp = `${outDir}.tmp-${process.pid}`;
   const old = `${outDir}.old-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
+  await makeDir(tmp);
   for (const f of marker.files) {
     const to = join(tmp, f.path);
     await mkdir(dirname(to), { recursive: true });
     // Hard links cost no space; across file systems fall back to a copy.
-    await link(join(stageDir, f.path), to).catch(() => copyFile(join(stageDir, f.path), to));
+    await link(join(stageDir, f.path), to).catch(async () => {
+      await copyFile(join(stageDir, f.path), to);
+      await syncFile(to);
+    });
   }
   await mkdir(dirname(outDir), { recursive: true });
   const hadOld = await stat(outDir).then(() => true, () => false);
+  for (const d of new Set(marker.files.map((f) => dirname(join(tmp, f.path))))) await syncDir(d);
+  await syncDir(tmp);
+  // Between these two renames out_dir is briefly absent (never half-written); a run killed
+  // there leaves out_dir.tmp-<pid> complete, and the next run rebuilds out_dir.
   if (hadOld) await rename(outDir, old);
   await rename(tmp, outDir);
   await syncDir(dirname(outDir));

@@ -67,8 +67,17 @@ export function splitOrder(names: string[]): string[] {
   });
 }
 
-function mdEscape(s: string): string {
-  return s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+/** Text for a Markdown table cell: a pipe or a line break in a name must not make a new column or row. */
+function cell(s: string): string {
+  return s.replace(/\r\n|[\r\n\u2028\u2029]/g, ' ').replaceAll('|', '\\|');
+}
+
+/** A code span in a table cell, with a fence longer than any run of backticks inside. */
+function codeCell(s: string): string {
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return cell(`${fence}${pad}${s}${pad}${fence}`);
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -97,7 +106,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
     },
   };
   const L: string[] = [];
-  L.push('---', stringify(front, { lineWidth: 0 }).trimEnd(), '---', '');
+  L.push('---', stringify(front, { lineWidth: 0, blockQuote: false }).trimEnd(), '---', '');
   L.push(`# UserLM training data: ${m.name}`, '');
   L.push(
     `Training samples for a *User Language Model*, a model that plays the human side of a chat, built with ${m.generator.name} ${m.generator.version} ` +
@@ -111,7 +120,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   L.push('| split | users | conversations | samples | files |', '|---|---:|---:|---:|---:|');
   for (const s of splits) {
     const x = m.splits[s]!;
-    L.push(`| ${s} | ${fmt(x.users)} | ${fmt(x.conversations)} | ${fmt(x.samples)} | ${x.files} |`);
+    L.push(`| ${cell(s)} | ${fmt(x.users)} | ${fmt(x.conversations)} | ${fmt(x.samples)} | ${x.files} |`);
   }
   L.push('', 'train / validation / test are **user-disjoint**: users (WildChat: hashed IP + country) are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.', '');
 
@@ -130,8 +139,8 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   L.push('| stage | conversations in | conversations out | samples out | dropped (reason: count) |', '|---|---:|---:|---:|---|');
   for (const st of m.stages) {
     const d =
-      [...Object.entries(st.dropped).map(([r, n]) => `${r}: ${fmt(n)}`), ...Object.entries(st.samples_dropped ?? {}).map(([r, n]) => `${r}: ${fmt(n)} samples`)].join(', ') || '-';
-    L.push(`| ${st.name} | ${fmt(st.conversations_in)} | ${fmt(st.conversations_out)} | ${st.samples_out === null ? '-' : fmt(st.samples_out)} | ${d} |`);
+      [...Object.entries(st.dropped).map(([r, n]) => `${cell(r)}: ${fmt(n)}`), ...Object.entries(st.samples_dropped ?? {}).map(([r, n]) => `${cell(r)}: ${fmt(n)} samples`)].join(', ') || '-';
+    L.push(`| ${cell(st.name)} | ${fmt(st.conversations_in)} | ${fmt(st.conversations_out)} | ${st.samples_out === null ? '-' : fmt(st.samples_out)} | ${d} |`);
   }
   L.push('');
 
@@ -139,7 +148,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
     const t = m.tokens;
     L.push('## Token lengths', '');
     L.push(
-      `Exact counts with the \`${t.tokenizer}\` tokenizer in the training format below, \`max_seq_len\` ${fmt(t.max_seq_len)}. ` +
+      `Exact counts with the ${codeCell(t.tokenizer)} tokenizer in the training format below, \`max_seq_len\` ${fmt(t.max_seq_len)}. ` +
         (t.overflow === 'truncate_history'
           ? 'A longer sample loses its oldest user/assistant exchanges until it fits (the intent and the target always stay); one whose intent and target alone overflow is dropped.'
           : 'A longer sample is dropped.'),
@@ -148,7 +157,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
     L.push('| split | samples | tokens | trained tokens | mean | p50 | p95 | max | truncated | dropped (too long) |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of splitOrder(Object.keys(t.splits))) {
       const x = t.splits[s]!;
-      L.push(`| ${s} | ${fmt(x.samples)} | ${fmt(x.tokens)} | ${fmt(x.target_tokens)} | ${x.mean} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.max)} | ${fmt(x.truncated)} | ${fmt(x.dropped)} |`);
+      L.push(`| ${cell(s)} | ${fmt(x.samples)} | ${fmt(x.tokens)} | ${fmt(x.target_tokens)} | ${x.mean} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.max)} | ${fmt(x.truncated)} | ${fmt(x.dropped)} |`);
     }
     if (t.dropped_without_split) L.push('', `${fmt(t.dropped_without_split)} more samples were dropped with their whole conversation (no sample of it fit), so they belong to no split.`);
     L.push(
@@ -173,7 +182,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   L.push('## Fields', '', `Sample schema version ${schema.version}.`, '', '| field | type | description |', '|---|---|---|');
   for (const [name, p] of Object.entries(schema.properties)) {
     const t = p.items ? 'list<struct<role: string, content: string>>' : p.enum ? 'string' : (Array.isArray(p.type) ? p.type.join(' or ') : p.type) ?? '';
-    L.push(`| \`${name}\` | ${t} | ${mdEscape(p.description ?? '')} |`);
+    L.push(`| ${codeCell(name)} | ${cell(t)} | ${cell(p.description ?? '')} |`);
   }
   L.push('');
 
@@ -221,7 +230,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
         (s.hub.sha && s.hub.sha !== s.hub.revision ? ` (revision \`${s.hub.revision}\`)` : '')
       : 'local';
     for (const f of s.files.length ? s.files : [{ path: '-', sha256: '-', bytes: 0 }]) {
-      L.push(`| ${s.name} | ${s.type} | ${s.license} | ${hub} | \`${f.path}\` | \`${f.sha256}\` |`);
+      L.push(`| ${cell(s.name)} | ${cell(s.type)} | ${cell(s.license)} | ${cell(hub)} | ${codeCell(f.path)} | ${codeCell(f.sha256)} |`);
     }
   }
   L.push(
