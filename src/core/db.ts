@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 
 export type Params = Record<string, DuckDBValue> | DuckDBValue[];
 
@@ -13,10 +13,23 @@ export interface DbOptions {
 
 /** One DuckDB connection with the settings every stage relies on: no network. */
 export class Db {
+  private side: DuckDBConnection | undefined;
+
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
   ) {}
+
+  /**
+   * An appender on a second connection. An appender on the connection that is streaming a
+   * result flushes into it every so many rows and silently ends the stream (at 100k
+   * conversations the tokenize stage lost a quarter of them that way). The table must be a
+   * regular one, not TEMP, so that both connections see it.
+   */
+  async appender(table: string): Promise<DuckDBAppender> {
+    this.side ??= await this.instance.connect();
+    return this.side.createAppender(table);
+  }
 
   static async open(opts: DbOptions = {}): Promise<Db> {
     const config: Record<string, string> = {
@@ -53,6 +66,7 @@ export class Db {
   }
 
   close(): void {
+    this.side?.closeSync();
     this.conn.closeSync();
     this.instance.closeSync();
   }

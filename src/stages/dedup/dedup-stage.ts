@@ -53,7 +53,7 @@ export const dedupStage: StageSpec = {
       stats = await findNearDuplicates(db, 'dedup_input', o, pipeline.config.seed, log);
     } else {
       await db.run(
-        `CREATE OR REPLACE TEMP TABLE near_result AS
+        `CREATE OR REPLACE TABLE near_result AS
          SELECT conversation_id, false AS templated, conversation_id AS keeper_id, 1 AS cluster_size, 1.0::FLOAT AS similarity FROM dedup_input`,
       );
     }

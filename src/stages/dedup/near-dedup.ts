@@ -44,8 +44,9 @@ export function resolveWorkers(w: number | null): number {
 
 /**
  * Near-duplicate clusters and templated prompts over the rows of `table`, in keeper
- * priority order (earliest timestamp, then id). Writes TEMP TABLE near_result
- * (conversation_id, templated, keeper_id, cluster_size, similarity).
+ * priority order (earliest timestamp, then id). Writes TABLE near_result
+ * (conversation_id, templated, keeper_id, cluster_size, similarity), a regular table
+ * because it is filled through Db's side connection.
  */
 export async function findNearDuplicates(
   db: Db,
@@ -129,8 +130,8 @@ export async function findNearDuplicates(
     bandKeys: near.enabled ? sk.bandKeys : undefined,
   });
   const t2 = performance.now();
-  await db.run('CREATE OR REPLACE TEMP TABLE near_result (conversation_id VARCHAR, templated BOOLEAN, keeper_id VARCHAR, cluster_size INTEGER, similarity FLOAT)');
-  const app = await db.conn.createAppender('near_result', 'main', 'temp');
+  await db.run('CREATE OR REPLACE TABLE near_result (conversation_id VARCHAR, templated BOOLEAN, keeper_id VARCHAR, cluster_size INTEGER, similarity FLOAT)');
+  const app = await db.appender('near_result');
   let clusters = 0;
   let dups = 0;
   for (let i = 0; i < n; i++) {

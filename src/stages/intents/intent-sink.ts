@@ -5,8 +5,8 @@ import type { Db } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE } from '../../core/stage.js';
 
 /**
- * Where intents and drops go while conversations stream: two temp tables filled through
- * appenders (no query may run on the connection while the stream is open), joined back to
+ * Where intents and drops go while conversations stream: two tables filled through
+ * appenders on Db's side connection (nothing may touch the streaming one), joined back to
  * the input in its file order at the end, so the output does not depend on the order in
  * which answers arrived.
  */
@@ -21,10 +21,10 @@ export class IntentSink {
   ) {}
 
   static async open(db: Db): Promise<IntentSink> {
-    await db.run('CREATE OR REPLACE TEMP TABLE intents (conversation_id VARCHAR, intent VARCHAR)');
-    await db.run('CREATE OR REPLACE TEMP TABLE intent_drops (conversation_id VARCHAR, reason VARCHAR)');
-    const a = await db.conn.createAppender('intents', 'main', 'temp');
-    const d = await db.conn.createAppender('intent_drops', 'main', 'temp');
+    await db.run('CREATE OR REPLACE TABLE intents (conversation_id VARCHAR, intent VARCHAR)');
+    await db.run('CREATE OR REPLACE TABLE intent_drops (conversation_id VARCHAR, reason VARCHAR)');
+    const a = await db.appender('intents');
+    const d = await db.appender('intent_drops');
     return new IntentSink(db, a, d);
   }
 

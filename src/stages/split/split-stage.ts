@@ -46,12 +46,12 @@ export function trainSplitName(o: SplitOptions): string {
 
 /**
  * Held-out conversations whose first user turn is a near-duplicate of a training one, into
- * TEMP TABLE leaks (conversation_id, split, train_conversation_id, similarity).
+ * TABLE leaks (conversation_id, split, train_conversation_id, similarity).
  */
 async function findLeaks(ctx: StageContext, o: SplitOptions): Promise<void> {
   const { db, pipeline, log } = ctx;
   const near = pipeline.config.stages.dedup.near;
-  await db.run('CREATE OR REPLACE TEMP TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
+  await db.run('CREATE OR REPLACE TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
   const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM conv_split')).n);
   const train = trainSplitName(o);
   const ids: string[] = new Array(n);
@@ -82,7 +82,7 @@ async function findLeaks(ctx: StageContext, o: SplitOptions): Promise<void> {
   for (let i = 0; i < n; i++) eligible[i] = sk.words[i]! >= near.min_words ? 1 : 0;
   const { bands, rows } = lshShape({ ...near, threshold: o.leak_threshold, bands: null, rows: null, verify: true });
   const { match, similarity } = crossSplitLeaks(sk.signatures, n, isTrain, { numPerm: near.num_perm, bands, rows, threshold: o.leak_threshold, eligible });
-  const app = await db.conn.createAppender('leaks', 'main', 'temp');
+  const app = await db.appender('leaks');
   let found = 0;
   for (let i = 0; i < n; i++) {
     if (match[i]! < 0) continue;
@@ -128,7 +128,7 @@ export const splitStage: StageSpec = {
        GROUP BY s.conversation_id`,
     );
     if (o.check_leaks) await findLeaks(ctx, o);
-    else await db.run('CREATE OR REPLACE TEMP TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
+    else await db.run('CREATE OR REPLACE TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
     await db.run(`COPY (SELECT * FROM leaks ORDER BY conversation_id) TO ${sqlString(join(dir, 'leaks.parquet'))} (FORMAT parquet, COMPRESSION zstd)`);
     const dropped = o.drop_leaks ? 'AND c.conversation_id NOT IN (SELECT conversation_id FROM leaks)' : '';
     await db.run(

@@ -17,7 +17,7 @@ import { loadTokenizer } from './load-tokenizer.js';
  */
 export const tokenizeStage: StageSpec = {
   name: 'tokenize',
-  version: 1,
+  version: 2,
   options: (p) => ({ ...p.config.stages.tokenize, end_token: p.config.stages.flip.end_token }),
   async externalInputs(p) {
     const path = p.config.stages.tokenize.tokenizer_json;
@@ -29,12 +29,12 @@ export const tokenizeStage: StageSpec = {
     const { tokenizer, name, sha256 } = await loadTokenizer({ tokenizerJson: o.tokenizer_json, endToken });
     const src = `read_parquet(${sqlString(input!)})`;
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE sample_tokens (conversation_id VARCHAR, turn_index INTEGER, num_tokens INTEGER,
+      `CREATE OR REPLACE TABLE sample_tokens (conversation_id VARCHAR, turn_index INTEGER, num_tokens INTEGER,
          num_target_tokens INTEGER, history_messages_dropped INTEGER, too_long BOOLEAN)`,
     );
     // Counted before streaming: another query on the connection would end the stream.
     const conversations = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM ${src} WHERE kind = 'termination'`)).n);
-    const appender = await db.conn.createAppender('sample_tokens', 'main', 'temp');
+    const appender = await db.appender('sample_tokens');
     const result = await db.conn.stream(`SELECT conversation_id, intent, messages[2:] AS history FROM ${src} WHERE kind = 'termination'`);
     const progress = startProgress(log, 'tokenize', conversations, 'conversations');
     const started = performance.now();
