@@ -33,13 +33,13 @@ export function planPublish(local: LocalFile[], remote: Map<string, RemoteEntry>
   const rank = (p: string) => (p === 'README.md' ? 2 : p === 'manifest.json' ? 1 : 0);
   const ordered = [...local].sort((a, b) => rank(a.path) - rank(b.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const skipped: LocalFile[] = [];
-  const todo: LocalFile[] = [];
+  const toUpload: LocalFile[] = [];
   for (const f of ordered) {
     const r = remote.get(f.path);
     if (r && sameContent(f, r)) skipped.push(f);
-    else todo.push(f);
+    else toUpload.push(f);
   }
   const batches: LocalFile[][] = [];
-  for (let i = 0; i < todo.length; i += opts.maxFilesPerCommit) batches.push(todo.slice(i, i + opts.maxFilesPerCommit));
+  for (let i = 0; i < toUpload.length; i += opts.maxFilesPerCommit) batches.push(toUpload.slice(i, i + opts.maxFilesPerCommit));
   return { batches, skipped };
 }

@@ -127,12 +127,12 @@ export async function publishDataset(o: PublishOptions): Promise<PublishResult> 
     throw hubFailure(e, { ...ctx, doing: `listing the files on ${o.pr ? 'main' : branch}` });
   }
   const plan = planPublish(local, remote, { maxFilesPerCommit: max });
-  const todo = plan.batches.flat();
-  const bytes = todo.reduce((a, f) => a + f.size, 0);
+  const toUpload = plan.batches.flat();
+  const bytes = toUpload.reduce((a, f) => a + f.size, 0);
   o.log.info(
     'publish.plan',
-    `${o.repo}: ${todo.length} file(s) to upload (${(bytes / 1e6).toFixed(1)} MB) in ${plan.batches.length} commit(s); ${plan.skipped.length} already there with the same content`,
-    { upload: todo.map((f) => f.path), skip: plan.skipped.map((f) => f.path), commits: plan.batches.length },
+    `${o.repo}: ${toUpload.length} file(s) to upload (${(bytes / 1e6).toFixed(1)} MB) in ${plan.batches.length} commit(s); ${plan.skipped.length} already there with the same content`,
+    { upload: toUpload.map((f) => f.path), skip: plan.skipped.map((f) => f.path), commits: plan.batches.length },
   );
 
   const result: PublishResult = { url: repoPage({ endpoint: o.endpoint, type: 'dataset', repo: o.repo }), created, commits: [], uploaded: [], skipped: plan.skipped.map((f) => f.path) };

@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 import { sha256Hex } from '../../src/core/hash.js';
 import { MARKER_FILE, type StageMarker } from '../../src/core/marker.js';
 import { CLI, samplePipelineYaml, tempDir } from '../helpers.js';
+// The kill schedule is reproducible from the seed.
+import { uniform as prng } from '../../src/core/seeded-random.js';
 
 export interface CrashOptions {
   /** How many SIGKILLs to deliver, at least. */
@@ -26,18 +28,6 @@ export interface CrashReport {
   /** Kills per stage that was running when the kill landed. */
   byStage: Record<string, number>;
   seconds: number;
-}
-
-/** A small seeded PRNG (mulberry32): the kill schedule is reproducible from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Outcome {
