@@ -152,20 +152,20 @@ export async function runPipeline(
     });
     db ??= await openPipelineDb(pipeline, join(scratchRoot, 'duckdb'));
     let prev: StageMarker | null = null;
-    let mustRun = false;
+    // A re-executed stage gets a new execution_id, which is part of the next stage's
+    // fingerprint: everything after it reruns without further bookkeeping.
     for (const [i, spec] of stages.entries()) {
       const name = stageDirName(i, spec);
       const dir = join(runDir, name);
       const fp = await fingerprint(spec, pipeline, db, prev);
       const existing = await readMarker(dir);
-      if (!mustRun && existing && existing.fingerprint === fp && (await markerFilesIntact(dir, existing))) {
+      if (existing && existing.fingerprint === fp && (await markerFilesIntact(dir, existing))) {
         log.info('stage.skip', `[${i + 1}/${stages.length}] ${spec.name}: up to date, skipped`, { stage: spec.name });
         result.skipped.push(spec.name);
         result.markers.push(existing);
         prev = existing;
         continue;
       }
-      mustRun = true;
       const started = performance.now();
       log.info('stage.start', `[${i + 1}/${stages.length}] ${spec.name}: running`, { stage: spec.name });
       const tmp = join(runDir, `.${name}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
@@ -218,7 +218,7 @@ export async function runPipeline(
           sampleAccounting = { samples_in: samplesIn, sample_drops: sampleDrops };
         }
         const files: FileEntry[] = [];
-        for (const rel of await listFiles(tmp)) {
+        for (const rel of written) {
           const { sha256, bytes } = await sha256File(join(tmp, rel));
           files.push({ path: rel, bytes, sha256 });
         }

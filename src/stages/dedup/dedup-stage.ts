@@ -4,7 +4,8 @@ import type { DedupOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
 import { renderDedupReport } from './dedup-report.js';
-import { ALL_USER_TURNS_SQL, findNearDuplicates, FIRST_USER_TURN_SQL, type NearDedupStats } from './near-dedup.js';
+import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
+import { findNearDuplicates, type NearDedupStats } from './near-dedup.js';
 
 export const DEDUP_REPORT_FILE = 'dedup_report.md';
 
@@ -14,8 +15,8 @@ export function exactKeySql(text: DedupOptions['exact']['text']): string {
   const norm = (x: string) => `trim(regexp_replace(lower(${x}), '[\\s\\p{Z}]+', ' ', 'g'))`;
   const turns =
     text === 'first_user_turn'
-      ? `${norm("list_filter(messages, m -> m.role = 'user')[1].content")}`
-      : `array_to_string(list_transform(list_filter(messages, m -> m.role = 'user'), m -> ${norm('m.content')}), chr(31))`;
+      ? `${norm(`${USER_MESSAGES_SQL}[1].content`)}`
+      : `array_to_string(list_transform(${USER_MESSAGES_SQL}, m -> ${norm('m.content')}), chr(31))`;
   return `md5(${turns})`;
 }
 
@@ -85,7 +86,8 @@ export const dedupStage: StageSpec = {
        TO ${sqlString(join(dir, 'clusters.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const exactDrops = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM deduped WHERE rank_in_group > 1')).n);
-    const textSql = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL.replaceAll('messages', 'c.messages') : ALL_USER_TURNS_SQL.replaceAll('messages', 'c.messages');
+    // near_result has no messages column, so the conversation's own is unambiguous in the join.
+    const textSql = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
     await writeFile(join(dir, DEDUP_REPORT_FILE), await renderDedupReport(db, textSql, stats, exactDrops));
     await db.run('DROP VIEW dedup_input');
     await db.run('DROP TABLE near_result');

@@ -2,14 +2,13 @@ import { availableParallelism } from 'node:os';
 import type { DedupOptions } from '../../config/pipeline-config.js';
 import type { Db } from '../../core/db.js';
 import type { Logger } from '../../core/logger.js';
+import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL } from '../conversation-sql.js';
 import { startProgress } from '../../core/progress.js';
 import { chooseBands } from './lsh-params.js';
 import { lshClusters } from './lsh-clusters.js';
 import { sketchDocuments, type TextBatch } from './sketch-documents.js';
 import { templatedDocuments } from './template-filter.js';
 
-export const FIRST_USER_TURN_SQL = `coalesce(list_filter(messages, m -> m.role = 'user')[1].content, '')`;
-export const ALL_USER_TURNS_SQL = `array_to_string(list_transform(list_filter(messages, m -> m.role = 'user'), m -> m.content), chr(10))`;
 
 export interface NearDedupStats {
   documents: number;

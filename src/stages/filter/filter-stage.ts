@@ -3,6 +3,7 @@ import { listValue } from '@duckdb/node-api';
 import type { FilterOptions } from '../../config/pipeline-config.js';
 import { sqlString } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 
 /**
  * Drop reasons in the order they are tested; a conversation gets the first that applies,
@@ -25,7 +26,7 @@ export const FILTER_REASONS = [
 const BLANK = `'[\\s\\p{Z}\\x{200B}\\x{200C}\\x{200D}\\x{2060}\\x{FEFF}]*'`;
 
 export function filterReasonSql(o: FilterOptions): string {
-  const userTurns = `len(list_filter(messages, m -> m.role = 'user'))`;
+  const userTurns = USER_TURN_COUNT_SQL;
   const cases: [string, string][] = [
     ['empty_conversation', 'messages IS NULL OR len(messages) = 0'],
     // Strictly user, assistant, user, assistant, ..., ending with the assistant's reply.

@@ -8,6 +8,7 @@ import { generateBatchIntents } from './batch-intents.js';
 import { IntentSink } from './intent-sink.js';
 import { generateOnlineIntents } from './online-intents.js';
 import { templateIntent } from './template-intent.js';
+import { FIRST_USER_TURN_SQL, USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 
 /**
  * The options that decide which intents come out. Concurrency, rate limits, timeouts,
@@ -38,8 +39,8 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
   const sink = await IntentSink.open(db);
   const result = await db.conn.stream(
     `SELECT conversation_id,
-            coalesce(list_filter(messages, m -> m.role = 'user')[1].content, '') AS first_user,
-            len(list_filter(messages, m -> m.role = 'user'))::INTEGER AS user_turns
+            ${FIRST_USER_TURN_SQL} AS first_user,
+            ${USER_TURN_COUNT_SQL}::INTEGER AS user_turns
      FROM read_parquet(${sqlString(input!)})`,
   );
   const progress = startProgress(log, 'intents', total, 'conversations');

@@ -7,9 +7,16 @@ import type { Logger } from '../../core/logger.js';
 import type { StageMarker } from '../../core/marker.js';
 import { processAlive } from '../../core/process-alive.js';
 
-async function sameFile(path: string, bytes: number, sha256: string): Promise<boolean> {
+/**
+ * Whether the published file holds the stage file's bytes. A hard link to the stage file
+ * (what export makes) is that file: no need to read gigabytes of shards on every no-op run.
+ */
+async function sameFile(path: string, stagePath: string, bytes: number, sha256: string): Promise<boolean> {
   try {
-    if ((await stat(path)).size !== bytes) return false;
+    const st = await stat(path);
+    if (st.size !== bytes) return false;
+    const src = await stat(stagePath).catch(() => null);
+    if (src && src.ino === st.ino && src.dev === st.dev) return true;
     return (await sha256File(path)).sha256 === sha256;
   } catch {
     return false;
@@ -54,7 +61,7 @@ export async function exportDataset(stageDir: string, marker: StageMarker, outDi
   const wanted = marker.files.map((f) => f.path).sort();
   if (current.length === wanted.length && current.every((p, i) => p === wanted[i])) {
     let same = true;
-    for (const f of marker.files) if (!(await sameFile(join(outDir, f.path), f.bytes, f.sha256))) same = false;
+    for (const f of marker.files) if (!(await sameFile(join(outDir, f.path), join(stageDir, f.path), f.bytes, f.sha256))) same = false;
     if (same) return 'unchanged';
   }
   const tmp = `${outDir}.tmp-${process.pid}`;
