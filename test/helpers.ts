@@ -9,7 +9,8 @@ import { Db } from '../src/core/db.js';
 
 /** Repository root (tests run from dist/test/...). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const REALDATA = join(ROOT, '..', 'shared', 'realdata');
+/** Real WildChat-1M rows vendored with their attribution (test/fixtures/README.md). */
+export const REALDATA = join(ROOT, 'test', 'fixtures');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const SAMPLE_WILDCHAT = join(ROOT, 'datasets', 'sample', 'wildchat-sample.parquet');
 export const SAMPLE_PRISM = join(ROOT, 'datasets', 'sample', 'prism-conversations.jsonl');

@@ -6,7 +6,7 @@ import { countConversationSamples } from '../stages/tokenize/count-conversation-
 import { loadTokenizer } from '../stages/tokenize/load-tokenizer.js';
 import { uniform as rng } from '../core/seeded-random.js';
 
-const REALDATA = fileURLToPath(new URL('../../../../shared/realdata/wildchat-1m-sample50.jsonl', import.meta.url));
+const REALDATA = fileURLToPath(new URL('../../../test/fixtures/wildchat-1m-sample50.jsonl', import.meta.url));
 const INTENT = 'You are a user chatting with an assistant language model to get help writing or editing a piece of text.';
 
 function textPool(): string[] {

@@ -5,6 +5,9 @@ import { loadPipeline } from '../config/load-pipeline.js';
 import { Db, sqlList, toNumber } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
 import { firstLine } from '../sources/read-parquet.js';
+import { readMarker } from '../core/marker.js';
+import { stageDir } from '../core/runner.js';
+import { DEDUP_REPORT_FILE, dedupStage } from '../stages/dedup/dedup-stage.js';
 
 function clip(v: unknown, width: number): unknown {
   if (typeof v === 'string') return v.length > width ? `${v.slice(0, width)}... (${v.length} chars)` : v;
@@ -19,13 +22,13 @@ function clip(v: unknown, width: number): unknown {
 async function dedupReport(target: string): Promise<string> {
   let runDir = target;
   if (/\.ya?ml$/i.test(target)) runDir = (await loadPipeline(target)).config.run_dir;
-  const entries = await readdir(runDir).catch(() => {
+  await readdir(runDir).catch(() => {
     throw new SourceError(`${runDir}: no such run directory; pass runs/<name> or the pipeline file, after \`userlm-data run\``);
   });
-  const stage = entries.filter((e) => /^\d\d-dedup$/.test(e)).sort()[0];
-  if (!stage) throw new SourceError(`${runDir} has no finished dedup stage yet; run the pipeline first (\`userlm-data run <pipeline.yaml>\`)`);
-  return readFile(join(runDir, stage, 'dedup_report.md'), 'utf8').catch(() => {
-    throw new SourceError(`${join(runDir, stage)} has no dedup_report.md; rerun the pipeline to regenerate it`);
+  const dir = stageDir(runDir, dedupStage);
+  if (!(await readMarker(dir))) throw new SourceError(`${runDir} has no finished dedup stage yet; run the pipeline first (\`userlm-data run <pipeline.yaml>\`)`);
+  return readFile(join(dir, DEDUP_REPORT_FILE), 'utf8').catch(() => {
+    throw new SourceError(`${dir} has no dedup_report.md; rerun the pipeline to regenerate it`);
   });
 }
 

@@ -27,7 +27,9 @@ export interface StageMarker {
   /** Only for stages that drop single samples (sample_drops.parquet). */
   samples_in?: number;
   sample_drops?: Record<string, number>;
-  notes: Record<string, unknown>;
+  notes: unknown;
+  /** Files later stages may read, by name (relative to the stage directory). */
+  published?: Record<string, string>;
   files: FileEntry[];
   seconds: number;
   finished_at: string;

@@ -10,31 +10,49 @@ import { hashValue, sha256File } from './hash.js';
 import type { Logger } from './logger.js';
 import { markerFilesIntact, readMarker, writeMarker, MARKER_FILE, type FileEntry, type StageMarker } from './marker.js';
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
-import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type StageSpec } from './stage.js';
+import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type AnyStageSpec, type ResultOf, type StageCounts, type StageOutcome, type StageResult, type StageSpec } from './stage.js';
 import { processAlive } from './process-alive.js';
 
-export function stageDirName(index: number, spec: StageSpec): string {
-  return `${String(index + 1).padStart(2, '0')}-${spec.name}`;
+/** A stage's directory: runs/<name>/<stage>/, named by the stage alone so that adding one renames nothing. */
+export function stageDir(runDir: string, spec: Pick<StageSpec, 'name'>): string {
+  return join(runDir, spec.name);
 }
 
-/** Directory of the stage a marker describes. */
-export function markerDir(runDir: string, marker: StageMarker): string {
-  return join(runDir, `${String(marker.index + 1).padStart(2, '0')}-${marker.stage}`);
-}
+/** Names in the run directory that are not stages. */
+const RESERVED_NAMES = new Set(['cache', 'hub', 'report.html', LOCK_FILE]);
 
 export async function openPipelineDb(pipeline: LoadedPipeline, tempDirectory?: string): Promise<Db> {
   const e = pipeline.config.engine;
   return Db.open({ threads: e.threads, memoryLimit: e.memory_limit, tempDirectory });
 }
 
-async function fingerprint(spec: StageSpec, pipeline: LoadedPipeline, db: Db, prev: StageMarker | null): Promise<string> {
+async function fingerprint(spec: AnyStageSpec, pipeline: LoadedPipeline, db: Db, upstream: string | null): Promise<string> {
   return hashValue({
     stage: spec.name,
     version: spec.version,
     options: spec.options(pipeline),
-    upstream: prev?.execution_id ?? null,
+    upstream,
     external: spec.externalInputs ? await spec.externalInputs(pipeline, db) : null,
   });
+}
+
+/**
+ * Whether a stage's directory holds an up-to-date result: the one test `plan` reports and
+ * `run` skips on. `upstream` is the execution id of the previous stage (null for the first).
+ */
+async function stageStatus(
+  spec: AnyStageSpec,
+  pipeline: LoadedPipeline,
+  db: Db,
+  upstream: string | null,
+): Promise<{ fingerprint: string; marker: StageMarker | null; reason: string | null }> {
+  const dir = stageDir(pipeline.config.run_dir, spec);
+  const fp = await fingerprint(spec, pipeline, db, upstream);
+  const marker = await readMarker(dir);
+  if (!marker) return { fingerprint: fp, marker, reason: 'no completion marker' };
+  if (marker.fingerprint !== fp) return { fingerprint: fp, marker, reason: 'options, inputs or code version changed' };
+  if (!(await markerFilesIntact(dir, marker))) return { fingerprint: fp, marker, reason: 'output files missing or changed' };
+  return { fingerprint: fp, marker, reason: null };
 }
 
 export interface StagePlan {
@@ -47,30 +65,35 @@ export interface StagePlan {
 }
 
 /** Which stages a run would skip and which it would execute. Writes nothing. */
-export async function planPipeline(pipeline: LoadedPipeline, stages: StageSpec[], db: Db): Promise<StagePlan[]> {
+export async function planPipeline(pipeline: LoadedPipeline, stages: AnyStageSpec[], db: Db): Promise<StagePlan[]> {
   const out: StagePlan[] = [];
-  let prev: StageMarker | null = null;
+  let upstream: string | null = null;
   let upstreamPending = false;
   for (const [i, spec] of stages.entries()) {
-    const dir = join(pipeline.config.run_dir, stageDirName(i, spec));
-    const marker = await readMarker(dir);
-    let reason = '';
-    if (upstreamPending) reason = 'an earlier stage will run';
-    else if (!marker) reason = 'no completion marker';
-    else if (marker.fingerprint !== (await fingerprint(spec, pipeline, db, prev))) reason = 'options, inputs or code version changed';
-    else if (!(await markerFilesIntact(dir, marker))) reason = 'output files missing or changed';
-    const status = reason ? 'pending' : 'done';
-    out.push({ index: i, name: spec.name, dir, status, reason: reason || 'up to date', marker: status === 'done' ? marker : null });
-    if (status === 'pending') upstreamPending = true;
-    prev = marker;
+    const dir = stageDir(pipeline.config.run_dir, spec);
+    const st: Awaited<ReturnType<typeof stageStatus>> | null = upstreamPending ? null : await stageStatus(spec, pipeline, db, upstream);
+    const reason = upstreamPending ? 'an earlier stage will run' : st!.reason;
+    const done = reason === null;
+    out.push({ index: i, name: spec.name, dir, status: done ? 'done' : 'pending', reason: reason ?? 'up to date', marker: done ? st!.marker : null });
+    if (!done) upstreamPending = true;
+    upstream = st?.marker?.execution_id ?? null;
   }
   return out;
 }
 
 export interface RunResult {
   markers: StageMarker[];
+  /** Every stage's typed result, in recipe order. */
+  results: StageResult[];
   executed: string[];
   skipped: string[];
+}
+
+/** The typed result of one stage of a finished run (for callers outside the recipe: CLI, tests, benches). */
+export function resultOf<S extends AnyStageSpec>(run: Pick<RunResult, 'results'>, spec: S): ResultOf<S> {
+  const r = run.results.find((x) => x.stage === spec.name);
+  if (!r) throw new StageError(`stage ${spec.name} is not part of this run`);
+  return r as ResultOf<S>;
 }
 
 async function countRows(db: Db, files: string[]): Promise<{ conversations: number; samples: number | null }> {
@@ -130,6 +153,104 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
   return out.sort();
 }
 
+/** A finished stage as later stages see it, from its marker. */
+function resultFromMarker(dir: string, marker: StageMarker): StageResult<unknown, string> {
+  const published = marker.published ?? {};
+  return {
+    stage: marker.stage,
+    conversations_in: marker.conversations_in,
+    conversations_out: marker.conversations_out,
+    samples_out: marker.samples_out,
+    drops: marker.drops,
+    ...(marker.sample_drops ? { samples_in: marker.samples_in, sample_drops: marker.sample_drops } : {}),
+    notes: marker.notes,
+    data: join(dir, DATA_FILE),
+    files: Object.fromEntries(Object.entries(published).map(([k, rel]) => [k, join(dir, rel)])),
+    written: marker.files,
+  };
+}
+
+function countsOf(r: StageResult): StageCounts & { stage: string } {
+  const { stage, conversations_in, conversations_out, samples_out, drops, samples_in, sample_drops } = r;
+  return { stage, conversations_in, conversations_out, samples_out, drops, ...(sample_drops ? { samples_in, sample_drops } : {}) };
+}
+
+/** The stages a spec declared in `needs`, each of which must have finished before it. */
+function neededResults(spec: AnyStageSpec, done: Map<AnyStageSpec, StageResult>): Record<string, StageResult> {
+  const out: Record<string, StageResult> = {};
+  for (const [key, dep] of Object.entries<AnyStageSpec>(spec.needs ?? {})) {
+    const r = done.get(dep);
+    if (!r) throw new StageError(`stage ${spec.name} needs stage ${dep.name}, which does not run before it in the recipe. This is a bug in userlm-data.`);
+    out[key] = r;
+  }
+  return out;
+}
+
+/** in = out + dropped, or the stage lost rows without saying why. */
+function checkAccounting(stage: string, unit: 'conversations' | 'samples', rowsIn: number, rowsOut: number, drops: Record<string, number>): void {
+  const dropped = Object.values(drops).reduce((a, b) => a + b, 0);
+  if (rowsIn === rowsOut + dropped) return;
+  throw new StageError(
+    `accounting broken in stage ${stage}: ${rowsIn} ${unit} in, ${rowsOut} out, ${dropped} dropped ` +
+      `(${rowsIn - rowsOut - dropped} unaccounted). This is a bug in userlm-data; please report it with the pipeline file.`,
+  );
+}
+
+/** Counts a finished stage's outputs and drops, and holds it to its accounting. */
+async function countStage(
+  db: Db,
+  spec: AnyStageSpec,
+  tmp: string,
+  outcome: StageOutcome,
+  prev: StageResult | null,
+): Promise<{ counts: StageCounts; written: string[] }> {
+  const counted = await countRows(db, (outcome.outputs ?? [DATA_FILE]).map((f) => join(tmp, f)));
+  const written = await listFiles(tmp);
+  const drops = written.includes(DROPS_FILE) ? await countDrops(db, join(tmp, DROPS_FILE)) : {};
+  const conversationsIn = outcome.conversationsIn ?? prev?.conversations_out;
+  if (conversationsIn === undefined) throw new StageError(`stage ${spec.name} did not report how many conversations it read`);
+  checkAccounting(spec.name, 'conversations', conversationsIn, counted.conversations, drops);
+  const counts: StageCounts = { conversations_in: conversationsIn, conversations_out: counted.conversations, samples_out: counted.samples, drops };
+  if (written.includes(SAMPLE_DROPS_FILE)) {
+    const sampleDrops = await countDrops(db, join(tmp, SAMPLE_DROPS_FILE));
+    const samplesIn = prev?.samples_out;
+    if (samplesIn === null || samplesIn === undefined || counted.samples === null) {
+      throw new StageError(`stage ${spec.name} dropped samples but its input or output holds no samples. This is a bug in userlm-data; please report it.`);
+    }
+    checkAccounting(spec.name, 'samples', samplesIn, counted.samples, sampleDrops);
+    counts.samples_in = samplesIn;
+    counts.sample_drops = sampleDrops;
+  }
+  return { counts, written };
+}
+
+/**
+ * Stage directories of the numbered layout (`01-normalize/`) that this tool wrote before
+ * stages were named by name alone: their marker names the stage. They are rebuilt under the
+ * new names, so they are only stale copies; anything else is left alone.
+ */
+async function removeLegacyStageDirs(runDir: string, stages: AnyStageSpec[], log: Logger): Promise<void> {
+  const names = new Set(stages.map((s) => s.name));
+  for (const ent of await readdir(runDir)) {
+    const m = /^\d\d-(.+)$/.exec(ent);
+    if (!m || !names.has(m[1]!)) continue;
+    const marker = await readMarker(join(runDir, ent));
+    if (marker?.stage !== m[1]) continue;
+    log.info('stage.legacy', `removing ${join(runDir, ent)}: stage directories are now named by stage (${m[1]}/); it will be rebuilt there`, { dir: ent });
+    await rm(join(runDir, ent), { recursive: true, force: true });
+  }
+}
+
+function checkStageNames(stages: AnyStageSpec[]): void {
+  const seen = new Set<string>();
+  for (const s of stages) {
+    if (seen.has(s.name) || RESERVED_NAMES.has(s.name) || s.name.startsWith('.') || s.name.includes('/')) {
+      throw new StageError(`stage name ${JSON.stringify(s.name)} is repeated or reserved in the run directory. This is a bug in userlm-data.`);
+    }
+    seen.add(s.name);
+  }
+}
+
 /**
  * Execute the stages in order. A stage whose marker matches is skipped; otherwise it writes
  * into a temporary directory that is renamed into place only after its marker is written,
@@ -137,142 +258,47 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
  */
 export async function runPipeline(
   pipeline: LoadedPipeline,
-  stages: StageSpec[],
+  stages: AnyStageSpec[],
   opts: { log: Logger; db?: Db; finalize?: (result: RunResult) => Promise<void> },
 ): Promise<RunResult> {
   const { log } = opts;
+  checkStageNames(stages);
   const runDir = pipeline.config.run_dir;
   const release = await acquireRunLock(runDir);
   const scratchRoot = join(runDir, '.scratch');
   let db: Db | undefined = opts.db;
-  const result: RunResult = { markers: [], executed: [], skipped: [] };
+  const result: RunResult = { markers: [], results: [], executed: [], skipped: [] };
+  const done = new Map<AnyStageSpec, StageResult>();
   try {
-    await removeLeftovers(runDir, scratchRoot).catch((e) => {
-      throw fsFailure(e, `cannot clean up ${runDir}`);
-    });
+    await removeLeftovers(runDir, scratchRoot)
+      .then(() => removeLegacyStageDirs(runDir, stages, log))
+      .catch((e) => {
+        throw fsFailure(e, `cannot clean up ${runDir}`);
+      });
     db ??= await openPipelineDb(pipeline, join(scratchRoot, 'duckdb'));
-    let prev: StageMarker | null = null;
+    let prev: StageResult | null = null;
     // A re-executed stage gets a new execution_id, which is part of the next stage's
     // fingerprint: everything after it reruns without further bookkeeping.
     for (const [i, spec] of stages.entries()) {
-      const name = stageDirName(i, spec);
-      const dir = join(runDir, name);
-      const fp = await fingerprint(spec, pipeline, db, prev);
-      const existing = await readMarker(dir);
-      if (existing && existing.fingerprint === fp && (await markerFilesIntact(dir, existing))) {
-        log.info('stage.skip', `[${i + 1}/${stages.length}] ${spec.name}: up to date, skipped`, { stage: spec.name });
+      const dir = stageDir(runDir, spec);
+      const upstream = result.markers[i - 1]?.execution_id ?? null;
+      const st = await stageStatus(spec, pipeline, db, upstream);
+      const progressTag = `[${i + 1}/${stages.length}] ${spec.name}`;
+      let marker: StageMarker;
+      if (st.reason === null) {
+        log.info('stage.skip', `${progressTag}: up to date, skipped`, { stage: spec.name });
         result.skipped.push(spec.name);
-        result.markers.push(existing);
-        prev = existing;
-        continue;
-      }
-      const started = performance.now();
-      log.info('stage.start', `[${i + 1}/${stages.length}] ${spec.name}: running`, { stage: spec.name });
-      const tmp = join(runDir, `.${name}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
-      const scratchDir = join(scratchRoot, name);
-      try {
-        await mkdir(tmp, { recursive: true });
-        await mkdir(scratchDir, { recursive: true });
-      } catch (e) {
-        throw fsFailure(e, `stage ${spec.name}: cannot create its directory in ${runDir}`);
-      }
-      try {
-        const prevDir = prev ? join(runDir, stageDirName(i - 1, stages[i - 1]!)) : null;
-        const outcome = await spec.run({
-          db,
-          pipeline,
-          dir: tmp,
-          input: prevDir ? join(prevDir, DATA_FILE) : null,
-          previous: [...result.markers],
-          scratchDir,
-          log,
-        });
-        const outputs = (outcome.outputs ?? [DATA_FILE]).map((f) => join(tmp, f));
-        const counted = await countRows(db, outputs);
-        const dropsPath = join(tmp, DROPS_FILE);
-        const written = await listFiles(tmp);
-        const drops = written.includes(DROPS_FILE) ? await countDrops(db, dropsPath) : {};
-        const conversationsIn = outcome.conversationsIn ?? prev?.conversations_out;
-        if (conversationsIn === undefined) throw new StageError(`stage ${spec.name} did not report how many conversations it read`);
-        const dropped = Object.values(drops).reduce((a, b) => a + b, 0);
-        if (conversationsIn !== counted.conversations + dropped) {
-          throw new StageError(
-            `accounting broken in stage ${spec.name}: ${conversationsIn} conversations in, ${counted.conversations} out, ${dropped} dropped ` +
-              `(${conversationsIn - counted.conversations - dropped} unaccounted). This is a bug in userlm-data; please report it with the pipeline file.`,
-          );
-        }
-        let sampleAccounting: { samples_in: number; sample_drops: Record<string, number> } | null = null;
-        if (written.includes(SAMPLE_DROPS_FILE)) {
-          const sampleDrops = await countDrops(db, join(tmp, SAMPLE_DROPS_FILE));
-          const samplesIn = prev?.samples_out;
-          if (samplesIn === null || samplesIn === undefined || counted.samples === null) {
-            throw new StageError(`stage ${spec.name} dropped samples but its input or output holds no samples. This is a bug in userlm-data; please report it.`);
-          }
-          const droppedSamples = Object.values(sampleDrops).reduce((a, b) => a + b, 0);
-          if (samplesIn !== counted.samples + droppedSamples) {
-            throw new StageError(
-              `accounting broken in stage ${spec.name}: ${samplesIn} samples in, ${counted.samples} out, ${droppedSamples} dropped ` +
-                `(${samplesIn - counted.samples - droppedSamples} unaccounted). This is a bug in userlm-data; please report it with the pipeline file.`,
-            );
-          }
-          sampleAccounting = { samples_in: samplesIn, sample_drops: sampleDrops };
-        }
-        const files: FileEntry[] = [];
-        for (const rel of written) {
-          const { sha256, bytes } = await sha256File(join(tmp, rel));
-          files.push({ path: rel, bytes, sha256 });
-        }
-        // Outputs reach the disk before the marker that vouches for them.
-        await syncTree(tmp);
-        const marker: StageMarker = {
-          stage: spec.name,
-          index: i,
-          version: spec.version,
-          fingerprint: fp,
-          execution_id: randomUUID(),
-          conversations_in: conversationsIn,
-          conversations_out: counted.conversations,
-          samples_out: counted.samples,
-          drops,
-          ...(sampleAccounting ?? {}),
-          notes: outcome.notes ?? {},
-          files,
-          seconds: Math.round((performance.now() - started) / 10) / 100,
-          finished_at: new Date().toISOString(),
-        };
-        await writeMarker(tmp, marker);
-        // The outdated directory is renamed aside (a leftover name) before the new one takes
-        // its place, so a crash in between leaves no half-deleted stage under the real name.
-        const aside = join(runDir, `.${name}.tmp-${process.pid}-old-${randomUUID().slice(0, 8)}`);
-        const hadOld = await rename(dir, aside).then(() => true, (e: NodeJS.ErrnoException) => {
-          if (e.code === 'ENOENT') return false;
-          throw e;
-        });
-        await rename(tmp, dir);
-        await syncDir(runDir);
-        if (hadOld) await rm(aside, { recursive: true, force: true });
-        const dropText = [
-          ...Object.entries(drops).map(([r, n]) => `${r} ${n}`),
-          ...Object.entries(sampleAccounting?.sample_drops ?? {}).map(([r, n]) => `${r} ${n} samples`),
-        ].join(', ');
-        log.info(
-          'stage.done',
-          `[${i + 1}/${stages.length}] ${spec.name}: ${conversationsIn} -> ${counted.conversations} conversations` +
-            (counted.samples !== null ? `, ${counted.samples} samples` : '') +
-            (dropText ? ` (dropped: ${dropText})` : '') +
-            ` in ${marker.seconds}s`,
-          { stage: spec.name, conversations_in: conversationsIn, conversations_out: counted.conversations, samples_out: counted.samples, drops, seconds: marker.seconds },
-        );
+        marker = st.marker!;
+      } else {
+        log.info('stage.start', `${progressTag}: running`, { stage: spec.name });
+        marker = await executeStage({ spec, index: i, pipeline, db, fingerprint: st.fingerprint, prev, done, earlier: result.results, tag: progressTag, log });
         result.executed.push(spec.name);
-        result.markers.push(marker);
-        prev = marker;
-      } catch (e) {
-        await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-        if (e instanceof UserlmError) throw e;
-        throw fsFailure(e, `stage ${spec.name} failed`);
-      } finally {
-        await rm(scratchDir, { recursive: true, force: true });
       }
+      const r = resultFromMarker(dir, marker);
+      result.markers.push(marker);
+      result.results.push(r);
+      done.set(spec, r);
+      prev = r;
     }
     // Still under the lock, so that publishing the result cannot race another run.
     if (opts.finalize) {
@@ -287,5 +313,100 @@ export async function runPipeline(
     if (!opts.db) db?.close();
     await rm(scratchRoot, { recursive: true, force: true }).catch(() => undefined);
     await release().catch(() => undefined);
+  }
+}
+
+function dropSummary(counts: StageCounts): string {
+  return [
+    ...Object.entries(counts.drops).map(([r, n]) => `${r} ${n}`),
+    ...Object.entries(counts.sample_drops ?? {}).map(([r, n]) => `${r} ${n} samples`),
+  ].join(', ');
+}
+
+/** Run one stage into a temporary directory, then put it in place with its marker. */
+async function executeStage(args: {
+  spec: AnyStageSpec;
+  index: number;
+  pipeline: LoadedPipeline;
+  db: Db;
+  fingerprint: string;
+  prev: StageResult | null;
+  done: Map<AnyStageSpec, StageResult>;
+  earlier: StageResult[];
+  /** "[i/n] name", for log lines. */
+  tag: string;
+  log: Logger;
+}): Promise<StageMarker> {
+  const { spec, index, pipeline, db, prev, log } = args;
+  const runDir = pipeline.config.run_dir;
+  const dir = stageDir(runDir, spec);
+  const started = performance.now();
+  const tmp = join(runDir, `.${spec.name}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
+  const scratchDir = join(runDir, '.scratch', spec.name);
+  try {
+    await mkdir(tmp, { recursive: true });
+    await mkdir(scratchDir, { recursive: true });
+  } catch (e) {
+    throw fsFailure(e, `stage ${spec.name}: cannot create its directory in ${runDir}`);
+  }
+  try {
+    const outcome: StageOutcome<unknown, string> = await spec.run({
+      db,
+      pipeline,
+      dir: tmp,
+      input: prev?.data ?? null,
+      needs: neededResults(spec, args.done),
+      earlier: args.earlier.map(countsOf),
+      scratchDir,
+      log,
+    });
+    const { counts, written } = await countStage(db, spec, tmp, outcome, prev);
+    const files: FileEntry[] = [];
+    for (const rel of written) {
+      const { sha256, bytes } = await sha256File(join(tmp, rel));
+      files.push({ path: rel, bytes, sha256 });
+    }
+    // Outputs reach the disk before the marker that vouches for them.
+    await syncTree(tmp);
+    const marker: StageMarker = {
+      stage: spec.name,
+      index,
+      version: spec.version,
+      fingerprint: args.fingerprint,
+      execution_id: randomUUID(),
+      ...counts,
+      notes: outcome.notes ?? {},
+      ...(outcome.publish ? { published: outcome.publish } : {}),
+      files,
+      seconds: Math.round((performance.now() - started) / 10) / 100,
+      finished_at: new Date().toISOString(),
+    };
+    await writeMarker(tmp, marker);
+    // The outdated directory is renamed aside (a leftover name) before the new one takes
+    // its place, so a crash in between leaves no half-deleted stage under the real name.
+    const aside = join(runDir, `.${spec.name}.tmp-${process.pid}-old-${randomUUID().slice(0, 8)}`);
+    const hadOld = await rename(dir, aside).then(() => true, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return false;
+      throw e;
+    });
+    await rename(tmp, dir);
+    await syncDir(runDir);
+    if (hadOld) await rm(aside, { recursive: true, force: true });
+    const dropText = dropSummary(counts);
+    log.info(
+      'stage.done',
+      `${args.tag}: ${counts.conversations_in} -> ${counts.conversations_out} conversations` +
+        (counts.samples_out !== null ? `, ${counts.samples_out} samples` : '') +
+        (dropText ? ` (dropped: ${dropText})` : '') +
+        ` in ${marker.seconds}s`,
+      { stage: spec.name, conversations_in: counts.conversations_in, conversations_out: counts.conversations_out, samples_out: counts.samples_out, drops: counts.drops, seconds: marker.seconds },
+    );
+    return marker;
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (e instanceof UserlmError) throw e;
+    throw fsFailure(e, `stage ${spec.name} failed`);
+  } finally {
+    await rm(scratchDir, { recursive: true, force: true });
   }
 }

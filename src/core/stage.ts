@@ -1,7 +1,7 @@
 import type { LoadedPipeline } from '../config/pipeline-config.js';
 import type { Db } from './db.js';
 import type { Logger } from './logger.js';
-import type { StageMarker } from './marker.js';
+import type { FileEntry } from './marker.js';
 
 export const DATA_FILE = 'data.parquet';
 export const DROPS_FILE = 'drops.parquet';
@@ -12,42 +12,98 @@ export const DROPS_FILE = 'drops.parquet';
  */
 export const SAMPLE_DROPS_FILE = 'sample_drops.parquet';
 
-export interface StageContext {
+/** What the runner counted for a finished stage. */
+export interface StageCounts {
+  conversations_in: number;
+  conversations_out: number;
+  samples_out: number | null;
+  drops: Record<string, number>;
+  /** Only for stages that drop single samples (sample_drops.parquet). */
+  samples_in?: number;
+  sample_drops?: Record<string, number>;
+}
+
+/**
+ * A finished stage as later stages see it: its counts, its typed notes and the absolute
+ * paths of the files it publishes. The same value whether the stage ran now or was skipped
+ * (then it is read back from the stage's marker).
+ */
+export interface StageResult<Notes = unknown, Files extends string = never> extends StageCounts {
+  stage: string;
+  notes: Notes;
+  /** Absolute path of the data file the next stage in the recipe reads. */
+  data: string;
+  /** Absolute paths of the files the stage publishes by name (see StageOutcome.publish). */
+  files: Record<Files, string>;
+  /** Every file the stage wrote, as hashed into its marker (paths relative to the stage). */
+  written: FileEntry[];
+}
+
+// The `any` here only erases the type parameters of the specs a stage depends on; what a
+// stage receives is typed from its own `needs` through ResultOf.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStageSpec = StageSpec<any, any, any>;
+
+/** The result type a spec's stage produces. */
+export type ResultOf<S> = S extends StageSpec<infer N, infer F, infer _D> ? StageResult<N, F> : never;
+
+export type Needs = Record<string, AnyStageSpec>;
+
+/** Results of the stages a spec declared in `needs`, keyed as it declared them. */
+export type NeededResults<D extends Needs> = { [K in keyof D]: ResultOf<D[K]> };
+
+export interface StageContext<D extends Needs = Needs> {
   db: Db;
   pipeline: LoadedPipeline;
   /** Empty directory to write into; it becomes the stage directory only if the stage succeeds. */
   dir: string;
-  /** The previous stage's data.parquet (null for the first stage). */
+  /** The data file of the previous stage in the recipe (null for the first stage). */
   input: string | null;
-  /** Markers of every earlier stage, in order. */
-  previous: StageMarker[];
+  /** The typed results of the stages this one declared in `needs`. */
+  needs: NeededResults<D>;
+  /** Counts of every earlier stage, in recipe order (for funnels and manifests). */
+  earlier: (StageCounts & { stage: string })[];
   /** For intermediate files; emptied after the stage. */
   scratchDir: string;
   log: Logger;
 }
 
-export interface StageOutcome {
+export interface StageOutcome<Notes = unknown, Files extends string = never> {
   /** Only for the first stage, which reads raw rows instead of a previous stage's output. */
   conversationsIn?: number;
-  notes?: Record<string, unknown>;
+  notes: Notes;
   /**
    * Parquet files (relative to dir) holding the rows this stage passes on; the runner counts
    * them. Default: data.parquet.
    */
   outputs?: string[];
+  /** Files later stages may read, by name (relative to dir). */
+  publish?: Record<Files, string>;
 }
 
 /**
  * One step of the recipe. A stage writes data.parquet (and drops.parquet with
- * conversation_id and reason for what it removed, sample_drops.parquet for samples) into ctx.dir; the runner counts rows,
- * checks the accounting, hashes files, and writes the completion marker.
+ * conversation_id and reason for what it removed, sample_drops.parquet for samples) into
+ * ctx.dir and returns its typed notes; the runner counts rows, checks the accounting,
+ * hashes files, writes the completion marker and hands the typed result to the stages that
+ * declared this one in their `needs`.
  */
-export interface StageSpec {
+export interface StageSpec<Notes = unknown, Files extends string = never, D extends Needs = Needs> {
+  /** Also the name of the stage's directory under the run directory. */
   name: string;
   /** Bump when the stage's output changes for the same options, so old markers stop matching. */
   version: number;
+  /** Earlier stages whose results this one reads (they must come before it in the recipe). */
+  needs?: D;
   options(p: LoadedPipeline): unknown;
   /** Identity of external inputs (source files) for the fingerprint. */
   externalInputs?(p: LoadedPipeline, db: Db): Promise<unknown>;
-  run(ctx: StageContext): Promise<StageOutcome>;
+  run(ctx: StageContext<D>): Promise<StageOutcome<Notes, Files>>;
+}
+
+/** Identity function that lets TypeScript infer a spec's notes, files and needs. */
+export function defineStage<Notes, Files extends string = never, D extends Needs = Record<never, never>>(
+  spec: StageSpec<Notes, Files, D>,
+): StageSpec<Notes, Files, D> {
+  return spec;
 }

@@ -1,7 +1,7 @@
 import type { LoadedPipeline } from '../config/pipeline-config.js';
 import type { Logger } from '../core/logger.js';
-import { runPipeline, stageDirName, type RunResult } from '../core/runner.js';
-import type { StageSpec } from '../core/stage.js';
+import { runPipeline, type RunResult } from '../core/runner.js';
+import type { AnyStageSpec } from '../core/stage.js';
 import { dedupStage } from './dedup/dedup-stage.js';
 import { filterStage } from './filter/filter-stage.js';
 import { flipStage } from './flip/flip-stage.js';
@@ -12,10 +12,10 @@ import { shardsStage } from './shards/shards-stage.js';
 import { splitStage } from './split/split-stage.js';
 import { tokenizeStage } from './tokenize/tokenize-stage.js';
 import { createOpenAIClient } from '../llm/openai-client.js';
-import { join } from 'node:path';
+import { stageDir } from '../core/runner.js';
 
-/** The recipe, in order. */
-export const STAGES: StageSpec[] = [normalizeStage, filterStage, dedupStage, intentsStage, flipStage, tokenizeStage, splitStage, shardsStage];
+/** The recipe, in order: the only place that orders stages. Each stage reads the previous one's data. */
+export const STAGES: AnyStageSpec[] = [normalizeStage, filterStage, dedupStage, intentsStage, flipStage, tokenizeStage, splitStage, shardsStage];
 
 export interface BuildResult extends RunResult {
   outDir: string;
@@ -27,13 +27,12 @@ export async function buildDataset(pipeline: LoadedPipeline, log: Logger): Promi
   // A missing API key should stop the run now, not after the stages before intents.
   const intents = pipeline.config.stages.intents;
   if (intents.backend !== 'template') createOpenAIClient(intents, pipeline.file);
-  const last = STAGES.length - 1;
-  const stageDir = join(pipeline.config.run_dir, stageDirName(last, STAGES[last]!));
   let exported: BuildResult['exported'] = 'unchanged';
   const result = await runPipeline(pipeline, STAGES, {
     log,
     finalize: async (r) => {
-      exported = await exportDataset(stageDir, r.markers[last]!, pipeline.config.out_dir, log);
+      const last = r.markers[r.markers.length - 1]!;
+      exported = await exportDataset(stageDir(pipeline.config.run_dir, shardsStage), last, pipeline.config.out_dir, log);
     },
   });
   return { ...result, outDir: pipeline.config.out_dir, exported };

@@ -7,6 +7,7 @@ import { MARKER_FILE, type StageMarker } from '../../src/core/marker.js';
 import { CLI, samplePipelineYaml, tempDir } from '../helpers.js';
 // The kill schedule is reproducible from the seed.
 import { uniform as prng } from '../../src/core/seeded-random.js';
+import { STAGES } from '../../src/stages/recipe.js';
 
 export interface CrashOptions {
   /** How many SIGKILLs to deliver, at least. */
@@ -97,7 +98,8 @@ function hashes(dir: string): Record<string, string> {
 export function checkVisibleState(runs: string, out: string, where: string): Map<string, string> {
   const ids = new Map<string, string>();
   if (existsSync(runs)) {
-    for (const name of readdirSync(runs).filter((n) => /^\d\d-/.test(n)).sort()) {
+    const present = new Set(readdirSync(runs));
+    for (const name of STAGES.map((s) => s.name).filter((n) => present.has(n))) {
       const dir = join(runs, name);
       const markerPath = join(dir, MARKER_FILE);
       if (!existsSync(markerPath)) throw new Error(`${where}: ${name}/ is visible without its ${MARKER_FILE}`);

@@ -33,7 +33,7 @@ describe('bad input through the CLI', () => {
     const r = runCli(['run', join(dir, 'good.yaml')]);
     assert.equal(r.status, 0, r.stderr);
     before_ = snapshot(join(dir, 'runs'));
-    assert.ok(Object.keys(before_).some((f) => f.startsWith('08-shards/')));
+    assert.ok(Object.keys(before_).some((f) => f.startsWith('shards/')));
   });
 
   const expectFailure = (yaml: string, status: number, patterns: RegExp[]) => {

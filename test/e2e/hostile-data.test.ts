@@ -7,6 +7,7 @@ import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { STAGES, buildDataset } from '../../src/stages/recipe.js';
 import { SAMPLE_WILDCHAT, samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
+import { stageDir } from '../../src/core/runner.js';
 
 const turn = (role: string, content: string) => ({ role, content });
 const pair = (q: string, a = 'ok') => [turn('user', q), turn('assistant', a)];
@@ -15,8 +16,8 @@ const pair = (q: string, a = 'ok') => [turn('user', q), turn('assistant', a)];
 async function fates(runDir: string, ids: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = Object.fromEntries(ids.map((id) => [id, 'kept']));
   await withDb(async (db) => {
-    for (const [i, spec] of STAGES.entries()) {
-      const drops = join(runDir, `${String(i + 1).padStart(2, '0')}-${spec.name}`, 'drops.parquet');
+    for (const spec of STAGES) {
+      const drops = join(stageDir(runDir, spec), 'drops.parquet');
       if (!existsSync(drops)) continue;
       for (const r of await db.all<{ conversation_id: string; reason: string }>(`SELECT conversation_id, reason FROM read_parquet(${sqlString(drops)})`)) {
         if (r.conversation_id in out) {

@@ -66,7 +66,7 @@ describe('hostile environment', () => {
     assert.doesNotMatch(b.stderr, /\n\s+at |This is a bug/);
 
     // Writable again: every stage the first run finished is skipped, and the dataset appears.
-    assert.equal(readdirSync(join(dir, 'runs')).filter((n) => /^\d\d-/.test(n)).length, STAGES.length);
+    assert.deepEqual(readdirSync(join(dir, 'runs')).filter((n) => STAGES.some((s) => s.name === n)).sort(), STAGES.map((s) => s.name).sort());
     const again = spawnSync(process.execPath, [CLI, 'run', outRo, '--json'], { encoding: 'utf8' });
     assert.equal(again.status, 0, again.stderr);
     assert.equal(events(again.stderr).filter((e) => e.event === 'stage.skip').length, STAGES.length);
@@ -98,7 +98,7 @@ describe('hostile environment', () => {
     const b = result(l2);
     assert.equal(b.status, 0, b.stderr);
     const ev = events(b.stderr);
-    assert.deepEqual(ev.filter((e) => e.event === 'stage.skip').map((e) => e.stage), [...kept.keys()].map((k) => k.slice(3)), 'finished stages are not redone');
+    assert.deepEqual(ev.filter((e) => e.event === 'stage.skip').map((e) => e.stage), [...kept.keys()], 'finished stages are not redone');
     const after = checkVisibleState(`${snap}.after`, join(dir, 'out'), 'after the rerun');
     for (const [name, id] of kept) assert.equal(after.get(name), id, `${name} kept its execution`);
     assert.equal(after.size, STAGES.length);

@@ -17,6 +17,7 @@ import { buildDataset } from '../../src/stages/recipe.js';
 import { CLI, ROOT, tempDir, withDb, writePipeline } from '../helpers.js';
 import { serverIntentFor, startOpenAICompatibleServer, type OpenAICompatibleServer } from '../servers/openai-compatible-server.js';
 import { llmPipelineYaml, PROMPT_V1, writeConversations } from './../llm/llm-fixtures.js';
+import type { IntentsNotes } from '../../src/stages/intents/intents-stage.js';
 
 const SECRET = 'sk-test-DO-NOT-LEAK-4f1c2e';
 
@@ -44,7 +45,7 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-function stageDir(dir: string, name = '04-intents'): string {
+function stageDir(dir: string, name = 'intents'): string {
   return join(dir, 'runs', name);
 }
 
@@ -67,7 +68,7 @@ const sha = (p: string) => sha256Hex(readFileSync(p));
 
 function llmNotes(m: StageMarker | null): UsageSummary {
   assert.ok(m, 'intents marker');
-  return m.notes['llm'] as UsageSummary;
+  return (m.notes as IntentsNotes).llm!;
 }
 
 describe('LLM intents against a local OpenAI-compatible server', () => {
@@ -188,7 +189,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /HTTP 401.*Check the API key in the environment variable OPENAI_API_KEY \(.*pipeline\.yaml stages\.intents\.api_key_env\)/);
     assert.ok(!r.stderr.includes(SECRET));
-    assert.ok(existsSync(join(dir, 'runs', '03-dedup', '_SUCCESS.json')));
+    assert.ok(existsSync(join(dir, 'runs', 'dedup', '_SUCCESS.json')));
     assert.ok(!existsSync(stageDir(dir)));
   });
 
@@ -267,7 +268,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     const r = spawnSync(process.execPath, [CLI, 'run', file], { cwd: ROOT, env, encoding: 'utf8' });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /pipeline\.yaml stages\.intents\.api_key_env: the environment variable USERLM_TEST_UNSET_KEY is not set; export your API key/);
-    assert.ok(!existsSync(join(dir, 'runs', '01-normalize')));
+    assert.ok(!existsSync(join(dir, 'runs', 'normalize')));
   });
 
   it('the shipped pipelines: the paper recipe asks gpt-4o, the sample stays offline', () => {

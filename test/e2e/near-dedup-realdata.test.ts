@@ -5,6 +5,8 @@ import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { buildDataset } from '../../src/stages/recipe.js';
 import { REALDATA, tempDir, withDb, writePipeline } from '../helpers.js';
+import { resultOf } from '../../src/core/runner.js';
+import { dedupStage } from '../../src/stages/dedup/dedup-stage.js';
 
 const REAL = join(REALDATA, 'wildchat-1m-sample50.parquet');
 
@@ -17,9 +19,9 @@ describe('near-duplicate removal on real WildChat rows', () => {
   it('drops none of the 50 conversations when whole user sides are compared', async () => {
     const dir = tempDir();
     const r = await buildDataset(writePipeline(dir, pipelineYaml(dir, REAL, 'all_user_turns')).pipeline(), silentLogger);
-    const dedup = r.markers.find((m) => m.stage === 'dedup')!;
+    const dedup = resultOf(r, dedupStage);
     assert.deepEqual(dedup.drops, {});
-    assert.equal((dedup.notes['near'] as { near_duplicates: number }).near_duplicates, 0);
+    assert.equal(dedup.notes.near!.near_duplicates, 0);
   });
 
   it('on first user turns, drops exactly the two real re-asks: same user, same opening request, minutes later', async () => {
@@ -33,7 +35,7 @@ describe('near-duplicate removal on real WildChat rows', () => {
       const rows = await db.all<{ dropped: string; kept: string; same_user: boolean; minutes: number; sim: number }>(
         `SELECT d.conversation_id AS dropped, d.duplicate_of AS kept, a.hashed_ip = b.hashed_ip AS same_user,
                 date_diff('minute', b.timestamp, a.timestamp) AS minutes, d.similarity AS sim
-         FROM read_parquet(${sqlString(join(dir, 'runs', '03-dedup', 'drops.parquet'))}) d
+         FROM read_parquet(${sqlString(join(dir, 'runs', 'dedup', 'drops.parquet'))}) d
          JOIN read_parquet(${sqlString(REAL)}) a ON d.conversation_id = 'wc:' || a.conversation_hash || ':' || a.conversation[1].turn_identifier
          JOIN read_parquet(${sqlString(REAL)}) b ON d.duplicate_of = 'wc:' || b.conversation_hash || ':' || b.conversation[1].turn_identifier
          ORDER BY 1`,
@@ -81,7 +83,7 @@ describe('near-duplicate removal on real WildChat rows', () => {
     assert.deepEqual(dedup.drops, { near_duplicate: 1 });
     await withDb(async (db) => {
       const drops = await db.all<{ conversation_id: string; duplicate_of: string; similarity: number }>(
-        `SELECT conversation_id, duplicate_of, similarity FROM read_parquet(${sqlString(join(dir, 'runs', '03-dedup', 'drops.parquet'))})`,
+        `SELECT conversation_id, duplicate_of, similarity FROM read_parquet(${sqlString(join(dir, 'runs', 'dedup', 'drops.parquet'))})`,
       );
       assert.equal(drops.length, 1);
       assert.match(drops[0]!.conversation_id, /^wc:planted0+:/);

@@ -9,12 +9,9 @@ import { sha256Hex } from '../../src/core/hash.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { buildDataset, STAGES, type BuildResult } from '../../src/stages/recipe.js';
 import { ROOT, runCli, samplePipelineYaml, SAMPLE_PRISM, SAMPLE_WILDCHAT, tempDir, withDb, writePipeline } from '../helpers.js';
+import { resultOf } from '../../src/core/runner.js';
+import { splitStage } from '../../src/stages/split/split-stage.js';
 
-/** runs/<name>/NN-<stage> for a stage of the recipe, wherever it sits. */
-function stageDir(name: string): string {
-  const i = STAGES.findIndex((s) => s.name === name);
-  return `${String(i + 1).padStart(2, '0')}-${name}`;
-}
 
 function shardHashes(outDir: string): Record<string, string> {
   const data = join(outDir, 'data');
@@ -47,7 +44,7 @@ describe('the bundled sample, end to end', () => {
       assert.equal(first.markers[0]!.conversations_in, wildchat + prism);
       const dropped = new Set<string>();
       for (const [i, m] of first.markers.entries()) {
-        const stageDir = join(dir, 'runs', `${String(i + 1).padStart(2, '0')}-${STAGES[i]!.name}`);
+        const stageDir = join(dir, 'runs', STAGES[i]!.name);
         const total = Object.values(m.drops).reduce((a, b) => a + b, 0);
         assert.equal(m.conversations_in, m.conversations_out + total, `${m.stage}: in = out + drops`);
         if (i > 0) assert.equal(m.conversations_in, first.markers[i - 1]!.conversations_out, `${m.stage} reads what ${first.markers[i - 1]!.stage} wrote`);
@@ -71,7 +68,7 @@ describe('the bundled sample, end to end', () => {
     // datasets/sample/README.md: six planted exact duplicates, five differing in case or whitespace.
     assert.equal(byStage['dedup']!.drops['exact_duplicate'], 6);
     assert.ok((byStage['normalize']!.drops['prism_no_chosen_answer'] ?? 0) > 0);
-    const splits = byStage['split']!.notes['splits'] as Record<string, { users: number }>;
+    const splits = resultOf(first, splitStage).notes.splits;
     assert.deepEqual(Object.keys(splits).sort(), ['test', 'test_ood', 'train', 'validation']);
   });
 
@@ -84,7 +81,7 @@ describe('the bundled sample, end to end', () => {
   });
 
   it('reruns a deleted stage and every stage after it, with the same result', async () => {
-    rmSync(join(dir, 'runs', '03-dedup'), { recursive: true });
+    rmSync(join(dir, 'runs', 'dedup'), { recursive: true });
     const r = await buildDataset(pipeline(), silentLogger);
     assert.deepEqual(r.skipped, ['normalize', 'filter']);
     assert.deepEqual(r.executed, ['dedup', 'intents', 'flip', 'tokenize', 'split', 'shards']);
@@ -147,8 +144,8 @@ describe('the bundled sample, end to end', () => {
     await withDb(async (db) => {
       const rows = await db.all<{ split: string; train_split: string; similarity: number }>(
         `SELECT l.split, t.split AS train_split, l.similarity
-         FROM read_parquet(${sqlString(join(dir, 'runs', stageDir('split'), 'leaks.parquet'))}) l
-         JOIN (SELECT DISTINCT conversation_id, split FROM read_parquet(${sqlString(join(dir, 'runs', stageDir('split'), 'data.parquet'))})) t
+         FROM read_parquet(${sqlString(join(dir, 'runs', 'split', 'leaks.parquet'))}) l
+         JOIN (SELECT DISTINCT conversation_id, split FROM read_parquet(${sqlString(join(dir, 'runs', 'split', 'data.parquet'))})) t
            ON t.conversation_id = l.train_conversation_id`,
       );
       assert.equal(rows.length, leaked);

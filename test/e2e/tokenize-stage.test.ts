@@ -55,7 +55,7 @@ describe('the tokenize stage', () => {
     assert.deepEqual(tok.drops, { all_samples_too_long: 1 });
     assert.equal(tok.conversations_out, 2);
     await withDb(async (db) => {
-      const stageDir = join(dir, 'runs', '06-tokenize');
+      const stageDir = join(dir, 'runs', 'tokenize');
       const convDrops = await db.all<{ conversation_id: string }>(`SELECT conversation_id FROM read_parquet(${sqlString(join(stageDir, 'drops.parquet'))})`);
       const sampleDrops = await db.all<{ conversation_id: string; num_tokens: number }>(
         `SELECT conversation_id, num_tokens FROM read_parquet(${sqlString(join(stageDir, 'sample_drops.parquet'))})`,

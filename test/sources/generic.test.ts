@@ -58,7 +58,7 @@ sources:
     await withDb(async (db) => {
       const rows = await db.all<{ conversation_id: string; user_key: string | null; country: string | null; msgs: string; meta: string }>(
         `SELECT conversation_id, user_key, country, array_to_string(list_transform(messages, m -> m.role || ':' || m.content), ' | ') AS msgs, source_meta AS meta
-         FROM read_parquet(${sqlString(join(dir, 'runs', '02-filter', 'data.parquet'))}) ORDER BY conversation_id`,
+         FROM read_parquet(${sqlString(join(dir, 'runs', 'filter', 'data.parquet'))}) ORDER BY conversation_id`,
       );
       assert.deepEqual(
         rows.map((x) => [x.conversation_id, x.user_key, x.country, x.msgs]),

@@ -31,7 +31,7 @@ describe('WildChat adapter', () => {
     );
     await withDb(async (db) => {
       const q = (sub: string) =>
-        db.all(`SELECT conversation_id, user_key, timestamp, messages FROM read_parquet(${sqlString(join(dir, sub, 'runs', '01-normalize', 'data.parquet'))}) ORDER BY 1`);
+        db.all(`SELECT conversation_id, user_key, timestamp, messages FROM read_parquet(${sqlString(join(dir, sub, 'runs', 'normalize', 'data.parquet'))}) ORDER BY 1`);
       assert.deepEqual(await q('48m'), await q('1m'));
     });
   });
@@ -48,7 +48,7 @@ describe('WildChat adapter', () => {
         `SELECT n.user_key = w.hashed_ip || '|' || w.country
                 AND n.conversation_id = 'wc:' || w.conversation_hash || ':' || w.conversation[1].turn_identifier
                 AND n.country = w.country AND n.language = w.language AS ok
-         FROM read_parquet(${sqlString(join(dir, 'runs', '01-normalize', 'data.parquet'))}) n
+         FROM read_parquet(${sqlString(join(dir, 'runs', 'normalize', 'data.parquet'))}) n
          JOIN read_parquet(${sqlString(REAL)}, file_row_number = true) w ON n.source_row = w.file_row_number`,
       );
       assert.equal(rows.length, 50);

@@ -44,7 +44,7 @@ describe('split, property-based', () => {
              TO ${sqlString(input)} (FORMAT parquet)`,
           );
           const out = tempDir();
-          await splitStage.run({ db, pipeline: { ...p, config: { ...p.config, seed } }, dir: out, input, previous: [], scratchDir: out, log: silentLogger });
+          await splitStage.run({ db, pipeline: { ...p, config: { ...p.config, seed } }, dir: out, input, needs: {}, earlier: [], scratchDir: out, log: silentLogger });
           const data = sqlString(join(out, 'data.parquet'));
           const twoSplits = await db.all(
             `SELECT coalesce(user_key, 'conversation|' || conversation_id) AS u FROM read_parquet(${data})

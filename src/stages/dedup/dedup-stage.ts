@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DedupOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { renderDedupReport } from './dedup-report.js';
 import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
 import { findNearDuplicates, type NearDedupStats } from './near-dedup.js';
@@ -26,7 +26,12 @@ export function exactKeySql(text: DedupOptions['exact']['text']): string {
  * survivors (MinHash LSH, see near-dedup.ts). clusters.parquet records every survivor of
  * the exact step with its cluster; dedup_report.md shows the largest clusters.
  */
-export const dedupStage: StageSpec = {
+export interface DedupNotes {
+  /** Near-duplicate and template statistics, when either step ran. */
+  near?: NearDedupStats;
+}
+
+export const dedupStage = defineStage({
   name: 'dedup',
   version: 3,
   options: (p) => {
@@ -92,6 +97,7 @@ export const dedupStage: StageSpec = {
     await db.run('DROP VIEW dedup_input');
     await db.run('DROP TABLE near_result');
     await db.run('DROP TABLE deduped');
-    return stats ? { notes: { near: stats } } : {};
+    const notes: DedupNotes = stats ? { near: stats } : {};
+    return { notes };
   },
-};
+});

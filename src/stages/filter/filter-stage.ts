@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import type { FilterOptions } from '../../config/pipeline-config.js';
 import { sqlString } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 
 /**
@@ -48,7 +48,7 @@ export function filterReasonSql(o: FilterOptions): string {
   return `CASE ${cases.map(([r, cond]) => `WHEN ${cond} THEN '${r}'`).join(' ')} END`;
 }
 
-export const filterStage: StageSpec = {
+export const filterStage = defineStage({
   name: 'filter',
   version: 1,
   options: (p) => p.config.stages.filter,
@@ -75,6 +75,6 @@ export const filterStage: StageSpec = {
        TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     await db.run('DROP TABLE filtered');
-    return {};
+    return { notes: {} };
   },
-};
+});

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { sqlString } from '../../core/db.js';
-import { DATA_FILE, type StageSpec } from '../../core/stage.js';
+import { DATA_FILE, defineStage } from '../../core/stage.js';
 
 /**
  * K user turns -> K+1 samples (see flip-conversation.ts for the rule). The filter stage has
@@ -27,7 +27,7 @@ export function flipSql(input: string): string {
     ORDER BY c.file_row_number, t`;
 }
 
-export const flipStage: StageSpec = {
+export const flipStage = defineStage({
   name: 'flip',
   version: 1,
   options: (p) => p.config.stages.flip,
@@ -36,6 +36,6 @@ export const flipStage: StageSpec = {
       `COPY (${flipSql(input!)}) TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       { end_token: pipeline.config.stages.flip.end_token },
     );
-    return {};
+    return { notes: {} };
   },
-};
+});

@@ -3,7 +3,8 @@ import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
 import type { IntentOptions, LoadedPipeline } from '../../config/pipeline-config.js';
-import type { StageContext, StageOutcome, StageSpec } from '../../core/stage.js';
+import { defineStage, type StageContext, type StageOutcome } from '../../core/stage.js';
+import type { UsageSummary } from '../../llm/usage-meter.js';
 import { generateBatchIntents } from './batch-intents.js';
 import { IntentSink } from './intent-sink.js';
 import { generateOnlineIntents } from './online-intents.js';
@@ -33,7 +34,21 @@ export function intentOutputOptions(o: IntentOptions): unknown {
   };
 }
 
-async function templateIntents({ db, dir, input, log }: StageContext): Promise<StageOutcome> {
+/** The prompt an LLM backend used, as the manifest records it. */
+export interface IntentPromptRef {
+  file: string;
+  id: string;
+  version: number;
+  sha256: string;
+}
+
+/** LLM backends only: what the run that executed the stage sent and spent. */
+export interface IntentsNotes {
+  llm?: UsageSummary;
+  prompt?: IntentPromptRef;
+}
+
+async function templateIntents({ db, dir, input, log }: StageContext): Promise<StageOutcome<IntentsNotes>> {
   // Counted before streaming: another query on the connection would end the stream.
   const total = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
   const sink = await IntentSink.open(db);
@@ -54,7 +69,7 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
     sink.close();
   }
   await sink.write(input!, dir, 'template');
-  return {};
+  return { notes: {} };
 }
 
 /**
@@ -62,7 +77,7 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
  * per conversation, or through the Batch API). Conversations are streamed from DuckDB, the
  * backend writes intents through an appender, and SQL joins them back in input order.
  */
-export const intentsStage: StageSpec = {
+export const intentsStage = defineStage({
   name: 'intents',
   version: 2,
   options: (p) => intentOutputOptions(p.config.stages.intents),
@@ -72,10 +87,10 @@ export const intentsStage: StageSpec = {
     // The prompt's wording decides the intents: an edited prompt reruns the stage.
     return { prompt_sha256: await readFile(o.prompt).then(sha256Hex, () => 'unreadable') };
   },
-  async run(ctx) {
+  async run(ctx): Promise<StageOutcome<IntentsNotes>> {
     const backend = ctx.pipeline.config.stages.intents.backend;
-    if (backend === 'openai') return generateOnlineIntents(ctx);
-    if (backend === 'openai-batch') return generateBatchIntents(ctx);
+    if (backend === 'openai') return { notes: (await generateOnlineIntents(ctx)).notes as IntentsNotes };
+    if (backend === 'openai-batch') return { notes: (await generateBatchIntents(ctx)).notes as IntentsNotes };
     return templateIntents(ctx);
   },
-};
+});

@@ -3,7 +3,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { sqlString, toNumber } from '../../core/db.js';
 import { SourceError } from '../../core/errors.js';
 import { sha256File } from '../../core/hash.js';
-import { DATA_FILE, DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { adapterFor } from '../../sources/adapter-for.js';
 import { resolveSourceFiles } from '../../sources/resolve-files.js';
 import { CANONICAL_COLUMNS } from '../../sources/source-adapter.js';
@@ -13,12 +13,28 @@ import type { LoadedPipeline } from '../../config/pipeline-config.js';
 
 const where = (p: LoadedPipeline) => ({ runDir: p.config.run_dir, cacheDir: hubCacheDir() });
 
+/** A source file as read: its path (the repo path for a Hub file), size and sha256. */
+export interface HashedSourceFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface NormalizeNotes {
+  /** Per source name, the files read. */
+  sources: Record<string, HashedSourceFile[]>;
+  /** Per Hub source name, the commit its files were read from. */
+  hub_commits?: Record<string, string>;
+  /** Per source name, what its adapter noted (columns a variant lacked, repaired records, ...). */
+  adapters?: Record<string, Record<string, number | string | string[]>>;
+}
+
 /**
  * Every source mapped to the canonical Conversation, in one table. Conversation ids are
  * prefixed with the source name; a repeated id within the pipeline keeps its first row and
  * drops the others (reason duplicate_id).
  */
-export const normalizeStage: StageSpec = {
+export const normalizeStage = defineStage({
   name: 'normalize',
   // 2: invalid UTF-8 in JSON lines is an error, lone surrogates a drop (invalid_unicode).
   version: 2,
@@ -34,8 +50,8 @@ export const normalizeStage: StageSpec = {
     const { db, pipeline, dir, scratchDir, log } = ctx;
     const selects: string[] = [];
     const params: Record<string, DuckDBValue> = {};
-    const notes: Record<string, unknown> = {};
-    const sourceFiles: Record<string, { path: string; bytes: number; sha256: string }[]> = {};
+    const notes: Record<string, Record<string, number | string | string[]>> = {};
+    const sourceFiles: Record<string, HashedSourceFile[]> = {};
     const hubCommits: Record<string, string> = {};
     const filesOf: string[][] = [];
     for (const [i, source] of pipeline.config.sources.entries()) {
@@ -91,6 +107,11 @@ export const normalizeStage: StageSpec = {
        TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     await db.run('DROP TABLE normalized');
-    return { conversationsIn: raw, notes: { sources: sourceFiles, ...(Object.keys(hubCommits).length ? { hub_commits: hubCommits } : {}), ...(Object.keys(notes).length ? { adapters: notes } : {}) } };
+    const out: NormalizeNotes = {
+      sources: sourceFiles,
+      ...(Object.keys(hubCommits).length ? { hub_commits: hubCommits } : {}),
+      ...(Object.keys(notes).length ? { adapters: notes } : {}),
+    };
+    return { conversationsIn: raw, notes: out };
   },
-};
+});

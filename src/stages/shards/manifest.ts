@@ -1,5 +1,10 @@
 import type { LoadedPipeline } from '../../config/pipeline-config.js';
-import type { StageMarker } from '../../core/marker.js';
+import type { StageCounts } from '../../core/stage.js';
+import type { IntentsNotes } from '../intents/intents-stage.js';
+import type { NormalizeNotes } from '../normalize/normalize-stage.js';
+import type { LeakReport } from '../split/split-stage.js';
+
+export type { LeakReport };
 
 export const GENERATOR = 'userlm-data';
 
@@ -83,14 +88,6 @@ export interface Manifest {
   files: ShardFile[];
 }
 
-export interface LeakReport {
-  checked: boolean;
-  threshold: number;
-  dropped: boolean;
-  against: string;
-  by_split: Record<string, number>;
-}
-
 export function defaultLicense(type: string): string {
   if (type === 'wildchat') return 'odc-by';
   if (type === 'prism') return 'cc-by-nc-4.0';
@@ -102,15 +99,20 @@ export function buildManifest(args: {
   pipeline: LoadedPipeline;
   version: string;
   schemaVersion: string;
-  previous: StageMarker[];
+  /** Counts of every stage before the shards stage, in recipe order. */
+  stages: (StageCounts & { stage: string })[];
+  /** What the normalize stage read. */
+  sources: NormalizeNotes;
+  /** The intents stage's name and notes (LLM usage when an LLM wrote them). */
+  intents: { stage: string; notes: IntentsNotes } | null;
+  leaks: LeakReport | null;
   splits: Record<string, SplitStats>;
   tokens: TokenSummary | null;
   files: ShardFile[];
 }): Manifest {
-  const { pipeline, previous } = args;
-  const normalize = previous.find((m) => m.stage === 'normalize');
-  const hashed = (normalize?.notes['sources'] ?? {}) as Record<string, { path: string; bytes: number; sha256: string }[]>;
-  const commits = (normalize?.notes['hub_commits'] ?? {}) as Record<string, string>;
+  const { pipeline, intents } = args;
+  const hashed = args.sources.sources;
+  const commits = args.sources.hub_commits ?? {};
   return {
     name: pipeline.config.name,
     generator: { name: GENERATOR, version: args.version },
@@ -125,19 +127,17 @@ export function buildManifest(args: {
       hub: s.hub ? { repo: s.hub.repo, repo_type: s.hub.repo_type, revision: s.hub.revision, sha: commits[s.name] ?? null } : null,
       files: hashed[s.name] ?? [],
     })),
-    stages: previous.map((m) => ({
+    stages: args.stages.map((m) => ({
       name: m.stage,
       conversations_in: m.conversations_in,
       conversations_out: m.conversations_out,
       samples_out: m.samples_out,
       dropped: m.drops,
       ...(m.sample_drops ? { samples_in: m.samples_in, samples_dropped: m.sample_drops } : {}),
-      ...(m.notes['llm'] ? { llm: { ...(m.notes['llm'] as object), prompt: m.notes['prompt'] ?? null } } : {}),
+      ...(intents?.stage === m.stage && intents.notes.llm ? { llm: { ...intents.notes.llm, prompt: intents.notes.prompt ?? null } } : {}),
     })),
     splits: args.splits,
-    leaks: ((previous.find((m) => m.stage === 'split')?.notes['leaks'] as LeakReport | undefined)?.checked
-      ? (previous.find((m) => m.stage === 'split')!.notes['leaks'] as LeakReport)
-      : null),
+    leaks: args.leaks?.checked ? args.leaks : null,
     tokens: args.tokens,
     files: args.files,
   };

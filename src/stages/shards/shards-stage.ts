@@ -2,10 +2,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { sha256File } from '../../core/hash.js';
-import type { StageMarker } from '../../core/marker.js';
 import { startProgress } from '../../core/progress.js';
-import { markerDir } from '../../core/runner.js';
-import { SAMPLE_DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { defineStage, type ResultOf } from '../../core/stage.js';
+import { intentsStage } from '../intents/intents-stage.js';
+import { normalizeStage } from '../normalize/normalize-stage.js';
+import { splitStage } from '../split/split-stage.js';
+import { tokenizeStage } from '../tokenize/tokenize-stage.js';
 import { readSchema, VERSION } from '../../core/version.js';
 import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
@@ -29,7 +31,7 @@ export function sampleColumns(chatColumn: boolean): string[] {
 }
 
 /** Per-split token statistics of shard_rows, with the tokenize stage's sample drops. */
-async function tokenSummary(db: Db, marker: StageMarker, dir: string): Promise<TokenSummary> {
+async function tokenSummary(db: Db, tokenize: ResultOf<typeof tokenizeStage>): Promise<TokenSummary> {
   const rows = await db.all<Record<string, unknown>>(
     `SELECT split, count(*) AS samples, sum(num_tokens) AS tokens, sum(num_target_tokens) AS target_tokens,
             avg(num_tokens) AS mean, quantile_disc(num_tokens, 0.5) AS p50, quantile_disc(num_tokens, 0.95) AS p95,
@@ -38,7 +40,7 @@ async function tokenSummary(db: Db, marker: StageMarker, dir: string): Promise<T
   );
   const dropped = await db.all<{ split: string | null; n: unknown }>(
     `SELECT s.split, count(*) AS n
-     FROM read_parquet(${sqlString(join(dir, SAMPLE_DROPS_FILE))}) d
+     FROM read_parquet(${sqlString(tokenize.files.sampleDrops)}) d
      LEFT JOIN (SELECT DISTINCT conversation_id, split FROM shard_rows) s USING (conversation_id)
      GROUP BY s.split`,
   );
@@ -57,13 +59,13 @@ async function tokenSummary(db: Db, marker: StageMarker, dir: string): Promise<T
       dropped: toNumber(dropped.find((d) => d.split === split)?.n),
     };
   }
-  const n = marker.notes;
+  const n = tokenize.notes;
   return {
-    tokenizer: String(n['tokenizer']),
-    tokenizer_sha256: String(n['tokenizer_sha256']),
-    max_seq_len: toNumber(n['max_seq_len']),
-    end_token: String(n['end_token']),
-    overflow: String(n['overflow']),
+    tokenizer: n.tokenizer,
+    tokenizer_sha256: n.tokenizer_sha256,
+    max_seq_len: n.max_seq_len,
+    end_token: n.end_token,
+    overflow: n.overflow,
     splits,
     dropped_without_split: toNumber(dropped.find((d) => d.split === null)?.n),
   };
@@ -77,11 +79,12 @@ export function shardName(split: string, i: number, n: number): string {
  * The published form: per split, Parquet shards in a seeded shuffled order (so that a
  * streaming reader sees a mix of conversations), plus manifest.json and the dataset card.
  */
-export const shardsStage: StageSpec = {
+export const shardsStage = defineStage({
   name: 'shards',
   version: 2,
+  needs: { normalize: normalizeStage, intents: intentsStage, tokenize: tokenizeStage, split: splitStage },
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
-  async run({ db, pipeline, dir, input, previous, log }) {
+  async run({ db, pipeline, dir, input, needs, earlier, log }) {
     const o = pipeline.config.stages.shards;
     const schema = readSchema<SampleSchema>('sample.schema.json');
     await mkdir(join(dir, 'data'), { recursive: true });
@@ -130,16 +133,26 @@ export const shardsStage: StageSpec = {
       };
     }
     progress.stop();
-    const tokenizeMarker = previous.find((m) => m.stage === 'tokenize');
-    const tokens = tokenizeMarker ? await tokenSummary(db, tokenizeMarker, markerDir(pipeline.config.run_dir, tokenizeMarker)) : null;
+    const tokens = await tokenSummary(db, needs.tokenize);
     await db.run('DROP TABLE shard_rows');
-    const manifest = buildManifest({ pipeline, version: VERSION, schemaVersion: schema.version, previous, splits, tokens, files });
+    const manifest = buildManifest({
+      pipeline,
+      version: VERSION,
+      schemaVersion: schema.version,
+      stages: earlier,
+      sources: needs.normalize.notes,
+      intents: { stage: needs.intents.stage, notes: needs.intents.notes },
+      leaks: needs.split.notes.leaks,
+      splits,
+      tokens,
+      files,
+    });
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     await writeFile(
       join(dir, 'README.md'),
       renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token }),
     );
-    return { outputs: files.map((f) => f.path) };
+    return { outputs: files.map((f) => f.path), notes: {} };
   },
-};
+});

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { SplitOptions } from '../../config/pipeline-config.js';
-import { sqlString, toNumber } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE, type StageContext, type StageSpec } from '../../core/stage.js';
+import { sqlString, toNumber, type Db } from '../../core/db.js';
+import { DATA_FILE, DROPS_FILE, defineStage, type StageContext } from '../../core/stage.js';
 import { lshShape, resolveWorkers } from '../dedup/near-dedup.js';
 import { sketchDocuments } from '../dedup/sketch-documents.js';
 import { crossSplitLeaks } from './cross-split-leaks.js';
@@ -44,20 +44,43 @@ export function trainSplitName(o: SplitOptions): string {
   return 'train' in o.fractions ? 'train' : Object.keys(o.fractions)[0]!;
 }
 
+/** Held-out conversations near-duplicate of training ones, as the manifest reports them. */
+export interface LeakReport {
+  checked: boolean;
+  threshold: number;
+  dropped: boolean;
+  against: string;
+  by_split: Record<string, number>;
+}
+
+export interface SplitNotes {
+  splits: Record<string, { conversations: number; samples: number; users: number }>;
+  leaks: LeakReport;
+}
+
+const LEAK_COLUMNS = 'conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT';
+
+/** The leaks file of a run that did not check: the same columns, no rows. */
+async function writeNoLeaks(db: Db, out: string): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP TABLE no_leaks (${LEAK_COLUMNS})`);
+  await db.run(`COPY no_leaks TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+  await db.run('DROP TABLE no_leaks');
+}
+
 /**
- * Held-out conversations whose first user turn is a near-duplicate of a training one, into
- * TABLE leaks (conversation_id, split, train_conversation_id, similarity).
+ * Held-out conversations whose first user turn is a near-duplicate of a training one, written
+ * to the Parquet file `out` (conversation_id, split, train_conversation_id, similarity).
+ * convSplit names a relation (conversation_id, split, first_user) the caller owns.
  */
-async function findLeaks(ctx: StageContext, o: SplitOptions): Promise<void> {
+async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string, out: string): Promise<void> {
   const { db, pipeline, log } = ctx;
   const near = pipeline.config.stages.dedup.near;
-  await db.run('CREATE OR REPLACE TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
-  const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM conv_split')).n);
+  const n = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM ${convSplit}`)).n);
   const train = trainSplitName(o);
   const ids: string[] = new Array(n);
   const splits: string[] = new Array(n);
   const isTrain = new Uint8Array(n);
-  const result = await db.conn.stream('SELECT conversation_id, split, first_user FROM conv_split ORDER BY conversation_id');
+  const result = await db.conn.stream(`SELECT conversation_id, split, first_user FROM ${convSplit} ORDER BY conversation_id`);
   let pos = 0;
   async function* batches() {
     for await (const chunk of result.yieldRowsJs()) {
@@ -82,7 +105,9 @@ async function findLeaks(ctx: StageContext, o: SplitOptions): Promise<void> {
   for (let i = 0; i < n; i++) eligible[i] = sk.words[i]! >= near.min_words ? 1 : 0;
   const { bands, rows } = lshShape({ ...near, threshold: o.leak_threshold, bands: null, rows: null, verify: true });
   const { match, similarity } = crossSplitLeaks(sk.signatures, n, isTrain, { numPerm: near.num_perm, bands, rows, threshold: o.leak_threshold, eligible });
-  const app = await db.appender('leaks');
+  // Not TEMP: the appender writes through a second connection, which cannot see temp tables.
+  await db.run(`CREATE OR REPLACE TABLE found_leaks (${LEAK_COLUMNS})`);
+  const app = await db.appender('found_leaks');
   let found = 0;
   for (let i = 0; i < n; i++) {
     if (match[i]! < 0) continue;
@@ -94,10 +119,12 @@ async function findLeaks(ctx: StageContext, o: SplitOptions): Promise<void> {
     app.endRow();
   }
   app.closeSync();
+  await db.run(`COPY (SELECT * FROM found_leaks ORDER BY conversation_id) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+  await db.run('DROP TABLE found_leaks');
   log.info('split.leaks', `  leak check: ${found} held-out conversation(s) near-duplicate of training ones (estimated Jaccard >= ${o.leak_threshold})`, { leaks: found });
 }
 
-export const splitStage: StageSpec = {
+export const splitStage = defineStage({
   name: 'split',
   version: 3,
   options: (p) => ({
@@ -127,10 +154,11 @@ export const splitStage: StageSpec = {
          ON u.user_key = CASE WHEN s.split_override IS NULL THEN coalesce(s.user_key, 'conversation|' || s.conversation_id) END
        GROUP BY s.conversation_id`,
     );
-    if (o.check_leaks) await findLeaks(ctx, o);
-    else await db.run('CREATE OR REPLACE TABLE leaks (conversation_id VARCHAR, split VARCHAR, train_conversation_id VARCHAR, similarity FLOAT)');
-    await db.run(`COPY (SELECT * FROM leaks ORDER BY conversation_id) TO ${sqlString(join(dir, 'leaks.parquet'))} (FORMAT parquet, COMPRESSION zstd)`);
-    const dropped = o.drop_leaks ? 'AND c.conversation_id NOT IN (SELECT conversation_id FROM leaks)' : '';
+    const leaksFile = join(dir, 'leaks.parquet');
+    if (o.check_leaks) await writeLeaks(ctx, o, 'conv_split', leaksFile);
+    else await writeNoLeaks(db, leaksFile);
+    const leaks = `read_parquet(${sqlString(leaksFile)})`;
+    const dropped = o.drop_leaks ? `AND c.conversation_id NOT IN (SELECT conversation_id FROM ${leaks})` : '';
     await db.run(
       `COPY (
          SELECT s.* EXCLUDE (split_override, file_row_number), c.split
@@ -142,7 +170,7 @@ export const splitStage: StageSpec = {
     );
     if (o.drop_leaks) {
       await db.run(
-        `COPY (SELECT conversation_id, 'split_leak' AS reason, train_conversation_id AS duplicate_of, similarity FROM leaks ORDER BY conversation_id)
+        `COPY (SELECT conversation_id, 'split_leak' AS reason, train_conversation_id AS duplicate_of, similarity FROM ${leaks} ORDER BY conversation_id)
          TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       );
     }
@@ -151,23 +179,21 @@ export const splitStage: StageSpec = {
               count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users
        FROM read_parquet(${sqlString(join(dir, DATA_FILE))}) GROUP BY split ORDER BY split`,
     );
-    const leaks = await db.all<{ split: string; n: unknown }>('SELECT split, count(*) AS n FROM leaks GROUP BY split ORDER BY split');
+    const leakCounts = await db.all<{ split: string; n: unknown }>(`SELECT split, count(*) AS n FROM ${leaks} GROUP BY split ORDER BY split`);
     await db.run('DROP TABLE user_split');
     await db.run('DROP TABLE conv_split');
-    await db.run('DROP TABLE leaks');
-    return {
-      notes: {
-        splits: Object.fromEntries(
-          counts.map((c) => [c.split, { conversations: toNumber(c.conversations), samples: toNumber(c.samples), users: toNumber(c.users) }]),
-        ),
-        leaks: {
-          checked: o.check_leaks,
-          threshold: o.leak_threshold,
-          dropped: o.drop_leaks,
-          against: trainSplitName(o),
-          by_split: Object.fromEntries(leaks.map((l) => [l.split, toNumber(l.n)])),
-        },
+    const notes: SplitNotes = {
+      splits: Object.fromEntries(
+        counts.map((c) => [c.split, { conversations: toNumber(c.conversations), samples: toNumber(c.samples), users: toNumber(c.users) }]),
+      ),
+      leaks: {
+        checked: o.check_leaks,
+        threshold: o.leak_threshold,
+        dropped: o.drop_leaks,
+        against: trainSplitName(o),
+        by_split: Object.fromEntries(leakCounts.map((l) => [l.split, toNumber(l.n)])),
       },
     };
+    return { notes };
   },
-};
+});

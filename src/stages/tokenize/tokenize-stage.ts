@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
-import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type StageSpec } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, defineStage } from '../../core/stage.js';
 import type { ChatMessage } from '../flip/flip-conversation.js';
 import { countConversationSamples } from './count-conversation-samples.js';
 import { loadTokenizer } from './load-tokenizer.js';
@@ -15,7 +15,19 @@ import { loadTokenizer } from './load-tokenizer.js';
  * of all K+1 samples come from per-message counts. SQL then joins the counts back, cuts the
  * truncated histories and drops what does not fit.
  */
-export const tokenizeStage: StageSpec = {
+export interface TokenizeNotes {
+  tokenizer: string;
+  tokenizer_sha256: string;
+  max_seq_len: number;
+  end_token: string;
+  overflow: string;
+  tokens: number;
+  truncated_samples: number;
+  too_long_samples: number;
+  text_mchars_per_s: number | null;
+}
+
+export const tokenizeStage = defineStage({
   name: 'tokenize',
   version: 2,
   options: (p) => ({ ...p.config.stages.tokenize, end_token: p.config.stages.flip.end_token }),
@@ -94,8 +106,7 @@ export const tokenizeStage: StageSpec = {
        FROM sample_tokens`,
     );
     await db.run('DROP TABLE sample_tokens');
-    return {
-      notes: {
+    const notes: TokenizeNotes = {
         tokenizer: name,
         tokenizer_sha256: sha256,
         max_seq_len: o.max_seq_len,
@@ -104,8 +115,9 @@ export const tokenizeStage: StageSpec = {
         tokens: toNumber(t.tokens),
         truncated_samples: toNumber(t.truncated),
         too_long_samples: toNumber(t.too_long),
-        text_mchars_per_s: seconds > 0 ? Math.round((chars / 1e6 / seconds) * 100) / 100 : null,
-      },
+      text_mchars_per_s: seconds > 0 ? Math.round((chars / 1e6 / seconds) * 100) / 100 : null,
     };
+    // sample_drops.parquet (sample_id, conversation_id, reason, num_tokens) is read by the shards stage.
+    return { notes, publish: { sampleDrops: SAMPLE_DROPS_FILE } };
   },
-};
+});
