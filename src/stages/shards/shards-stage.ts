@@ -7,6 +7,7 @@ import { startProgress } from '../../core/progress.js';
 import { markerDir } from '../../core/runner.js';
 import { SAMPLE_DROPS_FILE, type StageSpec } from '../../core/stage.js';
 import { readSchema, VERSION } from '../../core/version.js';
+import { writeCardCharts } from '../../report/write-card-charts.js';
 import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
 
@@ -79,7 +80,7 @@ export function shardName(split: string, i: number, n: number): string {
  */
 export const shardsStage: StageSpec = {
   name: 'shards',
-  version: 2,
+  version: 3,
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
   async run({ db, pipeline, dir, input, previous, log }) {
     const o = pipeline.config.stages.shards;
@@ -135,10 +136,11 @@ export const shardsStage: StageSpec = {
     await db.run('DROP TABLE shard_rows');
     const manifest = buildManifest({ pipeline, version: VERSION, schemaVersion: schema.version, previous, splits, tokens, files });
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    const charts = await writeCardCharts(db, dir, manifest);
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     await writeFile(
       join(dir, 'README.md'),
-      renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token }),
+      renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token, charts }),
     );
     return { outputs: files.map((f) => f.path) };
   },
