@@ -1,4 +1,3 @@
-import { listValue } from '@duckdb/node-api';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlList, toNumber, type Db } from '../core/db.js';
@@ -60,6 +59,8 @@ const TOP_KEYS = 20;
 const TARGET_CAP = 512;
 const TARGET_BIN = 16;
 const TURNS_CAP = 20;
+/** A bound list of ids: passed as JSON text, since an empty bound list has no element type. */
+const ID_LIST_SQL = (param: string) => `from_json(${param}, '["VARCHAR"]')`;
 
 function clip(s: string | null | undefined, n: number): string {
   const t = (s ?? '').replace(/\s+/g, ' ').trim();
@@ -140,8 +141,8 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
           const ids = picked.map((p) => String(p['conversation_id']));
           const found = await db.all<{ conversation_id: string; messages: { role: string; content: string }[] }>(
             `SELECT conversation_id, any_value(messages)[1:4] AS messages FROM read_parquet(${sqlList(textStage.data)})
-             WHERE list_contains($ids, conversation_id) GROUP BY conversation_id`,
-            { ids: listValue(ids) },
+             WHERE list_contains(${ID_LIST_SQL('$ids')}, conversation_id) GROUP BY conversation_id`,
+            { ids: JSON.stringify(ids) },
           );
           for (const f of found) texts.set(f.conversation_id, f.messages);
         }
@@ -257,25 +258,23 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
             `SELECT duplicate_of AS cluster_id, count(*) + 1 AS size FROM read_parquet(${dropsFile}) WHERE reason = 'exact_duplicate' GROUP BY 1 ORDER BY size DESC, cluster_id LIMIT 4`,
           )
         : [];
+      // One scan of the dedup input for every shown group's texts, not one per group.
+      const members = await db.all<{ cluster_id: string; conversation_id: string; kept: boolean; similarity: number | null; text: string }>(
+        `WITH m AS (SELECT cluster_id, conversation_id, kept, similarity FROM read_parquet(${clusters}) WHERE list_contains(${ID_LIST_SQL('$near')}, cluster_id)
+                    QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY kept DESC, similarity, conversation_id) <= 6
+                    UNION ALL
+                    SELECT duplicate_of, conversation_id, false, 1.0::FLOAT FROM ${hasDrops ? `read_parquet(${dropsFile}) WHERE reason = 'exact_duplicate' AND list_contains(${ID_LIST_SQL('$exact')}, duplicate_of)` : '(SELECT NULL AS duplicate_of, NULL AS conversation_id) WHERE false'}
+                    UNION ALL
+                    SELECT unnest(${ID_LIST_SQL('$exact')}) AS e, e, true, NULL)
+         SELECT m.*, ${FIRST_USER_TURN_SQL} AS text FROM m JOIN (SELECT conversation_id, messages FROM read_parquet(${input}) WHERE conversation_id IN (SELECT conversation_id FROM m)) t USING (conversation_id)
+         ORDER BY m.cluster_id, m.kept DESC, m.similarity, m.conversation_id`,
+        { near: JSON.stringify(largestNear.map((c) => c.cluster_id)), exact: JSON.stringify(largestExact.map((c) => c.cluster_id)) },
+      );
       const largest: NonNullable<ReportData['dedup']>['largest'] = [];
-      for (const c of largestNear) {
-        const members = await db.all<{ conversation_id: string; kept: boolean; similarity: number | null; text: string }>(
-          `SELECT m.conversation_id, m.kept, m.similarity, ${FIRST_USER_TURN_SQL} AS text
-           FROM (SELECT * FROM read_parquet(${clusters}) WHERE cluster_id = $c) m
-           JOIN (SELECT conversation_id, messages FROM read_parquet(${input}) WHERE conversation_id IN (SELECT conversation_id FROM read_parquet(${clusters}) WHERE cluster_id = $c)) t USING (conversation_id)
-           ORDER BY m.kept DESC, m.similarity, m.conversation_id LIMIT 6`,
-          { c: c.cluster_id },
-        );
-        largest.push({ cluster_id: c.cluster_id, size: c.size, kind: 'near', members: members.map((m) => ({ ...m, similarity: m.kept ? null : m.similarity, text: clip(m.text, clipAt) })) });
-      }
-      for (const c of largestExact) {
-        const members = await db.all<{ conversation_id: string; text: string }>(
-          `SELECT conversation_id, ${FIRST_USER_TURN_SQL} AS text FROM read_parquet(${input})
-           WHERE conversation_id = $c OR conversation_id IN (SELECT conversation_id FROM read_parquet(${dropsFile}) WHERE reason = 'exact_duplicate' AND duplicate_of = $c)
-           ORDER BY conversation_id <> $c, conversation_id LIMIT 4`,
-          { c: c.cluster_id },
-        );
-        largest.push({ cluster_id: c.cluster_id, size: toNumber(c.size), kind: 'exact', members: members.map((m) => ({ conversation_id: m.conversation_id, kept: m.conversation_id === c.cluster_id, similarity: m.conversation_id === c.cluster_id ? null : 1, text: clip(m.text, clipAt) })) });
+      const groups = [...largestNear.map((c) => ({ id: c.cluster_id, size: toNumber(c.size), kind: 'near' as const })), ...largestExact.map((c) => ({ id: c.cluster_id, size: toNumber(c.size), kind: 'exact' as const }))];
+      for (const g of groups) {
+        const ms = members.filter((m) => m.cluster_id === g.id).slice(0, g.kind === 'exact' ? 4 : 6);
+        largest.push({ cluster_id: g.id, size: g.size, kind: g.kind, members: ms.map((m) => ({ conversation_id: m.conversation_id, kept: m.kept, similarity: m.kept ? null : m.similarity, text: clip(m.text, clipAt) })) });
       }
       const templatedCount = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${clusters}) WHERE templated`)).n);
       const templatedExamples = templatedCount
@@ -301,8 +300,11 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
       const backends = cols.includes('intent_backend')
         ? (await db.all<{ backend: string; n: unknown }>(`SELECT coalesce(intent_backend, '(none)') AS backend, count(*) AS n FROM read_parquet(${data}) GROUP BY 1 ORDER BY n DESC, 1`)).map((r) => ({ backend: r.backend, n: toNumber(r.n) }))
         : [];
+      // Ids first (one narrow column), then the texts of those few.
       const examples = await db.all<{ conversation_id: string; intent: string; text: string }>(
-        `SELECT conversation_id, intent, ${FIRST_USER_TURN_SQL} AS text FROM read_parquet(${data}) ORDER BY md5(conversation_id), conversation_id LIMIT 8`,
+        `WITH ids AS (SELECT conversation_id FROM read_parquet(${data}) ORDER BY md5(conversation_id), conversation_id LIMIT 8)
+         SELECT conversation_id, intent, ${FIRST_USER_TURN_SQL} AS text FROM read_parquet(${data})
+         WHERE conversation_id IN (SELECT conversation_id FROM ids) ORDER BY md5(conversation_id), conversation_id`,
       );
       intents = {
         backends,
