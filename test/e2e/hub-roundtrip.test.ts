@@ -188,13 +188,13 @@ sources:
     mark = hub.requests.length;
     const third = await runCliAsync(['publish', out, '--repo', 'me/userlm-sample'], env(READER));
     assert.equal(third.status, 0, third.stderr);
-    assert.match(third.stderr, /nothing to upload: all 6 file\(s\) are already there/);
+    assert.match(third.stderr, /nothing to upload: all 8 file\(s\) are already there/);
     assert.equal(hub.requests.slice(mark).filter((q) => q.path.includes('/commit/') || q.method === 'PUT').length, 0);
   });
 
   it('--pr opens one pull request and puts every later commit on it; main is untouched', async () => {
     const before = hub.filesAt('dataset', 'me/userlm-sample', 'main')!;
-    // A fresh repo so that all 6 files need uploading: 3 commits onto one PR.
+    // A fresh repo so that all 8 files need uploading: 4 commits onto one PR.
     const r = await runCliAsync(['publish', out, '--repo', 'me/userlm-pr', '--pr', '--files-per-commit', '2', '--private'], env(READER));
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), `${hub.url}/datasets/me/userlm-pr/discussions/1`);
