@@ -1,9 +1,11 @@
 // `make bench`: every benchmark, printing its numbers. USERLM_BENCH_SIZES=100000 narrows the
-// dedup sizes (comma-separated); USERLM_BENCH_ONLY=dedup,tokenize,intents picks benchmarks.
+// dedup sizes (comma-separated); USERLM_BENCH_ONLY=dedup,tokenize,report,intents picks benchmarks;
+// USERLM_BENCH_REPORT_SIZE sets the report benchmark's run size (default 1M conversations).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchDedup } from './dedup-bench.js';
+import { benchReport } from './report-bench.js';
 import { benchTokenize } from './tokenize-bench.js';
 
 const sizes = process.env['USERLM_BENCH_SIZES']?.split(',').map(Number) ?? [100_000, 1_000_000];
@@ -14,6 +16,10 @@ if (want('dedup')) await benchDedup(sizes);
 if (want('tokenize')) {
   process.stdout.write('\n== tokenization ==\n');
   await benchTokenize();
+}
+if (want('report')) {
+  process.stdout.write('\n== run report ==\n');
+  await benchReport(Number(process.env['USERLM_BENCH_REPORT_SIZE'] ?? 1_000_000));
 }
 if (want('intents')) {
   process.stdout.write('\n== LLM intents against a local OpenAI-compatible server ==\n');

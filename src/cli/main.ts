@@ -6,6 +6,7 @@ import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
 import { publishCommand } from './publish.js';
 import { pullCommand } from './pull.js';
+import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { validateCommand } from './validate.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(pullCommand());
   program.addCommand(publishCommand());
   program.addCommand(trainCommand());
+  program.addCommand(reportCommand());
   return program;
 }
 

@@ -22,12 +22,23 @@ export function runCommand(): Command {
         await ensureHubSources(pipeline, { settings, log, offline: opts.offline || settings.offline });
       }
       const r = await buildDataset(pipeline, log);
+      // The dataset is complete whatever happens here; a report that fails is said, with how to retry.
+      // Loaded here, not at start-up: the chart libraries are only needed once a run is done.
+      const { reportForPipeline } = await import('../report/report-for-pipeline.js');
+      const report = await reportForPipeline(pipeline).then(
+        (x) => x.paths[0]!,
+        (e: unknown) => {
+          log.warn('run.report_failed', `the run report could not be written (${(e as Error)?.message ?? String(e)}); retry with: userlm-data report ${pipeline.config.run_dir}`);
+          return null;
+        },
+      );
       const secs = ((performance.now() - started) / 1000).toFixed(1);
       const last = r.markers[r.markers.length - 1]!;
       log.info(
         'run.done',
-        `done in ${secs}s: ${r.executed.length} stage(s) ran, ${r.skipped.length} skipped; ${last.samples_out ?? 0} samples in ${r.outDir}/`,
-        { executed: r.executed, skipped: r.skipped, samples: last.samples_out, out_dir: r.outDir, seconds: Number(secs) },
+        `done in ${secs}s: ${r.executed.length} stage(s) ran, ${r.skipped.length} skipped; ${last.samples_out ?? 0} samples in ${r.outDir}/` +
+          (report ? `; report: ${report}` : ''),
+        { executed: r.executed, skipped: r.skipped, samples: last.samples_out, out_dir: r.outDir, seconds: Number(secs), report },
       );
     });
 }

@@ -8,6 +8,7 @@ import { startProgress } from '../core/progress.js';
 import type { Manifest } from '../stages/shards/manifest.js';
 import { fileIdentity } from './file-identity.js';
 import { hubFailure, repoPage, type HubContext } from './hub-failure.js';
+import { CARD_CHART_FILES } from '../report/write-card-charts.js';
 import { planPublish, type LocalFile, type RemoteEntry } from './plan-publish.js';
 
 /** The Hub's advice is 50-100 files per commit; more makes commits slow and fragile. */
@@ -58,7 +59,10 @@ async function readManifest(outDir: string): Promise<Manifest> {
 /** The dataset's files with their content ids, checked against the manifest the run wrote. */
 async function localFiles(outDir: string, m: Manifest): Promise<LocalFile[]> {
   const out: LocalFile[] = [];
-  for (const rel of [...m.files.map((f) => f.path), 'manifest.json', 'README.md']) {
+  // The card's chart images go along when the run drew them (runs before the charts existed did not).
+  const charts: string[] = [];
+  for (const rel of CARD_CHART_FILES) if (await stat(join(outDir, rel)).then((x) => x.isFile(), () => false)) charts.push(rel);
+  for (const rel of [...m.files.map((f) => f.path), ...charts, 'manifest.json', 'README.md']) {
     const abs = join(outDir, rel);
     const st = await stat(abs).catch(() => null);
     if (!st?.isFile()) throw new SourceError(`${outDir}: ${rel} is missing (manifest.json lists it); rerun \`userlm-data run\` to rebuild the dataset`);

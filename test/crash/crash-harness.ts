@@ -86,8 +86,9 @@ function walk(dir: string, rel = ''): string[] {
   return out.sort();
 }
 
+/** report.html (written by `run` after the export) records timings, so it is left out of byte comparisons. */
 function hashes(dir: string): Record<string, string> {
-  return Object.fromEntries(walk(dir).map((f) => [f, sha256Hex(readFileSync(join(dir, f)))]));
+  return Object.fromEntries(walk(dir).filter((f) => f !== 'report.html').map((f) => [f, sha256Hex(readFileSync(join(dir, f)))]));
 }
 
 /**
@@ -116,7 +117,10 @@ export function checkVisibleState(runs: string, out: string, where: string): Map
   if (existsSync(out)) {
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string }[] };
     const present = hashes(out);
-    const want = [...manifest.files.map((f) => f.path), 'README.md', 'manifest.json'].sort();
+    // The card's chart images are exported with it: every one it links must be there.
+    const card = existsSync(join(out, 'README.md')) ? readFileSync(join(out, 'README.md'), 'utf8') : '';
+    const charts = [...card.matchAll(/\]\((charts\/[^)]+\.svg)\)/g)].map((m) => m[1]!);
+    const want = [...manifest.files.map((f) => f.path), ...charts, 'README.md', 'manifest.json'].sort();
     if (JSON.stringify(Object.keys(present)) !== JSON.stringify(want)) throw new Error(`${where}: out_dir is incomplete or has extra files: ${Object.keys(present).join(', ')}`);
     for (const f of manifest.files) if (present[f.path] !== f.sha256) throw new Error(`${where}: ${f.path} in out_dir differs from its manifest entry`);
   }

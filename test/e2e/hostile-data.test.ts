@@ -166,7 +166,8 @@ stages:
       const { pipeline } = writePipeline(c.dir, c.yaml);
       const r = await buildDataset(pipeline(), silentLogger);
       assert.equal(r.markers.at(-1)!.samples_out, 0, c.name);
-      assert.deepEqual(readdirSync(join(c.dir, 'out')).sort(), ['README.md', 'manifest.json'], c.name);
+      assert.deepEqual(readdirSync(join(c.dir, 'out')).sort(), ['README.md', 'charts', 'manifest.json'], c.name);
+      assert.deepEqual(readdirSync(join(c.dir, 'out', 'charts')), ['funnel.svg'], `${c.name}: no token histogram without samples`);
       const manifest = JSON.parse(readFileSync(join(c.dir, 'out', 'manifest.json'), 'utf8'));
       assert.deepEqual(manifest.splits, {}, c.name);
       assert.deepEqual(manifest.files, [], c.name);

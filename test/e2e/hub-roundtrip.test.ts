@@ -143,14 +143,17 @@ sources:
   });
 
   it('an interrupted publish rerun uploads only the missing files; the Hub then holds exactly the local files', async () => {
+    // The run report stays local: it quotes dropped (toxic, redacted) conversations.
     const local = tree(out);
-    assert.equal(Object.keys(local).length, 6, Object.keys(local).join(', '));
-    // 6 files, 2 per commit: the second commit fails.
+    assert.ok(local['report.html']);
+    delete local['report.html'];
+    assert.equal(Object.keys(local).length, 8, Object.keys(local).join(', '));
+    // 8 files (4 shards, 2 card charts, manifest, card), 2 per commit: the second commit fails.
     hub.faults.failCommits = { after: 1, times: 1 };
     let mark = hub.requests.length;
     const first = await runCliAsync(['publish', out, '--repo', 'me/userlm-sample', '--files-per-commit', '2'], env(READER));
     assert.equal(first.status, 5, first.stderr);
-    assert.match(first.stderr, /commit 2 of 3.*the Hub answered 500.*rerun the same command: files already on the Hub with the same sha256 are skipped/);
+    assert.match(first.stderr, /commit 2 of 4.*the Hub answered 500.*rerun the same command: files already on the Hub with the same sha256 are skipped/);
     const firstCommits = hub.requests.slice(mark).filter((q) => q.path.includes('/commit/'));
     assert.deepEqual(firstCommits.map((q) => q.status), [200, 500]);
     const committedFirst = firstCommits[0]!.committed!;
@@ -185,18 +188,18 @@ sources:
     mark = hub.requests.length;
     const third = await runCliAsync(['publish', out, '--repo', 'me/userlm-sample'], env(READER));
     assert.equal(third.status, 0, third.stderr);
-    assert.match(third.stderr, /nothing to upload: all 6 file\(s\) are already there/);
+    assert.match(third.stderr, /nothing to upload: all 8 file\(s\) are already there/);
     assert.equal(hub.requests.slice(mark).filter((q) => q.path.includes('/commit/') || q.method === 'PUT').length, 0);
   });
 
   it('--pr opens one pull request and puts every later commit on it; main is untouched', async () => {
     const before = hub.filesAt('dataset', 'me/userlm-sample', 'main')!;
-    // A fresh repo so that all 6 files need uploading: 3 commits onto one PR.
+    // A fresh repo so that all 8 files need uploading: 4 commits onto one PR.
     const r = await runCliAsync(['publish', out, '--repo', 'me/userlm-pr', '--pr', '--files-per-commit', '2', '--private'], env(READER));
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), `${hub.url}/datasets/me/userlm-pr/discussions/1`);
     assert.deepEqual([...hub.filesAt('dataset', 'me/userlm-pr', 'main')!.keys()], ['.gitattributes']);
-    assert.deepEqual([...hub.filesAt('dataset', 'me/userlm-pr', 'refs/pr/1')!.keys()].filter((p) => p !== '.gitattributes').sort(), Object.keys(tree(out)).sort());
+    assert.deepEqual([...hub.filesAt('dataset', 'me/userlm-pr', 'refs/pr/1')!.keys()].filter((p) => p !== '.gitattributes').sort(), Object.keys(tree(out)).filter((p) => p !== 'report.html').sort());
     assert.equal(hub.filesAt('dataset', 'me/userlm-sample', 'main'), before);
   });
 });

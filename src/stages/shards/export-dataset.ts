@@ -57,7 +57,8 @@ async function removeStaleSiblings(outDir: string): Promise<void> {
  */
 export async function exportDataset(stageDir: string, marker: StageMarker, outDir: string, log: Logger): Promise<'unchanged' | 'written'> {
   await removeStaleSiblings(outDir);
-  const current = await listAll(outDir);
+  // report.html is written into out_dir after the export (by `run`), not by the shards stage.
+  const current = (await listAll(outDir)).filter((p) => p !== 'report.html');
   const wanted = marker.files.map((f) => f.path).sort();
   if (current.length === wanted.length && current.every((p, i) => p === wanted[i])) {
     let same = true;

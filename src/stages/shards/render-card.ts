@@ -84,7 +84,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** The dataset card (README.md with Hub front matter) of a finished dataset. Pure. */
 /** schema: only the fields the shards hold (an optional column may be left out). */
-export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages: string[]; endToken: string }): string {
+export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages: string[]; endToken: string; charts?: { funnel: string; tokenLengths: string | null } }): string {
   const splits = splitOrder(Object.keys(m.splits));
   const totalSamples = splits.reduce((a, s) => a + m.splits[s]!.samples, 0);
   const licenses = [...new Set(m.sources.map((s) => s.license))].sort();
@@ -143,6 +143,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
     L.push(`| ${cell(st.name)} | ${fmt(st.conversations_in)} | ${fmt(st.conversations_out)} | ${st.samples_out === null ? '-' : fmt(st.samples_out)} | ${d} |`);
   }
   L.push('');
+  if (opts.charts) L.push(`![Conversations kept after each stage](${opts.charts.funnel})`, '');
 
   if (m.tokens) {
     const t = m.tokens;
@@ -159,6 +160,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
       const x = t.splits[s]!;
       L.push(`| ${cell(s)} | ${fmt(x.samples)} | ${fmt(x.tokens)} | ${fmt(x.target_tokens)} | ${x.mean} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.max)} | ${fmt(x.truncated)} | ${fmt(x.dropped)} |`);
     }
+    if (opts.charts?.tokenLengths) L.push('', `![Sample length in tokens per split against max_seq_len](${opts.charts.tokenLengths})`);
     if (t.dropped_without_split) L.push('', `${fmt(t.dropped_without_split)} more samples were dropped with their whole conversation (no sample of it fit), so they belong to no split.`);
     L.push(
       '',

@@ -9,6 +9,7 @@ import { normalizeStage } from '../normalize/normalize-stage.js';
 import { splitStage } from '../split/split-stage.js';
 import { tokenizeStage } from '../tokenize/tokenize-stage.js';
 import { readSchema, VERSION } from '../../core/version.js';
+import { writeCardCharts } from '../../report/write-card-charts.js';
 import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
 
@@ -81,7 +82,7 @@ export function shardName(split: string, i: number, n: number): string {
  */
 export const shardsStage = defineStage({
   name: 'shards',
-  version: 2,
+  version: 3,
   needs: { normalize: normalizeStage, intents: intentsStage, tokenize: tokenizeStage, split: splitStage },
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
   async run({ db, pipeline, dir, input, needs, earlier, log }) {
@@ -148,10 +149,11 @@ export const shardsStage = defineStage({
       files,
     });
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    const charts = await writeCardCharts(db, dir, manifest);
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     await writeFile(
       join(dir, 'README.md'),
-      renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token }),
+      renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token, charts }),
     );
     return { outputs: files.map((f) => f.path), notes: {} };
   },
