@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { sqlList, toNumber, type Db } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
 import { readMarker, type StageMarker } from '../core/marker.js';
+import type { DedupNotes } from '../stages/dedup/dedup-stage.js';
+import type { IntentsNotes } from '../stages/intents/intents-stage.js';
+import type { TokenizeNotes } from '../stages/tokenize/tokenize-stage.js';
 import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE } from '../core/stage.js';
 import { FIRST_USER_TURN_SQL } from '../stages/conversation-sql.js';
 import type { LeakReport, Manifest } from '../stages/shards/manifest.js';
@@ -178,7 +181,7 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
 
     const shards = last.data;
     const tokenizeMarker = byName.get('tokenize')?.marker;
-    const maxSeqLen = manifest.tokens?.max_seq_len ?? toNumber(tokenizeMarker?.notes['max_seq_len']);
+    const maxSeqLen = manifest.tokens?.max_seq_len ?? toNumber((tokenizeMarker?.notes as TokenizeNotes | undefined)?.max_seq_len);
     const tokens = shards.length && maxSeqLen ? { maxSeqLen, summary: manifest.tokens, bins: await tokenLengthBins(db, shards, maxSeqLen) } : null;
 
     const userTurns = shards.length
@@ -285,7 +288,7 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
           )
         : [];
       dedup = {
-        notes: (dedupStage.marker.notes['near'] as Record<string, unknown> | undefined) ?? null,
+        notes: ((dedupStage.marker.notes as DedupNotes).near as Record<string, unknown> | undefined) ?? null,
         sizes,
         largest,
         templated: { count: templatedCount, examples: templatedExamples.map((t) => ({ conversation_id: t.conversation_id, text: clip(t.text, clipAt) })) },
@@ -308,8 +311,8 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
       );
       intents = {
         backends,
-        llm: (intentsStage.marker.notes['llm'] as Record<string, unknown> | undefined) ?? null,
-        prompt: intentsStage.marker.notes['prompt'] ?? null,
+        llm: ((intentsStage.marker.notes as IntentsNotes).llm as Record<string, unknown> | undefined) ?? null,
+        prompt: (intentsStage.marker.notes as IntentsNotes).prompt ?? null,
         examples: examples.map((e) => ({ conversation_id: e.conversation_id, intent: e.intent, text: clip(e.text, clipAt) })),
       };
     }
