@@ -1,4 +1,5 @@
 import type { LoadedPipeline } from '../../config/pipeline-config.js';
+import { SOURCE_DEFINITIONS, type SourceRegistry } from '../../sources/registry.js';
 import type { StageMarker } from '../../core/marker.js';
 
 export const GENERATOR = 'userlm-data';
@@ -91,10 +92,8 @@ export interface LeakReport {
   by_split: Record<string, number>;
 }
 
-export function defaultLicense(type: string): string {
-  if (type === 'wildchat') return 'odc-by';
-  if (type === 'prism') return 'cc-by-nc-4.0';
-  return 'other';
+export function defaultLicense(type: string, registry: SourceRegistry = SOURCE_DEFINITIONS): string {
+  return registry.find((d) => d.type === type)?.defaultLicense ?? 'other';
 }
 
 /** Deterministic: no clock, no host; two runs of the same inputs give the same bytes. */
@@ -106,6 +105,7 @@ export function buildManifest(args: {
   splits: Record<string, SplitStats>;
   tokens: TokenSummary | null;
   files: ShardFile[];
+  sources?: SourceRegistry;
 }): Manifest {
   const { pipeline, previous } = args;
   const normalize = previous.find((m) => m.stage === 'normalize');
@@ -121,7 +121,7 @@ export function buildManifest(args: {
     sources: pipeline.config.sources.map((s) => ({
       name: s.name,
       type: s.type,
-      license: s.license ?? defaultLicense(s.type),
+      license: s.license ?? defaultLicense(s.type, args.sources),
       hub: s.hub ? { repo: s.hub.repo, repo_type: s.hub.repo_type, revision: s.hub.revision, sha: commits[s.name] ?? null } : null,
       files: hashed[s.name] ?? [],
     })),
