@@ -7,7 +7,7 @@ INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
 CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
 
-.PHONY: all install build dataset test soak bench sample clean
+.PHONY: all install build dataset test soak bench sample clean schema
 
 all: dataset
 
@@ -45,6 +45,11 @@ test: $(BUILT)
 soak: $(BUILT)
 	$(NODE) --enable-source-maps --test dist/test/crash/crash.soak.js
 	USERLM_PROPERTY_SEED=random USERLM_PROPERTY_SCALE=10 $(NODE) --enable-source-maps --test $$(find dist/test -name '*.property.test.js' | sort)
+
+## Regenerate schemas/pipeline.schema.json from src/config/pipeline-schema.ts and the source
+## registry (a test fails while the checked-in file differs).
+schema: $(BUILT)
+	$(NODE) dist/src/config/write-pipeline-schema.js schemas/pipeline.schema.json
 
 ## Regenerate datasets/sample/ from its seeded generator.
 sample: $(BUILT)

@@ -1,22 +1,26 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { hashValue } from '../core/hash.js';
+import { SOURCE_DEFINITIONS, type SourceRegistry } from '../sources/registry.js';
 import type { LoadedPipeline, PipelineConfig } from './pipeline-config.js';
+import { pipelineSchema, sourceOptionOwners } from './pipeline-schema.js';
 
-const schemaUrl = new URL('../../../schemas/pipeline.schema.json', import.meta.url);
-let validator: ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+const validators = new WeakMap<SourceRegistry, Validator>();
 
-function getValidator() {
-  if (!validator) {
-    const schema = JSON.parse(readFileSync(schemaUrl, 'utf8'));
+function getValidator(registry: SourceRegistry): Validator {
+  let v = validators.get(registry);
+  if (!v) {
+    // Through JSON: TypeBox's symbol keys are no schema keywords.
+    const schema = JSON.parse(JSON.stringify(pipelineSchema(registry)));
     const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false });
-    validator = ajv.compile(schema);
+    v = ajv.compile(schema) as Validator;
+    validators.set(registry, v);
   }
-  return validator;
+  return v;
 }
 
 type PathSeg = string | number;
@@ -152,7 +156,8 @@ function ajvIssue(e: ErrorObject): { path: PathSeg[]; message: string; atKey: bo
 }
 
 /** Checks the schema cannot express: cross-field rules and per-source-type keys. */
-function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string }[] {
+function semanticIssues(cfg: PipelineConfig, registry: SourceRegistry): { path: PathSeg[]; message: string }[] {
+  const owners = sourceOptionOwners(registry);
   const out: { path: PathSeg[]; message: string }[] = [];
   const seen = new Map<string, number>();
   // Runs even when the schema check failed, so it must tolerate malformed parts.
@@ -175,32 +180,19 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
         message: `must be a full 40-character commit sha (got ${describe(hub.revision)}); a branch or tag moves and the data would change under the same pipeline file. Copy the sha from the repo's "Files and versions" history`,
       });
     }
-    if (s.type !== 'generic') {
-      for (const k of ['preset', 'fields', 'roles', 'format'] as const) {
-        if (s[k] !== undefined) out.push({ path: ['sources', i, k], message: `only applies to type "generic" (this source is "${s.type}"); remove it` });
-      }
-    } else {
-      if (!s.preset && !s.fields?.messages) {
-        out.push({ path: ['sources', i], message: 'a generic source needs preset: openai | sharegpt, or fields.messages naming the list of messages' });
+    // A key of another type's options: the schema accepts it (all types share one object), so say whose it is.
+    for (const [k, o] of owners) {
+      if ((s as Record<string, unknown>)[k] !== undefined && !o.types.includes(s.type)) {
+        out.push({ path: ['sources', i, k], message: `only applies to type ${o.types.map((t) => `"${t}"`).join(', ')} (this source is "${s.type}"); remove it` });
       }
     }
+    const def = registry.find((d) => d.type === s.type);
+    for (const issue of def?.check?.(s) ?? []) out.push({ path: ['sources', i, ...issue.path], message: issue.message });
     for (const [key, list] of [['files', s.files], ['hub.files', hub?.files]] as const) {
       if (!Array.isArray(list)) continue;
       for (const [j, f] of list.entries()) {
         // A NUL cannot be in a path; it would cut the name short in the C library.
         if (typeof f === 'string' && f.includes('\0')) out.push({ path: ['sources', i, ...key.split('.'), j], message: 'contains a NUL character; remove it' });
-      }
-    }
-    if (s.type === 'generic') {
-      const [listed, at] = Array.isArray(s.files) ? [s.files, ['files']] : Array.isArray(hub?.files) ? [hub.files, ['hub', 'files']] : [[], []];
-      if (!s.format) {
-        for (const [j, f] of listed.entries()) {
-          if (typeof f !== 'string') continue;
-          const ext = extname(f.replace(/\.(gz|zst)$/, '')).toLowerCase();
-          if (!['.parquet', '.jsonl', '.json', '.ndjson'].includes(ext)) {
-            out.push({ path: ['sources', i, ...at, j], message: `cannot tell the format from "${f}"; set format: parquet | jsonl` });
-          }
-        }
       }
     }
   });
@@ -230,7 +222,7 @@ function semanticIssues(cfg: PipelineConfig): { path: PathSeg[]; message: string
 }
 
 /** Parse, validate and resolve a pipeline text. Every problem is reported at once. */
-export function parsePipeline(text: string, file: string): LoadedPipeline {
+export function parsePipeline(text: string, file: string, registry: SourceRegistry = SOURCE_DEFINITIONS): LoadedPipeline {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
@@ -255,7 +247,7 @@ export function parsePipeline(text: string, file: string): LoadedPipeline {
     push([], `must be a mapping with name, sources and stages (got ${describe(data)})`);
     throw new ConfigError(issues);
   }
-  const validate = getValidator();
+  const validate = getValidator(registry);
   if (!validate(data)) {
     const seen = new Set<string>();
     for (const e of validate.errors ?? []) {
@@ -267,7 +259,7 @@ export function parsePipeline(text: string, file: string): LoadedPipeline {
     }
   }
   const cfg = data as PipelineConfig;
-  for (const s of semanticIssues(cfg)) push(s.path, s.message);
+  for (const s of semanticIssues(cfg, registry)) push(s.path, s.message);
   if (issues.length) throw new ConfigError(sortIssues(issues));
   cfg.run_dir ??= `runs/${cfg.name}`;
   cfg.out_dir ??= `out/${cfg.name}`;
@@ -279,7 +271,7 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
 }
 
-export async function loadPipeline(file: string): Promise<LoadedPipeline> {
+export async function loadPipeline(file: string, registry: SourceRegistry = SOURCE_DEFINITIONS): Promise<LoadedPipeline> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -287,5 +279,5 @@ export async function loadPipeline(file: string): Promise<LoadedPipeline> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError([{ file, path: '', message: code === 'ENOENT' ? 'no such file; pass the path of a pipeline YAML (see pipelines/)' : `cannot read: ${(e as Error).message}` }]);
   }
-  return parsePipeline(text, file);
+  return parsePipeline(text, file, registry);
 }

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { sqlString } from '../core/db.js';
+import { canonicalSelect } from './canonical-select.js';
 import { linearizePrism, type PrismRepair } from './linearize-prism.js';
 import { scanJsonl } from './scan-jsonl.js';
 import { MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
+import { defineSource } from './source-definition.js';
 import { NdjsonWriter } from './write-ndjson.js';
 
 /** PRISM conversations.jsonl: linearize the chosen path (TypeScript), then map in SQL. */
-export async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> {
+async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> {
   const { source, index, files, scratchDir } = ctx;
   const scratch = join(scratchDir, `source-${index}-prism.ndjson`);
   const w = new NdjsonWriter(scratch);
@@ -41,28 +43,30 @@ export async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> 
     await w.close();
   }
   const p = paramPrefix(index);
-  const sql = `
-    SELECT
-      $${p}source || ':' || cid AS conversation_id,
-      $${p}source AS source,
-      'prism' AS source_type,
-      file AS source_file,
-      row AS source_row,
-      CASE WHEN "user" IS NULL THEN NULL ELSE 'prism|' || "user" END AS user_key,
-      NULL::VARCHAR AS country,
-      CAST($${p}language AS VARCHAR) AS language,
-      TRY_CAST(ts AS TIMESTAMP) AS timestamp,
-      false AS toxic,
-      false AS redacted,
-      CAST($${p}split AS VARCHAR) AS split_override,
-      CAST(messages AS ${MESSAGES_TYPE}) AS messages,
-      meta AS source_meta,
-      ord,
-      drop AS drop_reason
-    FROM read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, columns = {
+  const sql = canonicalSelect(
+    {
+      conversation_id: `$${p}source || ':' || cid`,
+      source: `$${p}source`,
+      source_type: `'prism'`,
+      source_file: 'file',
+      source_row: 'row',
+      user_key: `CASE WHEN "user" IS NULL THEN NULL ELSE 'prism|' || "user" END`,
+      country: 'NULL::VARCHAR',
+      language: `CAST($${p}language AS VARCHAR)`,
+      timestamp: 'TRY_CAST(ts AS TIMESTAMP)',
+      toxic: 'false',
+      redacted: 'false',
+      split_override: `CAST($${p}split AS VARCHAR)`,
+      messages: `CAST(messages AS ${MESSAGES_TYPE})`,
+      source_meta: 'meta',
+      ord: 'ord',
+      drop_reason: 'drop',
+    },
+    `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, columns = {
       cid: 'VARCHAR', file: 'VARCHAR', row: 'BIGINT', "user": 'VARCHAR', ts: 'VARCHAR',
       messages: '${MESSAGES_TYPE}', meta: 'VARCHAR', ord: 'BIGINT', drop: 'VARCHAR'
-    })`;
+    })`,
+  );
   const notes: Record<string, number> = {};
   for (const [k, v] of Object.entries(repairs)) if (v) notes[`prism_${k}`] = v;
   return {
@@ -72,3 +76,20 @@ export async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> 
     notes,
   };
 }
+
+/** PRISM conversations.jsonl (HannahRoseKirk/prism-alignment). */
+export const prismSource = defineSource({
+  type: 'prism',
+  title: 'PRISM',
+  options: {},
+  adapter: prismAdapter,
+  defaultLicense: 'cc-by-nc-4.0',
+  citation: `@misc{kirk2024prism,
+  title  = {The PRISM Alignment Project: What Participatory, Representative and Individualised Human Feedback Reveals About the Subjective and Multicultural Alignment of Large Language Models},
+  author = {Kirk, Hannah Rose and Whitefield, Alexander and R{\\"o}ttger, Paul and Bean, Andrew and Margatina, Katerina and Ciro, Juan and Mosquera, Rafael and Bartolo, Max and Williams, Adina and He, He and Vidgen, Bertie and Hale, Scott A.},
+  year   = {2024},
+  eprint = {2404.16019},
+  archivePrefix = {arXiv}
+}`,
+  cardProse: {},
+});

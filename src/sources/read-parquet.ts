@@ -1,7 +1,7 @@
 import type { Db } from '../core/db.js';
 import { sqlList } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
-import type { SourceConfig } from '../config/pipeline-config.js';
+import type { CommonSourceConfig } from './common-source-options.js';
 import type { SourceFile } from './source-adapter.js';
 
 /** The SQL expression that reads a source's parquet files with file name and row number. */
@@ -10,7 +10,7 @@ export function readParquetSql(files: SourceFile[]): string {
 }
 
 /** Column name -> DuckDB type of the source's files; a clear error when one cannot be read. */
-export async function parquetColumns(db: Db, source: SourceConfig, index: number, files: SourceFile[]): Promise<Map<string, string>> {
+export async function parquetColumns(db: Db, source: CommonSourceConfig, index: number, files: SourceFile[]): Promise<Map<string, string>> {
   for (const f of files) {
     try {
       await db.run(`SELECT 1 FROM parquet_metadata(${sqlList([f.path])}) LIMIT 1`);

@@ -1,6 +1,6 @@
-import type { SourceConfig } from '../config/pipeline-config.js';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { Db } from '../core/db.js';
+import type { CommonSourceConfig } from './common-source-options.js';
 
 /**
  * The canonical Conversation columns every adapter's view yields, in this order, plus
@@ -26,7 +26,7 @@ export const CANONICAL_COLUMNS = [
 export const MESSAGES_TYPE = 'STRUCT(role VARCHAR, content VARCHAR)[]';
 
 /** The SQL type of each canonical column, as the adapters produce them. */
-export const CANONICAL_TYPES: Record<(typeof CANONICAL_COLUMNS)[number], string> = {
+export const CANONICAL_TYPES: Record<CanonicalColumn, string> = {
   conversation_id: 'VARCHAR',
   source: 'VARCHAR',
   source_type: 'VARCHAR',
@@ -52,9 +52,9 @@ export interface SourceFile {
   hub?: { repoPath: string; sha: string };
 }
 
-export interface AdapterContext {
+export interface AdapterContext<S extends CommonSourceConfig = CommonSourceConfig> {
   db: Db;
-  source: SourceConfig;
+  source: S;
   index: number;
   files: SourceFile[];
   /** A directory the adapter may write intermediate files into (deleted after the stage). */
@@ -62,14 +62,14 @@ export interface AdapterContext {
 }
 
 export interface AdapterResult {
-  /** A SELECT yielding CANONICAL_COLUMNS + ord + drop_reason; its parameters are prefixed with p(index). */
+  /** A SELECT yielding CANONICAL_COLUMNS + ord + drop_reason (see canonicalSelect); its parameters are prefixed with p(index). */
   sql: string;
   params: Record<string, DuckDBValue>;
   /** Facts worth recording (columns a variant lacked, repaired records, ...). */
   notes: Record<string, number | string | string[]>;
 }
 
-export type SourceAdapter = (ctx: AdapterContext) => Promise<AdapterResult>;
+export type CanonicalColumn = (typeof CANONICAL_COLUMNS)[number];
 
 /** Parameter name prefix for source i, so that every source's SELECT binds in one UNION. */
 export function paramPrefix(index: number): string {

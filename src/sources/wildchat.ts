@@ -1,13 +1,15 @@
 import { sqlIdent } from '../core/db.js';
+import { canonicalSelect } from './canonical-select.js';
 import type { AdapterContext, AdapterResult } from './source-adapter.js';
 import { MESSAGES_TYPE, paramPrefix } from './source-adapter.js';
 import { parquetColumns, readParquetSql, requireColumns } from './read-parquet.js';
+import { defineSource } from './source-definition.js';
 
 // WildChat-1M and WildChat-4.8M share this shape; 4.8M adds per-message fields (ignored here)
 // and stores the top-level timestamp without a time zone (the cast handles both).
 const OPTIONAL = ['conversation_hash', 'model', 'timestamp', 'turn', 'language', 'toxic', 'redacted', 'state', 'country', 'hashed_ip'] as const;
 
-export async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResult> {
+async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResult> {
   const { db, source, index, files } = ctx;
   const cols = await parquetColumns(db, source, index, files);
   requireColumns(
@@ -41,30 +43,47 @@ export async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResul
   const idTail = hasTurnId
     ? `coalesce(CAST(conversation[1].turn_identifier AS VARCHAR), 'row' || file_row_number)`
     : `'row' || file_row_number`;
-  const sql = `
-    SELECT
-      $source || ':' || coalesce(${col('conversation_hash', 'NULL')}, 'nohash') || ':' || ${idTail} AS conversation_id,
-      $source AS source,
-      'wildchat' AS source_type,
-      filename AS source_file,
-      file_row_number AS source_row,
-      CASE WHEN ${col('hashed_ip', 'NULL')} IS NULL THEN NULL
-           ELSE ${col('hashed_ip', 'NULL')} || '|' || coalesce(${col('country', 'NULL')}, '') END AS user_key,
-      ${col('country', 'NULL')} AS country,
-      coalesce(${col('language', 'NULL')}, CAST($language AS VARCHAR)) AS language,
-      CAST(${col('timestamp', 'NULL')} AS TIMESTAMP) AS timestamp,
-      coalesce(${col('toxic', 'NULL')}, false) AS toxic,
-      coalesce(${col('redacted', 'NULL')}, false) AS redacted,
-      CAST($split AS VARCHAR) AS split_override,
-      CAST(coalesce(list_transform(conversation, m -> {'role': m.role, 'content': coalesce(m.content, '')}), []) AS ${MESSAGES_TYPE}) AS messages,
-      to_json({'model': ${col('model', 'NULL')}, 'turn': ${col('turn', 'NULL')}, 'state': ${col('state', 'NULL')}, 'conversation_hash': ${col('conversation_hash', 'NULL')}})::VARCHAR AS source_meta,
-      file_row_number AS ord,
-      NULL::VARCHAR AS drop_reason
-    FROM ${readParquetSql(files)}
-  `.replaceAll('$source', `$${p}source`).replaceAll('$language', `$${p}language`).replaceAll('$split', `$${p}split`);
+  const sql = canonicalSelect(
+    {
+      conversation_id: `$${p}source || ':' || coalesce(${col('conversation_hash', 'NULL')}, 'nohash') || ':' || ${idTail}`,
+      source: `$${p}source`,
+      source_type: `'wildchat'`,
+      source_file: 'filename',
+      source_row: 'file_row_number',
+      user_key: `CASE WHEN ${col('hashed_ip', 'NULL')} IS NULL THEN NULL
+           ELSE ${col('hashed_ip', 'NULL')} || '|' || coalesce(${col('country', 'NULL')}, '') END`,
+      country: col('country', 'NULL'),
+      language: `coalesce(${col('language', 'NULL')}, CAST($${p}language AS VARCHAR))`,
+      timestamp: `CAST(${col('timestamp', 'NULL')} AS TIMESTAMP)`,
+      toxic: `coalesce(${col('toxic', 'NULL')}, false)`,
+      redacted: `coalesce(${col('redacted', 'NULL')}, false)`,
+      split_override: `CAST($${p}split AS VARCHAR)`,
+      messages: `CAST(coalesce(list_transform(conversation, m -> {'role': m.role, 'content': coalesce(m.content, '')}), []) AS ${MESSAGES_TYPE})`,
+      source_meta: `to_json({'model': ${col('model', 'NULL')}, 'turn': ${col('turn', 'NULL')}, 'state': ${col('state', 'NULL')}, 'conversation_hash': ${col('conversation_hash', 'NULL')}})::VARCHAR`,
+      ord: 'file_row_number',
+      drop_reason: 'NULL::VARCHAR',
+    },
+    readParquetSql(files),
+  );
   return {
     sql,
     params: { [`${p}source`]: source.name, [`${p}language`]: source.language ?? null, [`${p}split`]: source.split ?? null },
     notes: missing.length ? { missing_columns: missing } : {},
   };
 }
+
+/** WildChat-1M and WildChat-4.8M parquet (allenai/WildChat-*). */
+export const wildchatSource = defineSource({
+  type: 'wildchat',
+  title: 'WildChat',
+  options: {},
+  adapter: wildchatAdapter,
+  defaultLicense: 'odc-by',
+  citation: `@inproceedings{zhao2024wildchat,
+  title     = {WildChat: 1M ChatGPT Interaction Logs in the Wild},
+  author    = {Zhao, Wenting and Ren, Xiang and Hessel, Jack and Cardie, Claire and Choi, Yejin and Deng, Yuntian},
+  booktitle = {The Twelfth International Conference on Learning Representations},
+  year      = {2024}
+}`,
+  cardProse: { userKey: 'hashed IP + country' },
+});

@@ -4,7 +4,7 @@ import { sqlString, toNumber } from '../../core/db.js';
 import { SourceError } from '../../core/errors.js';
 import { sha256File } from '../../core/hash.js';
 import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
-import { adapterFor } from '../../sources/adapter-for.js';
+import { sourceDefinition } from '../../sources/registry.js';
 import { resolveSourceFiles } from '../../sources/resolve-files.js';
 import { CANONICAL_COLUMNS } from '../../sources/source-adapter.js';
 import { firstLine } from '../../sources/read-parquet.js';
@@ -63,7 +63,7 @@ export const normalizeStage = defineStage({
       if (files[0]?.hub) hubCommits[source.name] = files[0].hub.sha;
       sourceFiles[source.name] = hashed;
       log.info('source.read', `  source ${source.name} (${source.type}): ${files.length} file(s)`, { source: source.name, files: files.length });
-      const res = await adapterFor(source.type)({ db, source, index: i, files, scratchDir });
+      const res = await sourceDefinition(source.type).adapter({ db, source, index: i, files, scratchDir });
       if (Object.keys(res.notes).length) notes[source.name] = res.notes;
       selects.push(`SELECT ${CANONICAL_COLUMNS.join(', ')}, ord, drop_reason, ${i} AS src_index FROM (${res.sql})`);
       Object.assign(params, res.params);

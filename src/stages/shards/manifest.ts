@@ -1,5 +1,6 @@
 import type { LoadedPipeline } from '../../config/pipeline-config.js';
 import type { StageCounts } from '../../core/stage.js';
+import { SOURCE_DEFINITIONS, type SourceRegistry } from '../../sources/registry.js';
 import type { IntentsNotes } from '../intents/intents-stage.js';
 import type { NormalizeNotes } from '../normalize/normalize-stage.js';
 import type { LeakReport } from '../split/split-stage.js';
@@ -88,10 +89,8 @@ export interface Manifest {
   files: ShardFile[];
 }
 
-export function defaultLicense(type: string): string {
-  if (type === 'wildchat') return 'odc-by';
-  if (type === 'prism') return 'cc-by-nc-4.0';
-  return 'other';
+export function defaultLicense(type: string, registry: SourceRegistry = SOURCE_DEFINITIONS): string {
+  return registry.find((d) => d.type === type)?.defaultLicense ?? 'other';
 }
 
 /** Deterministic: no clock, no host; two runs of the same inputs give the same bytes. */
@@ -109,6 +108,8 @@ export function buildManifest(args: {
   splits: Record<string, SplitStats>;
   tokens: TokenSummary | null;
   files: ShardFile[];
+  /** The source types known (default: the built-in registry). */
+  registry?: SourceRegistry;
 }): Manifest {
   const { pipeline, intents } = args;
   const hashed = args.sources.sources;
@@ -123,7 +124,7 @@ export function buildManifest(args: {
     sources: pipeline.config.sources.map((s) => ({
       name: s.name,
       type: s.type,
-      license: s.license ?? defaultLicense(s.type),
+      license: s.license ?? defaultLicense(s.type, args.registry),
       hub: s.hub ? { repo: s.hub.repo, repo_type: s.hub.repo_type, revision: s.hub.revision, sha: commits[s.name] ?? null } : null,
       files: hashed[s.name] ?? [],
     })),

@@ -1,4 +1,6 @@
 import { stringify } from 'yaml';
+import { SOURCE_DEFINITIONS, type SourceRegistry } from '../../sources/registry.js';
+import type { SourceDefinition } from '../../sources/source-definition.js';
 import type { Manifest } from './manifest.js';
 
 export interface SampleSchema {
@@ -11,22 +13,6 @@ const LANGUAGE_CODES: Record<string, string> = {
   english: 'en', chinese: 'zh', russian: 'ru', french: 'fr', spanish: 'es', german: 'de', portuguese: 'pt',
   italian: 'it', japanese: 'ja', korean: 'ko', arabic: 'ar', turkish: 'tr', vietnamese: 'vi', indonesian: 'id',
   polish: 'pl', dutch: 'nl', ukrainian: 'uk', persian: 'fa', hindi: 'hi',
-};
-
-const SOURCE_CITATIONS: Record<string, string> = {
-  wildchat: `@inproceedings{zhao2024wildchat,
-  title     = {WildChat: 1M ChatGPT Interaction Logs in the Wild},
-  author    = {Zhao, Wenting and Ren, Xiang and Hessel, Jack and Cardie, Claire and Choi, Yejin and Deng, Yuntian},
-  booktitle = {The Twelfth International Conference on Learning Representations},
-  year      = {2024}
-}`,
-  prism: `@misc{kirk2024prism,
-  title  = {The PRISM Alignment Project: What Participatory, Representative and Individualised Human Feedback Reveals About the Subjective and Multicultural Alignment of Large Language Models},
-  author = {Kirk, Hannah Rose and Whitefield, Alexander and R{\\"o}ttger, Paul and Bean, Andrew and Margatina, Katerina and Ciro, Juan and Mosquera, Rafael and Bartolo, Max and Williams, Adina and He, He and Vidgen, Bertie and Hale, Scott A.},
-  year   = {2024},
-  eprint = {2404.16019},
-  archivePrefix = {arXiv}
-}`,
 };
 
 const PAPER_CITATION = `@misc{naous2025flipping,
@@ -84,7 +70,12 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** The dataset card (README.md with Hub front matter) of a finished dataset. Pure. */
 /** schema: only the fields the shards hold (an optional column may be left out). */
-export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages: string[]; endToken: string; charts?: { funnel: string; tokenLengths: string | null } }): string {
+export function renderCard(
+  m: Manifest,
+  schema: SampleSchema,
+  opts: { languages: string[]; endToken: string; charts?: { funnel: string; tokenLengths: string | null }; sources?: SourceRegistry },
+): string {
+  const types = sourceTypesOf(m, opts.sources);
   const splits = splitOrder(Object.keys(m.splits));
   const totalSamples = splits.reduce((a, s) => a + m.splits[s]!.samples, 0);
   const licenses = [...new Set(m.sources.map((s) => s.license))].sort();
@@ -122,7 +113,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
     const x = m.splits[s]!;
     L.push(`| ${cell(s)} | ${fmt(x.users)} | ${fmt(x.conversations)} | ${fmt(x.samples)} | ${x.files} |`);
   }
-  L.push('', 'train / validation / test are **user-disjoint**: users (WildChat: hashed IP + country) are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.', '');
+  L.push('', `train / validation / test are **user-disjoint**: users${userKeyProse(types)} are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.`, '');
 
   if (m.leaks) {
     const total = Object.values(m.leaks.by_split).reduce((a, b) => a + b, 0);
@@ -252,7 +243,7 @@ export function renderCard(m: Manifest, schema: SampleSchema, opts: { languages:
   );
 
   L.push('## Citation', '', '```bibtex', PAPER_CITATION);
-  for (const t of [...new Set(m.sources.map((s) => s.type))]) if (SOURCE_CITATIONS[t]) L.push('', SOURCE_CITATIONS[t]!);
+  for (const d of types) if (d.citation) L.push('', d.citation);
   L.push('```', '');
   return L.join('\n');
 }
@@ -269,4 +260,14 @@ function llmLine(stage: string, llm: Record<string, unknown>): string {
     (typeof cost === 'number' ? ` (about $${cost.toFixed(2)})` : '') +
     '.'
   );
+}
+
+/** The definitions of the source types in the manifest, in order of first appearance. */
+function sourceTypesOf(m: Manifest, registry: SourceRegistry = SOURCE_DEFINITIONS): SourceDefinition[] {
+  return [...new Set(m.sources.map((s) => s.type))].flatMap((t) => registry.filter((d) => d.type === t));
+}
+
+function userKeyProse(types: SourceDefinition[]): string {
+  const said = types.filter((d) => d.cardProse.userKey).map((d) => `${d.title}: ${d.cardProse.userKey}`);
+  return said.length ? ` (${said.join('; ')})` : '';
 }

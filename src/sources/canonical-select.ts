@@ -1,0 +1,17 @@
+import { CANONICAL_COLUMNS, type CanonicalColumn } from './source-adapter.js';
+
+/** One SQL expression per canonical column, plus the source's order key and drop reason. */
+export type CanonicalExpressions = Record<CanonicalColumn | 'ord' | 'drop_reason', string>;
+
+/**
+ * The SELECT every adapter returns: the canonical Conversation columns in their order, then
+ * `ord` and `drop_reason`. Written once so that no adapter can reorder or forget a column;
+ * the expressions are SQL written by the adapter (never user strings: those are parameters).
+ */
+export function canonicalSelect(exprs: CanonicalExpressions, from: string, where?: string): string {
+  const cols = [...CANONICAL_COLUMNS, 'ord', 'drop_reason'] as const;
+  return `
+    SELECT
+      ${cols.map((c) => `${exprs[c]} AS ${c}`).join(',\n      ')}
+    FROM ${from}${where ? `\n    WHERE ${where}` : ''}`;
+}

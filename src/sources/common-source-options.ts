@@ -1,0 +1,52 @@
+import { Type, type Static, type TObject } from '@sinclair/typebox';
+import { filled, oneOf } from '../config/schema-kit.js';
+
+/** A Hugging Face Hub repo at a pinned commit. */
+export const HubRefSchema = Type.Object(
+  {
+    repo: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'owner/name' }),
+    repo_type: filled(oneOf(['dataset', 'model'] as const, { default: 'dataset' })),
+    revision: Type.String({
+      minLength: 1,
+      description: 'A full 40-character commit sha (a branch or tag moves: the data would change under the same pipeline file).',
+    }),
+    files: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'Globs over paths in the repo (* and ? within one folder, ** across folders).',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'A Hugging Face Hub repo at a pinned commit. `userlm-data pull` (and `run`, before it reads the source) downloads the files named by hub.files into the Hugging Face cache (HF_HUB_CACHE, or HF_HOME/hub), shared with Python.',
+  },
+);
+
+/**
+ * The keys every source has whatever its type, except `type` itself and `license`, whose
+ * enum and documented default are assembled from the registry (pipeline-schema.ts).
+ */
+export const COMMON_SOURCE_OPTIONS = {
+  name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'Prefix of every conversation_id from this source; unique within the pipeline.' }),
+  files: Type.Optional(
+    Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description:
+        'Local files or globs (* and ?), read in sorted order. Leave out for a Hub source: its files are the snapshot `userlm-data pull` puts in the Hugging Face cache.',
+    }),
+  ),
+  hub: Type.Optional(HubRefSchema),
+  split: Type.Optional(
+    Type.String({
+      pattern: '^[a-z][a-z0-9_]*$',
+      description: 'Send every conversation of this source to this split (e.g. test_ood for PRISM) instead of the user-disjoint split.',
+    }),
+  ),
+  language: Type.Optional(Type.String({ minLength: 1, description: 'Language to assume when the source has no language field (PRISM: English).' })),
+  license: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]*$' })),
+};
+
+export type HubRef = Static<typeof HubRefSchema>;
+
+/** What an adapter may rely on about any source, whatever its type. */
+export type CommonSourceConfig = Static<TObject<typeof COMMON_SOURCE_OPTIONS>> & { type: string };
