@@ -7,7 +7,7 @@ INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
 CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
 
-.PHONY: all install build dataset test soak bench sample clean schema
+.PHONY: all install build dataset test test-hf-cache soak bench sample clean schema
 
 all: dataset
 
@@ -38,6 +38,14 @@ dataset: $(BUILT)
 ## run every .js under a test/ directory (helpers, local servers) as a test file.
 test: $(BUILT)
 	$(NODE) --enable-source-maps --test --test-concurrency=2 $$(find dist/test -name '*.test.js' | sort)
+
+## The Hugging Face cache shared with the real Python huggingface_hub (from the pip mirror):
+## offline snapshot_download of what pull filled, both tools' locks, superseded partial files.
+## Fails, never skips, when python3 or the wheels are missing.
+HF_VENV := .venv-hf
+test-hf-cache: $(BUILT)
+	test/python/make-venv.sh $(HF_VENV) test/python/requirements-hf-cache.txt
+	USERLM_HF_PYTHON=$(CURDIR)/$(HF_VENV)/bin/python $(NODE) --enable-source-maps --test $$(find dist/test -name '*.hfcache.js' | sort)
 
 ## The crash test at length: USERLM_SOAK_KILLS (default 200) SIGKILLs at seeded random points
 ## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed).

@@ -8,7 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import { downloadFile, fileDownloadInfo } from '@huggingface/hub';
 import { syncFile } from '../core/atomic.js';
 import { RetryableError, SourceError } from '../core/errors.js';
-import { cacheLayout, type RepoType } from './cache-layout.js';
+import { cacheLayout, type CacheLayout, type RepoType } from './cache-layout.js';
+import { dropPartials, dropStalePartials } from './drop-stale-partials.js';
+import { acquireFileLock, type FileLock } from './file-lock.js';
 import { hubFailure } from './hub-failure.js';
 
 export interface RemoteFile {
@@ -28,6 +30,10 @@ export interface DownloadOptions {
   endpoint: string;
   token?: string;
   fetch?: typeof fetch;
+  /** Called with the lock's path when another process (a pull, or Python) is downloading this blob and this one waits. */
+  onWait?: (lock: string) => void;
+  /** Awaited once the Hub has granted access to the file, before anything is written to the cache. */
+  onAccess?: () => Promise<void>;
   /** Called with each chunk's byte count, for progress. */
   onBytes?: (n: number) => void;
   /** @default 4 */
@@ -63,7 +69,9 @@ const defaultSleep = (attempt: number) => new Promise<void>((r) => setTimeout(r,
 
 /**
  * One file of a repo into the Hugging Face cache: blobs/<etag> plus the snapshot symlink.
- * Bytes accumulate in blobs/<etag>.incomplete and a retry or a later run continues it with a
+ * The work happens under the blob's lock in <cache>/.locks, the one huggingface_hub takes, so
+ * a second pull or a Python download of the same blob waits and then finds it done. Bytes
+ * accumulate in blobs/<etag>.incomplete and a retry or a later run continues it with a
  * Range request. The blob only appears once its size and hash match the Hub's listing, so
  * the cache never holds a wrong or partial file under its final name.
  */
@@ -72,12 +80,39 @@ export async function downloadToCache(o: DownloadOptions): Promise<DownloadOutco
   const { file } = o;
   const pointer = layout.snapshot(o.sha, file.path);
   const blobPath = layout.blob(file.etag);
-  if ((await exists(pointer)) === file.size) return 'cached';
-  if ((await exists(blobPath)) === file.size) {
-    await linkSnapshot(blobPath, pointer);
-    return 'linked';
-  }
   const incomplete = layout.incomplete(file.etag);
+  const onWait = () => o.onWait?.(layout.lock(file.etag));
+  if ((await exists(pointer)) === file.size) {
+    await dropStalePartials(layout.lock, [{ path: pointer, size: file.size }], { onWait });
+    return 'cached';
+  }
+  let lock: FileLock | undefined;
+  const takeLock = async () => {
+    lock ??= await acquireFileLock(layout.lock(file.etag), { onWait });
+    return (await exists(blobPath)) === file.size;
+  };
+  try {
+    // Nothing is written to the cache before the Hub has said yes to this file (gated repos).
+    if ((await exists(blobPath)) === file.size || !(await download(o, layout, incomplete, takeLock))) {
+      await takeLock();
+      await dropPartials(blobPath);
+      await linkSnapshot(blobPath, pointer);
+      return 'linked';
+    }
+    await linkSnapshot(blobPath, pointer);
+    return 'downloaded';
+  } finally {
+    await lock?.release();
+  }
+}
+
+/**
+ * Fetch the blob into place; false when, once the lock was ours, another process had already
+ * finished it. `takeLock` takes the blob's lock (once) and says whether the blob is there.
+ */
+async function download(o: DownloadOptions, layout: CacheLayout, incomplete: string, takeLock: () => Promise<boolean>): Promise<boolean> {
+  const { file } = o;
+  const blobPath = layout.blob(file.etag);
   const attempts = o.attempts ?? 4;
   const ctx = {
     repo: o.repo,
@@ -95,6 +130,8 @@ export async function downloadToCache(o: DownloadOptions): Promise<DownloadOutco
       if (info.size !== file.size) {
         throw new SourceError(`${o.repo}: ${file.path} is ${info.size} bytes at download but the listing said ${file.size}; rerun \`userlm-data pull\``);
       }
+      await o.onAccess?.();
+      if (await takeLock()) return false;
       await mkdir(dirname(incomplete), { recursive: true });
       let offset = (await exists(incomplete)) ?? 0;
       if (offset > file.size) {
@@ -137,8 +174,7 @@ export async function downloadToCache(o: DownloadOptions): Promise<DownloadOutco
       }
       await syncFile(incomplete);
       await rename(incomplete, blobPath);
-      await linkSnapshot(blobPath, pointer);
-      return 'downloaded';
+      return true;
     } catch (e) {
       const err = hubFailure(e, ctx);
       if (!(err instanceof RetryableError) || attempt >= attempts) {

@@ -1,6 +1,8 @@
 import type { LoadedPipeline } from '../config/pipeline-config.js';
 import { SourceError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { cacheLayout } from './cache-layout.js';
+import { dropStalePartials } from './drop-stale-partials.js';
 import { hubSourceFiles } from './hub-source-files.js';
 import type { HubSettings } from './hub-settings.js';
 import { pullSource, type PullReport } from './pull-source.js';
@@ -54,6 +56,8 @@ export async function ensureHubSources(pipeline: LoadedPipeline, o: EnsureOption
       continue;
     }
     if (complete && local.listedBy === 'hub' && !o.force) {
+      const dropped = await dropStalePartials(cacheLayout(o.settings.cacheDir, s.hub.repo_type, s.hub.repo).lock, local.files);
+      if (dropped) o.log.info('pull.cleaned', `${s.name}: removed ${dropped} partial download(s) of blobs the cache now holds complete`, { source: s.name, dropped });
       o.log.info('pull.cached', `${s.name}: ${s.hub.repo} @ ${local.sha!.slice(0, 12)}: all ${local.files.length} file(s) in the cache`, { source: s.name, sha: local.sha });
       out.push({ source: s.name, status: 'complete', sha: local.sha, files: local.files.length });
       continue;

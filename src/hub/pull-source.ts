@@ -8,6 +8,7 @@ import { cacheLayout } from './cache-layout.js';
 import { downloadToCache, type RemoteFile } from './download-to-cache.js';
 import { hubFailure } from './hub-failure.js';
 import { matchGlob } from './match-glob.js';
+import { writeTreeListing, type TreeListing } from './tree-listing.js';
 import { writeReceipt, type PullReceipt } from './pull-receipt.js';
 
 export interface PullOptions {
@@ -41,7 +42,8 @@ const formatBytes = (n: number) =>
 /**
  * Download the files a Hub source names, at its revision, into the shared Hugging Face
  * cache: resolve the revision to a commit, list that commit, record the listing (the
- * receipt), fetch what the cache lacks, and point refs/<revision> at the commit when the
+ * receipt in the run, and the whole commit's listing in the cache where huggingface_hub
+ * reads it), fetch what the cache lacks, and point refs/<revision> at the commit when the
  * revision is a branch or tag.
  */
 export async function pullSource(name: string, hub: HubRef, o: PullOptions): Promise<PullReport> {
@@ -70,9 +72,14 @@ export async function pullSource(name: string, hub: HubRef, o: PullOptions): Pro
 
   const wanted = matchGlob(hub.files);
   const files: RemoteFile[] = [];
+  const tree: TreeListing = {};
   try {
     for await (const e of listFiles({ repo, revision: sha, recursive: true, hubUrl: o.endpoint, accessToken: o.token, fetch: o.fetch })) {
-      if (e.type !== 'file' || !wanted(e.path)) continue;
+      if (e.type !== 'file') continue;
+      if (e.oid) {
+        tree[e.path] = { size: e.size, blob_id: e.oid, ...(e.lfs ? { lfs_sha256: e.lfs.oid, lfs_size: e.lfs.size } : {}), ...(e.xetHash ? { xet_hash: e.xetHash } : {}) };
+      }
+      if (!wanted(e.path)) continue;
       const etag = e.lfs?.oid ?? e.oid;
       if (!etag) throw new SourceError(`${hub.repo}: the Hub listed ${e.path} without a hash; cannot verify it`);
       files.push({ path: e.path, size: e.lfs?.size ?? e.size, etag });
@@ -89,6 +96,11 @@ export async function pullSource(name: string, hub: HubRef, o: PullOptions): Pro
   }
   const receipt: PullReceipt = { repo: hub.repo, repo_type: hub.repo_type, revision: hub.revision, patterns: hub.files, sha, files };
   await writeReceipt(o.runDir, name, receipt);
+  // Before the first byte of a blob, as huggingface_hub writes it before its downloads: a cut
+  // pull then reads as incomplete to both tools. Not before the Hub has granted access, so
+  // that a refused pull leaves the cache as it was.
+  let treeWritten: Promise<void> | undefined;
+  const recordTree = () => (treeWritten ??= writeTreeListing(cacheLayout(o.cacheDir, hub.repo_type, hub.repo).tree(sha), tree));
 
   const total = files.reduce((a, f) => a + f.size, 0);
   o.log.info('pull.source', `${name}: ${hub.repo} @ ${sha.slice(0, 12)}: ${files.length} file(s), ${formatBytes(total)}`, { source: name, repo: hub.repo, sha, files: files.length, bytes: total });
@@ -110,6 +122,8 @@ export async function pullSource(name: string, hub: HubRef, o: PullOptions): Pro
         fetch: o.fetch,
         attempts: o.attempts,
         sleep: o.sleep,
+        onAccess: recordTree,
+        onWait: (lock) => o.log.info('pull.wait', `${name}: ${file.path} is being downloaded by another process (a pull, or Python's huggingface_hub); waiting for ${lock}`, { source: name, path: file.path, lock }),
         onBytes: (n) => {
           got += n;
           progress.tick(n);
@@ -137,6 +151,8 @@ export async function pullSource(name: string, hub: HubRef, o: PullOptions): Pro
   progress.stop();
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
+  // Everything may have been in the cache already, from a tool that wrote no listing.
+  await recordTree();
   if (hub.revision !== sha) {
     // As huggingface_hub does: refs/<branch> names the commit, so that Python finds it too.
     await writeFileAtomic(cacheLayout(o.cacheDir, hub.repo_type, hub.repo).ref(hub.revision), sha);

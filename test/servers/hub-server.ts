@@ -48,6 +48,8 @@ export interface HubFaults {
   failCommits: { after: number; times: number };
   /** Cut the connection after `afterBytes` bytes of a resolve of `path`, `times` times. */
   dropDownloads: { path: string; afterBytes: number; times: number }[];
+  /** Send file bodies `chunkBytes` at a time, `delayMs` apart, so that downloads overlap. */
+  throttle?: { chunkBytes: number; delayMs: number };
 }
 
 export interface HubServer {
@@ -390,6 +392,14 @@ export async function startHubServer(opts: { pageSize?: number } = {}): Promise<
         drop.times--;
         res.write(slice.subarray(0, drop.afterBytes), () => setTimeout(() => res.socket?.destroy(), 20));
         return;
+      }
+      if (faults.throttle) {
+        const { chunkBytes, delayMs } = faults.throttle;
+        for (let at = 0; at < slice.length && !res.destroyed; at += chunkBytes) {
+          res.write(slice.subarray(at, at + chunkBytes));
+          await new Promise((r) => setTimeout(r, delayMs));
+        }
+        return void res.end();
       }
       return void res.end(slice);
     }
