@@ -7,7 +7,7 @@ INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
 CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
 
-.PHONY: all install build dataset test soak bench sample clean
+.PHONY: all install build dataset test test-trainer soak bench sample clean
 
 all: dataset
 
@@ -38,6 +38,14 @@ dataset: $(BUILT)
 ## run every .js under a test/ directory (helpers, local servers) as a test file.
 test: $(BUILT)
 	$(NODE) --enable-source-maps --test --test-concurrency=2 $$(find dist/test -name '*.test.js' | sort)
+
+## A real TRL run of the train hand-off: 2 CPU processes (gloo) on a tiny random Llama.
+## Makes .venv-trainer from this machine's pip (trainer/requirements-trl.txt) first; fails,
+## never skips, when Python or a wheel cannot be had. PIP_RETRIES=0: an unreachable default
+## index fails at once instead of after minutes of retries (the mirror is an extra index).
+test-trainer: $(BUILT)
+	PIP_RETRIES=$${PIP_RETRIES:-0} test/python/make-venv.sh .venv-trainer trainer/requirements-trl.txt
+	PATH="$(CURDIR)/.venv-trainer/bin:$$PATH" $(NODE) --enable-source-maps --test dist/test/trainer/trl-cpu-training.slow.js
 
 ## The crash test at length: USERLM_SOAK_KILLS (default 200) SIGKILLs at seeded random points
 ## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed).

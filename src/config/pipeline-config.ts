@@ -118,6 +118,8 @@ export interface FlipOptions {
 export interface TokenizeOptions {
   max_seq_len: number;
   overflow: 'truncate_history' | 'drop';
+  /** The chat template samples are counted in and the trainer gets (src/stages/tokenize/chat-format.ts). */
+  format: 'userlm-8b' | 'llama3';
   /** A Hugging Face tokenizer.json of a Llama-3 family model; null: the bundled Llama-3 one. */
   tokenizer_json: string | null;
 }

@@ -61,6 +61,7 @@ async function tokenSummary(db: Db, marker: StageMarker, dir: string): Promise<T
   return {
     tokenizer: String(n['tokenizer']),
     tokenizer_sha256: String(n['tokenizer_sha256']),
+    format: String(n['format'] ?? 'llama3'),
     max_seq_len: toNumber(n['max_seq_len']),
     end_token: String(n['end_token']),
     overflow: String(n['overflow']),

@@ -5,6 +5,7 @@ import { sha256Hex } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type StageSpec } from '../../core/stage.js';
 import type { ChatMessage } from '../flip/flip-conversation.js';
+import { chatFormat, checkChatFormat } from './chat-format.js';
 import { countConversationSamples } from './count-conversation-samples.js';
 import { loadTokenizer } from './load-tokenizer.js';
 
@@ -17,7 +18,7 @@ import { loadTokenizer } from './load-tokenizer.js';
  */
 export const tokenizeStage: StageSpec = {
   name: 'tokenize',
-  version: 2,
+  version: 3,
   options: (p) => ({ ...p.config.stages.tokenize, end_token: p.config.stages.flip.end_token }),
   async externalInputs(p) {
     const path = p.config.stages.tokenize.tokenizer_json;
@@ -27,6 +28,8 @@ export const tokenizeStage: StageSpec = {
     const o = pipeline.config.stages.tokenize;
     const endToken = pipeline.config.stages.flip.end_token;
     const { tokenizer, name, sha256 } = await loadTokenizer({ tokenizerJson: o.tokenizer_json, endToken });
+    const format = chatFormat(o.format);
+    checkChatFormat(format);
     const src = `read_parquet(${sqlString(input!)})`;
     await db.run(
       `CREATE OR REPLACE TABLE sample_tokens (conversation_id VARCHAR, turn_index INTEGER, num_tokens INTEGER,
@@ -47,6 +50,7 @@ export const tokenizeStage: StageSpec = {
             maxSeqLen: o.max_seq_len,
             overflow: o.overflow,
             endToken,
+            format,
           });
           chars += counted.textChars;
           for (const s of counted.samples) {
@@ -98,6 +102,7 @@ export const tokenizeStage: StageSpec = {
       notes: {
         tokenizer: name,
         tokenizer_sha256: sha256,
+        format: format.name,
         max_seq_len: o.max_seq_len,
         end_token: endToken,
         overflow: o.overflow,
