@@ -7,7 +7,7 @@ INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
 CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
 
-.PHONY: all install build dataset test test-hf-cache soak bench sample clean schema
+.PHONY: all install build dataset test test-hf-cache test-trainer soak bench sample clean schema
 
 all: dataset
 
@@ -46,6 +46,14 @@ HF_VENV := .venv-hf
 test-hf-cache: $(BUILT)
 	test/python/make-venv.sh $(HF_VENV) test/python/requirements-hf-cache.txt
 	USERLM_HF_PYTHON=$(CURDIR)/$(HF_VENV)/bin/python $(NODE) --enable-source-maps --test $$(find dist/test -name '*.hfcache.js' | sort)
+
+## A real TRL run of the train hand-off: 2 CPU processes (gloo) on a tiny random Llama.
+## Makes .venv-trainer from this machine's pip (src/trainer/requirements-trl.txt) first; fails,
+## never skips, when Python or a wheel cannot be had. PIP_RETRIES=0: an unreachable default
+## index fails at once instead of after minutes of retries (the mirror is an extra index).
+test-trainer: $(BUILT)
+	PIP_RETRIES=$${PIP_RETRIES:-0} test/python/make-venv.sh .venv-trainer src/trainer/requirements-trl.txt
+	PATH="$(CURDIR)/.venv-trainer/bin:$$PATH" $(NODE) --enable-source-maps --test dist/test/trainer/trl-cpu-training.slow.js
 
 ## The crash test at length: USERLM_SOAK_KILLS (default 200) SIGKILLs at seeded random points
 ## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed).

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { END_TOKEN, flipConversation, type ChatMessage } from '../stages/flip/flip-conversation.js';
-import { renderTrainingText } from '../stages/tokenize/chat-format.js';
+import { CHAT_FORMATS, renderTrainingText } from '../stages/tokenize/chat-format.js';
 import { countConversationSamples } from '../stages/tokenize/count-conversation-samples.js';
 import { loadTokenizer } from '../stages/tokenize/load-tokenizer.js';
 import { uniform as rng } from '../core/seeded-random.js';
@@ -62,7 +62,7 @@ function sampleTextBytes(c: ChatMessage[]): number {
 /** Prints tokenization throughput at 1M samples, with per-turn reuse and without. */
 export async function benchTokenize(): Promise<void> {
   const { tokenizer: tok } = await loadTokenizer({ tokenizerJson: null, endToken: END_TOKEN });
-  const o = { maxSeqLen: 2048, overflow: 'truncate_history' as const, endToken: END_TOKEN };
+  const o = { maxSeqLen: 2048, overflow: 'truncate_history' as const, endToken: END_TOKEN, format: CHAT_FORMATS['userlm-8b'] };
   const SAMPLES = 1_000_000;
   // Warm the pre-token cache the way a long run has it warm.
   for (const c of conversations(20_000, 4, 99)) countConversationSamples(tok, INTENT, c, o);
@@ -103,7 +103,7 @@ export async function benchTokenize(): Promise<void> {
   const texts: string[] = [];
   for (const c of conversations(SLICE, 4, 1)) {
     naiveConv += bytesOf(c);
-    for (const s of flipConversation(INTENT, c)) texts.push(renderTrainingText(s.messages, s.target));
+    for (const s of flipConversation(INTENT, c)) texts.push(renderTrainingText(CHAT_FORMATS['userlm-8b'], s.messages, s.target));
   }
   for (const t of texts) naiveBytes += Buffer.byteLength(t);
   const t0 = performance.now();

@@ -263,6 +263,13 @@ const FlipSchema = Type.Object(
 
 const TokenizeSchema = Type.Object(
   {
+    format: filled(
+      oneOf(['userlm-8b', 'llama3'] as const, {
+        default: 'userlm-8b',
+        description:
+          "The chat template samples are counted in and the trainer is given: userlm-8b is microsoft/UserLM-8b's own (no begin-of-text, one newline after each header, a user header always appended); llama3 is Llama-3-Instruct's layout (begin-of-text, two newlines) with the roles kept.",
+      }),
+    ),
     max_seq_len: filled(
       Type.Integer({ minimum: 16, maximum: 1048576, default: 2048, description: "The trainer's sequence length; the paper trained with 2048." }),
     ),

@@ -1,7 +1,7 @@
-import { CHAT_TEMPLATE } from '../stages/tokenize/chat-format.js';
+import { PAPER_HYPERPARAMETERS } from './paper-hyperparameters.js';
 import type { TrainingPlan } from './training-plan.js';
 
-function dataset(dir: string, files: string[]): Record<string, unknown> {
+function dataset(dir: string, files: string[], template: string): Record<string, unknown> {
   return {
     // A local directory with data_files: axolotl hands both to datasets.load_dataset.
     path: dir,
@@ -10,7 +10,7 @@ function dataset(dir: string, files: string[]): Record<string, unknown> {
     split: 'train',
     type: 'chat_template',
     chat_template: 'jinja',
-    chat_template_jinja: CHAT_TEMPLATE,
+    chat_template_jinja: template,
     // The shards' chat column: context messages with train=false, the target with train=true.
     field_messages: 'chat',
     message_property_mappings: { role: 'role', content: 'content' },
@@ -29,15 +29,15 @@ export function axolotlConfig(p: TrainingPlan): Record<string, unknown> {
   return {
     base_model: p.baseModel,
     chat_template: 'jinja',
-    chat_template_jinja: CHAT_TEMPLATE,
+    chat_template_jinja: p.format.template,
     special_tokens: {
       // axolotl finds the end of each turn by the eos token; in this format that is <|eot_id|>.
       eos_token: '<|eot_id|>',
       pad_token: '<|end_of_text|>',
       additional_special_tokens: [p.endToken],
     },
-    datasets: [dataset(`${p.datasetDir}/data`, p.trainFiles)],
-    ...(p.evalFiles.length ? { test_datasets: [dataset(`${p.datasetDir}/data`, p.evalFiles)] } : {}),
+    datasets: [dataset(`${p.datasetDir}/data`, p.trainFiles, p.format.template)],
+    ...(p.evalFiles.length ? { test_datasets: [dataset(`${p.datasetDir}/data`, p.evalFiles, p.format.template)] } : {}),
     dataset_prepared_path: `${p.configDir}/prepared`,
     output_dir: `${p.configDir}/checkpoints`,
     sequence_len: p.maxSeqLen,
@@ -46,14 +46,64 @@ export function axolotlConfig(p: TrainingPlan): Record<string, unknown> {
     gradient_accumulation_steps: p.batch.gradientAccumulation,
     num_epochs: p.epochs,
     learning_rate: p.learningRate,
-    lr_scheduler: 'cosine',
-    warmup_ratio: 0.03,
+    // The same recipe as the TRL config (paper-hyperparameters.ts).
+    lr_scheduler: PAPER_HYPERPARAMETERS.lr_scheduler,
+    warmup_ratio: PAPER_HYPERPARAMETERS.warmup_ratio,
+    weight_decay: PAPER_HYPERPARAMETERS.weight_decay,
+    max_grad_norm: PAPER_HYPERPARAMETERS.max_grad_norm,
     optimizer: 'adamw_torch_fused',
     train_on_inputs: false,
     bf16: true,
     gradient_checkpointing: true,
     logging_steps: 10,
-    save_strategy: 'epoch',
-    ...(p.evalFiles.length ? { eval_strategy: 'epoch' } : {}),
+    save_strategy: 'steps',
+    save_steps: p.saveSteps,
+    save_total_limit: PAPER_HYPERPARAMETERS.save_total_limit,
+    // A restarted job continues from the newest checkpoint in output_dir.
+    auto_resume_from_checkpoints: true,
+    ...(p.evalFiles.length ? { eval_strategy: 'steps', eval_steps: p.saveSteps } : {}),
+    ...sharding(p),
+  };
+}
+
+function sharding(p: TrainingPlan): Record<string, unknown> {
+  if (p.sharding === 'fsdp') {
+    return {
+      fsdp: ['full_shard', 'auto_wrap'],
+      fsdp_config: {
+        fsdp_offload_params: false,
+        fsdp_state_dict_type: 'FULL_STATE_DICT',
+        fsdp_auto_wrap_policy: 'TRANSFORMER_BASED_WRAP',
+        fsdp_transformer_layer_cls_to_wrap: 'LlamaDecoderLayer',
+        fsdp_cpu_ram_efficient_loading: true,
+        fsdp_use_orig_params: false,
+      },
+    };
+  }
+  if (p.sharding === 'deepspeed') return { deepspeed: `${p.configDir}/deepspeed_zero3.json` };
+  return {};
+}
+
+/**
+ * ZeRO-3 for axolotl's deepspeed key; "auto" values are filled in by transformers' DeepSpeed
+ * integration from the training arguments. bf16 under DeepSpeed keeps fp32 master weights in
+ * the optimizer partitions.
+ */
+export function deepspeedZero3(): Record<string, unknown> {
+  return {
+    bf16: { enabled: 'auto' },
+    zero_optimization: {
+      stage: 3,
+      overlap_comm: true,
+      contiguous_gradients: true,
+      reduce_bucket_size: 'auto',
+      stage3_prefetch_bucket_size: 'auto',
+      stage3_param_persistence_threshold: 'auto',
+      stage3_gather_16bit_weights_on_model_save: true,
+    },
+    gradient_accumulation_steps: 'auto',
+    gradient_clipping: 'auto',
+    train_batch_size: 'auto',
+    train_micro_batch_size_per_gpu: 'auto',
   };
 }

@@ -4,6 +4,9 @@ import { Db, sqlList } from '../core/db.js';
 import { SourceError, UserlmError } from '../core/errors.js';
 import { END_TOKEN } from '../stages/flip/flip-conversation.js';
 import type { Manifest } from '../stages/shards/manifest.js';
+import { CHAT_FORMAT_NAMES, chatFormat, checkChatFormat, type ChatFormat, type ChatFormatName } from '../stages/tokenize/chat-format.js';
+import { estimateMemory, formatEstimate, type MemoryEstimate, type Sharding } from './memory-estimate.js';
+import { modelShape, parameterCount } from './model-shape.js';
 import { batchPlan, PAPER_HYPERPARAMETERS, type BatchPlan } from './paper-hyperparameters.js';
 
 export type TrainerName = 'trl' | 'axolotl';
@@ -24,6 +27,14 @@ export interface TrainingPlan {
   batch: BatchPlan;
   trainFiles: string[];
   evalFiles: string[];
+  format: ChatFormat;
+  sharding: Sharding;
+  /** CPU processes with gloo instead of GPUs (the CI check of the hand-off). */
+  cpu: boolean;
+  memory: MemoryEstimate;
+  gpuMemoryBytes: number;
+  maxSteps: number | null;
+  saveSteps: number;
 }
 
 export interface PlanOptions {
@@ -32,6 +43,14 @@ export interface PlanOptions {
   gpus: number;
   nodes: number;
   configDir: string;
+  /** Default: fsdp for models of 7B parameters or more, ddp below. */
+  sharding?: Sharding;
+  cpu?: boolean;
+  globalBatch?: number;
+  microBatch?: number;
+  gpuMemoryGb?: number;
+  maxSteps?: number | null;
+  saveSteps?: number;
 }
 
 /** Read a finished dataset's manifest and shards and decide the training setup. */
@@ -50,10 +69,20 @@ export async function planTraining(outDir: string, o: PlanOptions): Promise<Trai
   const trainFiles = files('train');
   if (trainFiles.length === 0) throw new SourceError(`${outDir} has no train split`);
   const world = o.gpus * o.nodes;
-  const batch = batchPlan(PAPER_HYPERPARAMETERS.global_batch_size, world, PAPER_HYPERPARAMETERS.micro_batch_size);
+  const globalBatch = o.globalBatch ?? PAPER_HYPERPARAMETERS.global_batch_size;
+  const batch = batchPlan(globalBatch, world, o.microBatch ?? PAPER_HYPERPARAMETERS.micro_batch_size);
   if (!batch) {
-    throw new UserlmError(`a global batch of ${PAPER_HYPERPARAMETERS.global_batch_size} cannot be split evenly over ${world} GPUs; use a power-of-two GPU count`);
+    throw new UserlmError(`a global batch of ${globalBatch} cannot be split evenly over ${world} GPUs; use a power-of-two GPU count`);
   }
+  const formatName = (manifest.tokens.format ?? 'llama3') as ChatFormatName;
+  if (!CHAT_FORMAT_NAMES.includes(formatName)) throw new SourceError(`${outDir}/manifest.json: unknown chat format ${formatName}; known: ${CHAT_FORMAT_NAMES.join(', ')}`);
+  const format = chatFormat(formatName);
+  checkChatFormat(format);
+  const shape = modelShape(o.baseModel);
+  const sharding = o.sharding ?? (parameterCount(shape) >= 7e9 ? 'fsdp' : 'ddp');
+  const memory = estimateMemory(shape, { sharding, world, microBatch: batch.microBatch, seqLen: manifest.tokens.max_seq_len });
+  const gpuMemoryBytes = (o.gpuMemoryGb ?? 80) * 1e9;
+  if (!o.cpu) assertFits(memory, gpuMemoryBytes, sharding, world);
   if (o.trainer === 'axolotl') await requireColumn(trainFiles[0]!, 'chat', `${outDir} has no chat column, which axolotl needs; set stages.shards.chat_column: true and rerun the pipeline`);
   return {
     trainer: o.trainer,
@@ -66,11 +95,28 @@ export async function planTraining(outDir: string, o: PlanOptions): Promise<Trai
     endToken: manifest.tokens.end_token ?? END_TOKEN,
     learningRate: PAPER_HYPERPARAMETERS.learning_rate,
     epochs: PAPER_HYPERPARAMETERS.epochs,
-    globalBatch: PAPER_HYPERPARAMETERS.global_batch_size,
+    globalBatch,
     batch,
     trainFiles,
     evalFiles: files('validation'),
+    format,
+    sharding,
+    cpu: o.cpu ?? false,
+    memory,
+    gpuMemoryBytes,
+    maxSteps: o.maxSteps ?? null,
+    saveSteps: o.saveSteps ?? PAPER_HYPERPARAMETERS.save_steps,
   };
+}
+
+/** Refuses a plan whose estimate does not fit the device, naming what would. */
+export function assertFits(m: MemoryEstimate, deviceBytes: number, sharding: Sharding, world: number): void {
+  if (m.total <= deviceBytes) return;
+  throw new UserlmError(
+    `this plan does not fit: ${formatEstimate(m, sharding, world)}, over the ${(deviceBytes / 1e9).toFixed(0)} GB of one GPU. ` +
+      (sharding === 'ddp' ? 'Shard the model (--sharding fsdp or deepspeed), ' : 'Use more GPUs (--nodes), ') +
+      'or lower the micro batch (--micro-batch); --gpu-memory-gb sets the device size.',
+  );
 }
 
 async function requireColumn(file: string, column: string, message: string): Promise<void> {

@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CHAT_TEMPLATE } from '../stages/tokenize/chat-format.js';
-import { axolotlConfig } from './axolotl-config.js';
+import { accelerateConfig } from './accelerate-config.js';
+import { axolotlConfig, deepspeedZero3 } from './axolotl-config.js';
 import { launchCommand, launchScript, sbatchScript } from './launch-script.js';
-import type { TrainingPlan } from './training-plan.js';
+import type { TrainerName, TrainingPlan } from './training-plan.js';
 import { TRL_SCRIPT, trlConfig } from './trl-config.js';
 
 export interface WrittenTrainerFiles {
@@ -13,20 +14,29 @@ export interface WrittenTrainerFiles {
   command: string;
 }
 
+/** The pinned Python stack of a trainer (src/trainer/requirements-<name>.txt in the package). */
+export function trainerRequirements(trainer: TrainerName): string {
+  return readFileSync(new URL(`../../../src/trainer/requirements-${trainer}.txt`, import.meta.url), 'utf8');
+}
+
 /** Config, chat template, launch script and Slurm template for one trainer, into plan.configDir. */
 export async function writeTrainerFiles(p: TrainingPlan): Promise<WrittenTrainerFiles> {
   await mkdir(p.configDir, { recursive: true });
   const out: Record<string, string> = {
-    'chat_template.jinja': CHAT_TEMPLATE + '\n',
+    'chat_template.jinja': p.format.template,
+    'requirements.txt': trainerRequirements(p.trainer),
     'launch.sh': launchScript(p),
     'train.sbatch': sbatchScript(p),
   };
   if (p.trainer === 'trl') {
-    out['trl.yaml'] = stringify(trlConfig(p), { lineWidth: 0 });
+    out['accelerate.yaml'] = stringify(accelerateConfig(p), { lineWidth: 0, version: '1.1' });
+    out['trl.yaml'] = stringify(trlConfig(p), { lineWidth: 0, version: '1.1' });
     out['train_trl.py'] = TRL_SCRIPT;
   } else {
-    out['axolotl.yaml'] = stringify(axolotlConfig(p), { lineWidth: 0 });
+    out['axolotl.yaml'] = stringify(axolotlConfig(p), { lineWidth: 0, version: '1.1' });
+    if (p.sharding === 'deepspeed') out['deepspeed_zero3.json'] = JSON.stringify(deepspeedZero3(), null, 2) + '\n';
   }
+  // YAML 1.1 (PyYAML's dialect) quotes no/yes/on/off, which PyYAML would read as booleans.
   const files: string[] = [];
   for (const [name, text] of Object.entries(out)) {
     const path = join(p.configDir, name);

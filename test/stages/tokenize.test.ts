@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { END_TOKEN, flipConversation, type ChatMessage } from '../../src/stages/flip/flip-conversation.js';
 import type { BpeTokenizer } from '../../src/stages/tokenize/bpe-tokenizer.js';
-import { encodeTrainingSample, renderPrompt, renderTrainingText } from '../../src/stages/tokenize/chat-format.js';
-import { countConversationSamples } from '../../src/stages/tokenize/count-conversation-samples.js';
+import { CHAT_FORMATS, checkChatFormat, encodeTrainingSample, renderCompletion, renderPrompt, renderTrainingText, renderWithTemplate } from '../../src/stages/tokenize/chat-format.js';
+import { countConversationSamples, type CountOptions } from '../../src/stages/tokenize/count-conversation-samples.js';
 import { fitSample } from '../../src/stages/tokenize/fit-sample.js';
 import { loadTokenizer } from '../../src/stages/tokenize/load-tokenizer.js';
 import { onigToJsRegex } from '../../src/stages/tokenize/onig-to-js-regex.js';
@@ -88,76 +88,103 @@ describe('fitSample', () => {
   });
 });
 
-describe('the UserLM training format', () => {
+describe('the userlm-8b training format (UserLM-8b\'s own template)', () => {
+  const f = CHAT_FORMATS['userlm-8b'];
   const intent = 'You are a user chatting with an assistant language model to plan a trip.';
   const conversation: ChatMessage[] = [
     { role: 'user', content: 'Plan 3 days in Lyon?' },
     { role: 'assistant', content: 'Day 1: Vieux Lyon.' },
-    { role: 'user', content: 'Cheaper, please.' },
+    { role: 'user', content: '\nCheaper, please.' },
     { role: 'assistant', content: 'Picnic by the Saône.' },
   ];
   const samples = flipConversation(intent, conversation);
+  const count = (o: Partial<CountOptions> = {}) =>
+    countConversationSamples(tok, intent, conversation, { maxSeqLen: 2048, overflow: 'truncate_history', endToken: END_TOKEN, format: f, ...o }).samples;
+  // FACTS.md: per message <|start_header_id|>{role}<|end_header_id|>\n{content}<|eot_id|>, no
+  // <|begin_of_text|>, and the user header always appended; the generated turn starts with \n.
+  const sys = `<|start_header_id|>system<|end_header_id|>\n${intent}<|eot_id|>`;
+  const turn1 = '<|start_header_id|>user<|end_header_id|>\nPlan 3 days in Lyon?<|eot_id|>';
+  const reply1 = '<|start_header_id|>assistant<|end_header_id|>\nDay 1: Vieux Lyon.<|eot_id|>';
+  const turn2 = '<|start_header_id|>user<|end_header_id|>\n\nCheaper, please.<|eot_id|>';
+  const reply2 = '<|start_header_id|>assistant<|end_header_id|>\nPicnic by the Saône.<|eot_id|>';
+  const golden = [
+    { prompt: `${sys}<|start_header_id|>user<|end_header_id|>`, completion: '\nPlan 3 days in Lyon?<|eot_id|>' },
+    { prompt: `${sys}${turn1}${reply1}<|start_header_id|>user<|end_header_id|>`, completion: '\n\nCheaper, please.<|eot_id|>' },
+    { prompt: `${sys}${turn1}${reply1}${turn2}${reply2}<|start_header_id|>user<|end_header_id|>`, completion: '\n<|endconversation|><|eot_id|>' },
+  ];
 
-  it('renders initiation, interaction and termination samples exactly', () => {
-    const sys = `<|start_header_id|>system<|end_header_id|>\n\n${intent}<|eot_id|>`;
-    assert.equal(
-      renderTrainingText(samples[0]!.messages, samples[0]!.target),
-      `<|begin_of_text|>${sys}<|start_header_id|>user<|end_header_id|>\n\nPlan 3 days in Lyon?<|eot_id|>`,
-    );
-    assert.equal(
-      renderTrainingText(samples[1]!.messages, samples[1]!.target),
-      `<|begin_of_text|>${sys}<|start_header_id|>user<|end_header_id|>\n\nPlan 3 days in Lyon?<|eot_id|>` +
-        `<|start_header_id|>assistant<|end_header_id|>\n\nDay 1: Vieux Lyon.<|eot_id|>` +
-        `<|start_header_id|>user<|end_header_id|>\n\nCheaper, please.<|eot_id|>`,
-    );
-    assert.equal(
-      renderTrainingText(samples[2]!.messages, samples[2]!.target),
-      `<|begin_of_text|>${sys}<|start_header_id|>user<|end_header_id|>\n\nPlan 3 days in Lyon?<|eot_id|>` +
-        `<|start_header_id|>assistant<|end_header_id|>\n\nDay 1: Vieux Lyon.<|eot_id|>` +
-        `<|start_header_id|>user<|end_header_id|>\n\nCheaper, please.<|eot_id|>` +
-        `<|start_header_id|>assistant<|end_header_id|>\n\nPicnic by the Saône.<|eot_id|>` +
-        `<|start_header_id|>user<|end_header_id|>\n\n<|endconversation|><|eot_id|>`,
-    );
+  it('the Jinja template renders each kind\'s prompt as UserLM-8b\'s template does, with or without a generation prompt', () => {
+    assert.deepEqual(samples.map((s) => s.kind), ['initiation', 'interaction', 'termination']);
+    for (const [i, s] of samples.entries()) {
+      assert.equal(renderWithTemplate(f.template, s.messages, true), golden[i]!.prompt);
+      assert.equal(renderWithTemplate(f.template, s.messages, false), golden[i]!.prompt, 'the user header is appended whatever add_generation_prompt');
+      assert.equal(renderPrompt(f, s.messages), golden[i]!.prompt);
+      assert.equal(renderTrainingText(f, s.messages, s.target), golden[i]!.prompt + golden[i]!.completion);
+    }
+    assert.ok(!renderWithTemplate(f.template, samples[2]!.messages, false).includes('<|begin_of_text|>'));
   });
 
-  it('trains exactly the target tokens and its <|eot_id|>', async () => {
-    // Llama-3 ids written out: "Cheaper, please." and the end token with <|eot_id|> (128009).
-    const trained = (s: (typeof samples)[number]) => {
-      const e = encodeTrainingSample(tok, s.messages, s.target);
-      return e.ids.filter((_, i) => e.mask[i] === 1);
-    };
-    assert.deepEqual(trained(samples[1]!), [...(await referenceIds('Cheaper, please.')), 128009]);
-    assert.deepEqual(trained(samples[2]!), [128256, 128009]);
-    for (const s of samples) {
-      const e = encodeTrainingSample(tok, s.messages, s.target);
-      assert.deepEqual(e.ids, await referenceIds(renderTrainingText(s.messages, s.target)));
-      const prompt = await referenceIds(renderPrompt(s.messages));
-      assert.deepEqual(e.ids.slice(0, prompt.length), prompt, 'the prompt is a prefix of the training ids');
-      assert.equal(e.mask.indexOf(1), prompt.length);
-      assert.equal(e.ids.at(-1), 128009);
+  it('token ids: no begin-of-text, one newline id after each header, <|endconversation|> one id, the loss on the generated turn only', async () => {
+    const [START, END, EOT_ID, NL, SYSTEM, USER, ASSISTANT, ENDCONV] = [128006, 128007, 128009, 198, 9125, 882, 78191, 128256];
+    const init = encodeTrainingSample(f, tok, samples[0]!.messages, samples[0]!.target);
+    assert.deepEqual(init.ids, [START, SYSTEM, END, NL, ...(await referenceIds(intent)), EOT_ID, START, USER, END, ...(await referenceIds('\nPlan 3 days in Lyon?')), EOT_ID]);
+    const term = encodeTrainingSample(f, tok, samples[2]!.messages, samples[2]!.target);
+    assert.deepEqual(term.ids.slice(-6), [START, USER, END, NL, ENDCONV, EOT_ID]);
+    assert.equal(term.ids.filter((t) => t === ASSISTANT).length, 2);
+    for (const [i, s] of samples.entries()) {
+      const e = encodeTrainingSample(f, tok, s.messages, s.target);
+      assert.deepEqual(e.ids, await referenceIds(golden[i]!.prompt + golden[i]!.completion));
+      const prompt = await referenceIds(golden[i]!.prompt);
+      assert.deepEqual(e.ids.slice(0, prompt.length), prompt, 'the prompt is a token prefix of prompt + completion, even for a target starting with a newline');
+      assert.deepEqual(e.ids.filter((_, j) => e.mask[j] === 1), await referenceIds(golden[i]!.completion));
+      assert.notEqual(e.ids[0], 128000);
     }
   });
 
-  it('counts each sample as the sum of per-message counts, equal to tokenizing the whole sample', async () => {
-    const { samples: counted } = countConversationSamples(tok, intent, conversation, { maxSeqLen: 2048, overflow: 'truncate_history', endToken: END_TOKEN });
+  it('counts each sample as the sum of per-message counts, equal to tokenizing the Jinja rendering', async () => {
+    const counted = count();
     assert.equal(counted.length, samples.length);
     for (const [i, s] of samples.entries()) {
-      const ids = await referenceIds(renderTrainingText(s.messages, s.target));
-      assert.equal(counted[i]!.num_tokens, ids.length);
-      const e = encodeTrainingSample(tok, s.messages, s.target);
-      assert.equal(counted[i]!.num_target_tokens, e.mask.reduce((a, b) => a + b, 0));
+      const text = renderWithTemplate(f.template, s.messages, true) + renderCompletion(f, s.target);
+      assert.equal(counted[i]!.num_tokens, (await referenceIds(text)).length);
+      assert.equal(counted[i]!.num_target_tokens, (await referenceIds(golden[i]!.completion)).length);
     }
+    assert.equal(counted[2]!.num_target_tokens, 3, '\\n, <|endconversation|>, <|eot_id|>');
   });
 
   it('truncates to max_seq_len from the oldest exchange, and the truncated sample has the counted length', async () => {
-    const full = countConversationSamples(tok, intent, conversation, { maxSeqLen: 2048, overflow: 'truncate_history', endToken: END_TOKEN }).samples;
+    const full = count();
     const cap = full[2]!.num_tokens - 1;
-    const cut = countConversationSamples(tok, intent, conversation, { maxSeqLen: cap, overflow: 'truncate_history', endToken: END_TOKEN }).samples;
+    const cut = count({ maxSeqLen: cap });
     assert.equal(cut[2]!.history_messages_dropped, 2);
     const kept = [samples[2]!.messages[0]!, ...samples[2]!.messages.slice(3)];
-    assert.equal(cut[2]!.num_tokens, (await referenceIds(renderTrainingText(kept, END_TOKEN))).length);
+    assert.equal(cut[2]!.num_tokens, (await referenceIds(renderTrainingText(f, kept, END_TOKEN))).length);
     assert.ok(cut[2]!.num_tokens <= cap);
-    const dropped = countConversationSamples(tok, intent, conversation, { maxSeqLen: cap, overflow: 'drop', endToken: END_TOKEN }).samples;
-    assert.equal(dropped[2]!.too_long, true);
+    assert.equal(count({ maxSeqLen: cap, overflow: 'drop' })[2]!.too_long, true);
+  });
+
+  it('refuses a layout that differs from its template', () => {
+    assert.doesNotThrow(() => checkChatFormat(f));
+    assert.throws(() => checkChatFormat({ ...f, name: 'llama3', headerSep: '\n\n' }), /chat format llama3: the template renders the (prompt|training text)/);
+  });
+});
+
+describe('the llama3 training format (kept as an option)', () => {
+  const f = CHAT_FORMATS.llama3;
+  const samples = flipConversation('You are a user chatting with an assistant language model to test.', [
+    { role: 'user', content: 'Hi' },
+    { role: 'assistant', content: 'Hello' },
+  ]);
+  it('renders begin-of-text and two newlines, the generation prompt only when asked, and counts like its Jinja rendering', async () => {
+    checkChatFormat(f);
+    const s = samples[1]!;
+    assert.equal(
+      renderWithTemplate(f.template, s.messages, true),
+      '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a user chatting with an assistant language model to test.<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n',
+    );
+    assert.ok(!renderWithTemplate(f.template, s.messages, false).endsWith('<|start_header_id|>user<|end_header_id|>\n\n'));
+    const counted = countConversationSamples(tok, 'You are a user chatting with an assistant language model to test.', [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }], { maxSeqLen: 2048, overflow: 'drop', endToken: END_TOKEN, format: f }).samples;
+    assert.equal(counted[1]!.num_tokens, (await referenceIds(renderTrainingText(f, s.messages, s.target))).length);
   });
 });

@@ -61,7 +61,7 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
   const progress = startProgress(log, 'intents', total, 'conversations');
   try {
     for await (const rows of result.yieldRowObjectJs()) {
-      for (const r of rows) sink.intent(String(r['conversation_id']), templateIntent(String(r['first_user']), Number(r['user_turns'])));
+      for (const r of rows) sink.intent(String(r['conversation_id']), templateIntent(String(r['first_user'])));
       progress.tick(rows.length);
     }
   } finally {
@@ -79,7 +79,7 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
  */
 export const intentsStage = defineStage({
   name: 'intents',
-  version: 2,
+  version: 3,
   options: (p) => intentOutputOptions(p.config.stages.intents),
   async externalInputs(p: LoadedPipeline) {
     const o = p.config.stages.intents;

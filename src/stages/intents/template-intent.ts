@@ -15,11 +15,12 @@ const GOALS: [RegExp, string][] = [
   [/^\s*(what|how|why|who|when|where|which|is|are|can|does|do)\b|\?\s*$/i, 'learn about a topic they are curious about'],
 ];
 
-export function templateIntent(firstUserTurn: string, userTurns: number): string {
+/**
+ * The intent names the goal and whether the user follows up, never how many turns (or whether there is more than one): a turn
+ * count in the intent would tell the model when to stop, which is what the termination
+ * samples must teach it from the conversation itself.
+ */
+export function templateIntent(firstUserTurn: string): string {
   const goal = GOALS.find(([re]) => re.test(firstUserTurn))?.[1] ?? 'get help with a task they have in mind';
-  const follow =
-    userTurns <= 1
-      ? ' You state your request once and then end the conversation.'
-      : ` You follow up on the assistant's replies over ${userTurns} messages in total before ending the conversation.`;
-  return `${INTENT_PREFIX} ${goal}.${follow}`;
+  return `${INTENT_PREFIX} ${goal}. You follow up on the assistant's replies for as long as you need, and stop when you are done.`;
 }

@@ -44,6 +44,8 @@ export interface TokenStats {
 export interface TokenSummary {
   tokenizer: string;
   tokenizer_sha256: string;
+  /** The chat format the counts are in (absent in manifests older than the format option: llama3). */
+  format?: string;
   max_seq_len: number;
   end_token: string;
   overflow: string;

@@ -64,6 +64,7 @@ async function tokenSummary(db: Db, tokenize: ResultOf<typeof tokenizeStage>): P
   return {
     tokenizer: n.tokenizer,
     tokenizer_sha256: n.tokenizer_sha256,
+    format: n.format,
     max_seq_len: n.max_seq_len,
     end_token: n.end_token,
     overflow: n.overflow,

@@ -1,6 +1,6 @@
 import type { ChatMessage } from '../flip/flip-conversation.js';
 import type { BpeTokenizer } from './bpe-tokenizer.js';
-import { BOS, GENERATION_PROMPT, renderMessage } from './chat-format.js';
+import { generationPrompt, renderMessage, type ChatFormat } from './chat-format.js';
 import { fitSample, type OverflowPolicy } from './fit-sample.js';
 
 export interface SampleTokens {
@@ -15,6 +15,7 @@ export interface CountOptions {
   maxSeqLen: number;
   overflow: OverflowPolicy;
   endToken: string;
+  format: ChatFormat;
 }
 
 /**
@@ -35,18 +36,20 @@ export function countConversationSamples(
   let textChars = intent.length;
   for (let i = 0; i < n; i++) {
     const m = messages[i]!;
-    counts[i] = tok.count(renderMessage(m.role, m.content));
+    counts[i] = tok.count(renderMessage(o.format, m.role, m.content));
     textChars += m.content.length;
   }
-  const bos = tok.count(BOS);
-  const system = tok.count(renderMessage('system', intent));
-  const genPrompt = tok.count(GENERATION_PROMPT);
-  const end = tok.count(renderMessage('user', o.endToken));
+  // The prompt ends with the user header opened for the target, so the target's whole user
+  // message (header, content, <|eot_id|>) is the header plus the trained completion.
+  const start = tok.count(o.format.start);
+  const system = tok.count(renderMessage(o.format, 'system', intent));
+  const genPrompt = tok.count(generationPrompt(o.format));
+  const end = tok.count(renderMessage(o.format, 'user', o.endToken));
   const k = n >> 1;
   const samples: SampleTokens[] = [];
   for (let t = 1; t <= k + 1; t++) {
     const targetMsg = t <= k ? counts[2 * (t - 1)]! : end;
-    const fit = fitSample(bos + system + targetMsg, counts, 2 * (t - 1), o.maxSeqLen, o.overflow);
+    const fit = fitSample(start + system + targetMsg, counts, 2 * (t - 1), o.maxSeqLen, o.overflow);
     samples.push({
       turn_index: t,
       num_tokens: fit.tokens,

@@ -5,6 +5,7 @@ import { sha256Hex } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, defineStage } from '../../core/stage.js';
 import type { ChatMessage } from '../flip/flip-conversation.js';
+import { chatFormat, checkChatFormat } from './chat-format.js';
 import { countConversationSamples } from './count-conversation-samples.js';
 import { loadTokenizer } from './load-tokenizer.js';
 
@@ -18,6 +19,8 @@ import { loadTokenizer } from './load-tokenizer.js';
 export interface TokenizeNotes {
   tokenizer: string;
   tokenizer_sha256: string;
+  /** The chat format counted (see chat-format.ts). */
+  format: string;
   max_seq_len: number;
   end_token: string;
   overflow: string;
@@ -29,7 +32,7 @@ export interface TokenizeNotes {
 
 export const tokenizeStage = defineStage({
   name: 'tokenize',
-  version: 2,
+  version: 3,
   options: (p) => ({ ...p.config.stages.tokenize, end_token: p.config.stages.flip.end_token }),
   async externalInputs(p) {
     const path = p.config.stages.tokenize.tokenizer_json;
@@ -39,6 +42,8 @@ export const tokenizeStage = defineStage({
     const o = pipeline.config.stages.tokenize;
     const endToken = pipeline.config.stages.flip.end_token;
     const { tokenizer, name, sha256 } = await loadTokenizer({ tokenizerJson: o.tokenizer_json, endToken });
+    const format = chatFormat(o.format);
+    checkChatFormat(format);
     const src = `read_parquet(${sqlString(input!)})`;
     await db.run(
       `CREATE OR REPLACE TABLE sample_tokens (conversation_id VARCHAR, turn_index INTEGER, num_tokens INTEGER,
@@ -59,6 +64,7 @@ export const tokenizeStage = defineStage({
             maxSeqLen: o.max_seq_len,
             overflow: o.overflow,
             endToken,
+            format,
           });
           chars += counted.textChars;
           for (const s of counted.samples) {
@@ -107,14 +113,15 @@ export const tokenizeStage = defineStage({
     );
     await db.run('DROP TABLE sample_tokens');
     const notes: TokenizeNotes = {
-        tokenizer: name,
-        tokenizer_sha256: sha256,
-        max_seq_len: o.max_seq_len,
-        end_token: endToken,
-        overflow: o.overflow,
-        tokens: toNumber(t.tokens),
-        truncated_samples: toNumber(t.truncated),
-        too_long_samples: toNumber(t.too_long),
+      tokenizer: name,
+      tokenizer_sha256: sha256,
+      format: format.name,
+      max_seq_len: o.max_seq_len,
+      end_token: endToken,
+      overflow: o.overflow,
+      tokens: toNumber(t.tokens),
+      truncated_samples: toNumber(t.truncated),
+      too_long_samples: toNumber(t.too_long),
       text_mchars_per_s: seconds > 0 ? Math.round((chars / 1e6 / seconds) * 100) / 100 : null,
     };
     // sample_drops.parquet (sample_id, conversation_id, reason, num_tokens) is read by the shards stage.
