@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { redactSecrets } from '../../core/redact-secrets.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { sha256File } from '../../core/hash.js';
 import type { StageMarker } from '../../core/marker.js';
@@ -134,11 +135,11 @@ export const shardsStage: StageSpec = {
     const tokens = tokenizeMarker ? await tokenSummary(db, tokenizeMarker, markerDir(pipeline.config.run_dir, tokenizeMarker)) : null;
     await db.run('DROP TABLE shard_rows');
     const manifest = buildManifest({ pipeline, version: VERSION, schemaVersion: schema.version, previous, splits, tokens, files });
-    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await writeFile(join(dir, 'manifest.json'), redactSecrets(JSON.stringify(manifest, null, 2) + '\n'));
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     await writeFile(
       join(dir, 'README.md'),
-      renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token }),
+      redactSecrets(renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token })),
     );
     return { outputs: files.map((f) => f.path) };
   },
