@@ -100,6 +100,9 @@ export interface IntentOptions {
   min_chars: number;
   max_chars: number;
   max_invalid_retries: number;
+  /** Stop the stage when more than this share of the last invalid_guard_window conversations got no usable intent (1: never). */
+  max_invalid_fraction: number;
+  invalid_guard_window: number;
   concurrency: number;
   requests_per_minute: number | null;
   tokens_per_minute: number | null;
