@@ -73,9 +73,12 @@ export async function generateOnlineIntents(ctx: StageContext): Promise<{ notes:
   let stop: UserlmError | null = null;
   let rejectedLogged = 0;
 
-  const settle = (id: string, rendered: string, r: IntentResolution, last: string | null) => {
-    // Answers found on disk that decided the outcome, including those reached after asking again.
-    for (let a = 0; a < r.cacheHits; a++) if (!cache.isFresh(builder.key(rendered, a))) meter.cacheHits++;
+  /** `asked`: the rendered conversation when this process asked for some of its answers, null when the cache alone settled it. */
+  const settle = (id: string, r: IntentResolution, last: string | null, asked: string | null) => {
+    // Answers found on disk that decided the outcome, including those reached after asking again
+    // (keys are hashed again only for conversations that were asked, not on a cached rerun).
+    if (asked === null) meter.cacheHits += r.cacheHits;
+    else for (let a = 0; a < r.cacheHits; a++) if (!cache.isFresh(builder.key(asked, a))) meter.cacheHits++;
     if (r.status === 'intent') sink.intent(id, r.intent);
     else if (r.status === 'drop') {
       sink.drop(id, r.reason);
@@ -98,11 +101,11 @@ export async function generateOnlineIntents(ctx: StageContext): Promise<{ notes:
         const rendered = builder.render((row['messages'] ?? []) as unknown as ChatTurn[]);
         const r = resolveIntent(cache, builder, rendered, llm.bounds, o.max_invalid_retries);
         if (r.status !== 'need') {
-          settle(id, rendered, r, null);
+          settle(id, r, null, null);
           return null;
         }
         return askUntilSettled(llm, caller, rendered, r, () => stop !== null).then((s) => {
-          if (s) settle(id, rendered, s.r, s.last);
+          if (s) settle(id, s.r, s.last, rendered);
         });
       },
       () => stop !== null,
