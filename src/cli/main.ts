@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { UserlmError } from '../core/errors.js';
+import { redactSecrets, registerEnvironmentSecrets } from '../core/redact-secrets.js';
 import { VERSION } from '../core/version.js';
 import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  registerEnvironmentSecrets(process.env);
   const program = buildProgram();
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
@@ -37,11 +39,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UserlmError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      process.stderr.write(redactSecrets(`error: ${e.message}\n`));
       return e.exitCode;
     }
-    process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\nThis is a bug in userlm-data; please report it with the command you ran.\n`);
-    if (process.env['USERLM_DEBUG']) process.stderr.write(`${(e as Error)?.stack}\n`);
+    process.stderr.write(redactSecrets(`error: ${(e as Error)?.message ?? String(e)}\nThis is a bug in userlm-data; please report it with the command you ran.\n`));
+    if (process.env['USERLM_DEBUG']) process.stderr.write(redactSecrets(`${(e as Error)?.stack}\n`));
     return 1;
   }
 }

@@ -159,7 +159,7 @@ const IntentSchema = Type.Object(
         pattern: '^https?://',
         default: null,
         description:
-          'OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1 for vLLM). null: the OPENAI_BASE_URL environment variable, else https://api.openai.com/v1.',
+          'OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1 for vLLM). null: the OPENAI_BASE_URL environment variable, else https://api.openai.com/v1. The resolved URL is part of the cache key and of the stage fingerprint: another server may answer differently under the same model name, so changing it reruns the stage and asks again.',
       }),
     ),
     api_key_env: filled(
@@ -208,6 +208,23 @@ const IntentSchema = Type.Object(
         default: 2,
         description:
           'Attempts after an invalid answer (wrong prefix, too short or long, empty); then the conversation is dropped with reason intent_invalid.',
+      }),
+    ),
+    max_invalid_fraction: filled(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        default: 0.5,
+        description:
+          'Early stop for a misbehaving endpoint (openai backend): when more than this share of the last invalid_guard_window conversations end without a usable intent (intent_invalid or intent_rejected), the stage stops with exit 5, quoting the last answer, before it writes anything; so does a stage that would keep no conversation at all. 1 turns the check off. Not part of the stage fingerprint.',
+      }),
+    ),
+    invalid_guard_window: filled(
+      Type.Integer({
+        minimum: 1,
+        default: 50,
+        description:
+          'How many of the most recently settled conversations the max_invalid_fraction check looks at; it never fires before this many are settled (the minimum sample). Conversations settled from cached valid answers count as good.',
       }),
     ),
     concurrency: filled(Type.Integer({ minimum: 1, default: 16, description: 'Requests in flight at once (openai backend).', maximum: 4096 })),

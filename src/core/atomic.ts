@@ -1,6 +1,7 @@
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { redactSecrets } from './redact-secrets.js';
 
 /** A sibling path that is unique to this process, for write-then-rename. */
 export function tempSibling(path: string): string {
@@ -14,7 +15,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   try {
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(data);
+      // Markers, job lists and receipts can carry endpoint messages; no secret reaches the disk.
+      await fh.writeFile(typeof data === 'string' ? redactSecrets(data) : data);
       await fh.sync();
     } finally {
       await fh.close();

@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact-secrets.js';
+
 /** Human lines on a TTY, one JSON object per line with --json (for CI and log collectors). */
 export interface Logger {
   info(event: string, message: string, fields?: Record<string, unknown>): void;
@@ -10,8 +12,9 @@ export function createLogger(opts: { json?: boolean; quiet?: boolean; stream?: N
   const json = opts.json ?? false;
   const emit = (level: string, event: string, message: string, fields?: Record<string, unknown>) => {
     if (opts.quiet && level === 'info') return;
-    if (json) stream.write(JSON.stringify({ level, event, message, ...fields }) + '\n');
-    else stream.write(`${level === 'warn' ? 'warning: ' : ''}${message}\n`);
+    // Messages and fields can quote an endpoint's answer or error body, which can quote a key.
+    if (json) stream.write(redactSecrets(JSON.stringify({ level, event, message, ...fields })) + '\n');
+    else stream.write(redactSecrets(`${level === 'warn' ? 'warning: ' : ''}${message}`) + '\n');
   };
   return {
     json,

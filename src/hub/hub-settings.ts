@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuthError } from '../core/errors.js';
+import { registerSecret } from '../core/redact-secrets.js';
 import { hfHome, hubCacheDir } from './hub-cache-dir.js';
 
 export interface HubSettings {
@@ -36,6 +37,7 @@ export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
   if (token !== undefined && !token.startsWith('hf_')) {
     throw new AuthError(`the Hugging Face token in ${tokenFrom} is not one (access tokens start with "hf_"); copy it again from https://huggingface.co/settings/tokens`);
   }
+  registerSecret(token, 'HF_TOKEN');
   return {
     endpoint: (env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(/\/+$/, ''),
     cacheDir,

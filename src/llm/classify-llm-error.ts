@@ -1,4 +1,5 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { ResponseTooLargeError } from './node-http-fetch.js';
 
 export type LlmFailure =
   /** Worth another try after a wait. */
@@ -11,6 +12,9 @@ export type LlmFailure =
 /** Sorts what the openai client threw into retry, reject-this-request, or stop. */
 export function classifyLlmError(e: unknown): LlmFailure {
   if (e instanceof APIUserAbortError) return { kind: 'fatal', status: null, message: 'request aborted' };
+  // The client wraps what fetch threw; an oversized body is a broken answer, not a lost connection.
+  if (e instanceof APIConnectionError && e.cause instanceof ResponseTooLargeError) return { kind: 'retry', reason: 'malformed', message: e.cause.message };
+  if (e instanceof ResponseTooLargeError) return { kind: 'retry', reason: 'malformed', message: e.message };
   if (e instanceof APIConnectionTimeoutError) return { kind: 'retry', reason: 'timeout', message: e.message };
   if (e instanceof APIConnectionError) return { kind: 'retry', reason: 'connection', message: e.message };
   if (e instanceof APIError) {

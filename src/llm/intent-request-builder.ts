@@ -9,12 +9,14 @@ export interface IntentRequestParams extends RenderBudget {
   /** For attempts after an invalid answer. */
   retryTemperature: number;
   maxTokens: number;
+  /** The base URL asked: another server may answer differently under the same model name. */
+  endpoint: string;
 }
 
 /**
  * Turns a conversation into the chat request that asks for its intent, and names that
- * request: the cache key hashes everything that decides the answer (model, prompt id,
- * version and text, parameters, rendered conversation, attempt number), nothing else.
+ * request: the cache key hashes everything that decides the answer (endpoint, model, prompt
+ * id, version and text, parameters, rendered conversation, attempt number), nothing else.
  */
 export class IntentRequestBuilder {
   private readonly fixed: ChatCompletionMessageParam[];
@@ -35,6 +37,7 @@ export class IntentRequestBuilder {
     }
     this.fixedChars = this.fixed.reduce((a, m) => a + (typeof m.content === 'string' ? m.content.length : 0), 0);
     this.keyPrefix = canonicalJson({
+      endpoint: params.endpoint,
       model: params.model,
       prompt: { id: prompt.id, version: prompt.version, sha256: prompt.sha256 },
       params: { temperature: params.temperature, retry_temperature: params.retryTemperature, max_tokens: params.maxTokens },

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { redactSecrets } from '../core/redact-secrets.js';
 
 /** What the endpoint said to one request. */
 export type CachedResponse =
@@ -99,8 +100,11 @@ export class ResponseCache {
     return this.fresh.has(key);
   }
 
-  put(key: string, r: CachedResponse): void {
+  /** Stores the response with every registered secret redacted (an endpoint may echo the key); get() returns the redacted form. */
+  put(key: string, response: CachedResponse): void {
     if (this.fd === null) throw new Error('response cache is closed');
+    const r: CachedResponse =
+      response.kind === 'answer' ? { ...response, text: response.text === null ? null : redactSecrets(response.text) } : { kind: 'rejected', message: redactSecrets(response.message) };
     const line: Line = r.kind === 'answer' ? { k: key, t: r.text, u: [r.promptTokens, r.completionTokens] } : { k: key, x: r.message };
     // One write() of a whole line on an O_APPEND descriptor: a SIGKILL after it returns cannot lose it.
     writeSync(this.fd, JSON.stringify(line) + '\n');

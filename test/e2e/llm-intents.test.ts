@@ -13,7 +13,11 @@ import { loadIntentPrompt } from '../../src/llm/intent-prompt.js';
 import type { UsageSummary } from '../../src/llm/usage-meter.js';
 import { intentCachePath } from '../../src/stages/intents/intent-llm-setup.js';
 import { INTENT_PREFIX } from '../../src/stages/intents/template-intent.js';
-import { buildDataset } from '../../src/stages/recipe.js';
+import { buildDataset, STAGES } from '../../src/stages/recipe.js';
+import { intentsStage } from '../../src/stages/intents/intents-stage.js';
+import { dedupStage } from '../../src/stages/dedup/dedup-stage.js';
+import { stageDir as runnerStageDir } from '../../src/core/runner.js';
+import type { StageSpec } from '../../src/core/stage.js';
 import { CLI, ROOT, tempDir, withDb, writePipeline } from '../helpers.js';
 import { serverIntentFor, startOpenAICompatibleServer, type OpenAICompatibleServer } from '../servers/openai-compatible-server.js';
 import { llmPipelineYaml, PROMPT_V1, writeConversations } from './../llm/llm-fixtures.js';
@@ -45,8 +49,9 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-function stageDir(dir: string, name = 'intents'): string {
-  return join(dir, 'runs', name);
+/** A stage's directory, derived from the recipe's stage (directories are named by the runner, not here). */
+function stageDir(dir: string, stage: Pick<StageSpec, 'name'> = intentsStage): string {
+  return runnerStageDir(join(dir, 'runs'), stage);
 }
 
 async function intentsOf(dir: string): Promise<{ intents: Map<string, string>; drops: Map<string, string>; rendered: Map<string, unknown> }> {
@@ -65,6 +70,10 @@ async function intentsOf(dir: string): Promise<{ intents: Map<string, string>; d
 }
 
 const sha = (p: string) => sha256Hex(readFileSync(p));
+
+function intentsMarker(r: { markers: StageMarker[] }): StageMarker {
+  return r.markers.find((m) => m.stage === intentsStage.name)!;
+}
 
 function llmNotes(m: StageMarker | null): UsageSummary {
   assert.ok(m, 'intents marker');
@@ -85,7 +94,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
   it('2,000 conversations, 10% 429/500 and 2% invalid answers, killed mid-run: the rerun finishes with the same intents and pays nothing twice', async () => {
     // Reference: one uninterrupted run on its own server.
     const refDir = tempDir();
-    const ref = await startOpenAICompatibleServer({ faults, lifetimeMs: 120_000 });
+    const ref = await startOpenAICompatibleServer({ faults, lifetimeMs: 600_000 });
     servers.push(ref);
     const refCorpus = writeConversations(refDir, N, POISON);
     const { pipeline: refPipeline } = writePipeline(refDir, llmPipelineYaml(refDir, refCorpus, intentsOpts(ref.url)));
@@ -116,7 +125,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     let child: ChildProcess | null = null;
     const server = await startOpenAICompatibleServer({
       faults,
-      lifetimeMs: 120_000,
+      lifetimeMs: 600_000,
       onAnswered: (n) => {
         if (n === 700) child?.kill('SIGKILL');
       },
@@ -127,15 +136,19 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     const killed = await runCliChild(['run', file, '--json'], (c) => (child = c));
     assert.equal(killed.signal, 'SIGKILL', killed.stderr);
     assert.ok(!existsSync(stageDir(dir)), 'no intents stage output from the killed run');
-    const cachedLines = readFileSync(intentCachePath(join(dir, 'runs')), 'utf8').split('\n').filter(Boolean).length;
+    const cached = readFileSync(intentCachePath(join(dir, 'runs')), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t?: string | null });
+    const cachedLines = cached.length;
+    // An invalid answer from the killed run is asked again (it is not final), so its body is sent twice.
+    const invalidCached = cached.filter((l) => !(l.t ?? '').startsWith(INTENT_PREFIX)).length;
     assert.ok(cachedLines >= 700 - 32 && cachedLines < N, `${cachedLines} answers cached before the kill`);
     const answeredBeforeRerun = server.stats.answered;
 
     const rerun = await runCliChild(['run', file, '--json']);
     assert.equal(rerun.code, 0, rerun.stderr);
-    assert.ok(server.stats.resentAfterAnswer <= 32, `only requests in flight at the kill may be sent again (${server.stats.resentAfterAnswer})`);
+    assert.ok(server.stats.resentAfterAnswer <= 32 + invalidCached, `only requests in flight at the kill and invalid answers may be sent again (${server.stats.resentAfterAnswer}, ${invalidCached} invalid)`);
     const rerunNotes = llmNotes(await readMarker(stageDir(dir)));
-    assert.ok(rerunNotes.cache_hits >= cachedLines, `the rerun used the ${cachedLines} cached answers`);
+    // Each invalid answer asked again may make one later attempt's cached valid answer moot.
+    assert.ok(rerunNotes.cache_hits >= cachedLines - 2 * invalidCached, `the rerun used the cached valid answers (${rerunNotes.cache_hits} of ${cachedLines}, ${invalidCached} invalid)`);
     assert.equal(rerunNotes.answers, server.stats.answered - answeredBeforeRerun);
 
     // The stage files name their source path (which differs); the intents and drops must not.
@@ -150,19 +163,25 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     assert.ok(!killed.stderr.includes(SECRET) && !rerun.stderr.includes(SECRET));
     assert.match(rerun.stderr, /"event":"intents.usage"/);
 
-    // A fully cached rerun of the stage sends nothing.
+    // A rerun of the stage with every answer cached asks again only where an answer was
+    // invalid (an invalid answer from an earlier run is not final): the poisoned conversations'
+    // 3 attempts each, and at most once per other invalid answer; every valid answer is reused.
     const before = ref.stats.chatRequests;
+    const answeredBefore = ref.stats.answered;
+    const invalidBefore = ref.stats.invalid;
     const refBytes = sha(join(stageDir(refDir), 'data.parquet'));
     rmSync(stageDir(refDir), { recursive: true });
     await buildDataset(refPipeline(), silentLogger);
-    assert.equal(ref.stats.chatRequests, before, 'nothing sent');
+    const reasked = ref.stats.answered - answeredBefore;
+    assert.ok(reasked >= POISON.size * 3 && reasked <= invalidBefore, `only the invalid ones asked again (${reasked}, ${invalidBefore} invalid before)`);
     const cachedNotes = llmNotes(await readMarker(stageDir(refDir)));
-    assert.equal(cachedNotes.requests, 0);
-    assert.ok(cachedNotes.cache_hits >= N);
+    assert.equal(cachedNotes.requests, ref.stats.chatRequests - before);
+    // A conversation whose first answer was invalid may get a valid one when asked again; its cached second answer then goes unused.
+    assert.ok(cachedNotes.cache_hits >= N - POISON.size - (invalidBefore - 3 * POISON.size), `${cachedNotes.cache_hits} cache hits`);
     assert.equal(sha(join(stageDir(refDir), 'data.parquet')), refBytes, 'same answers from the cache, byte-identical output');
   });
 
-  it('options that only change speed or price do not rerun the stage; the model does', async () => {
+  it('options that only change speed or price do not rerun the stage; the model and the endpoint do', async () => {
     const dir = tempDir();
     const server = await startOpenAICompatibleServer({ lifetimeMs: 60_000 });
     servers.push(server);
@@ -170,12 +189,22 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     const base = intentsOpts(server.url);
     const run = (o: Record<string, unknown>, name: string) => buildDataset(writePipeline(dir, llmPipelineYaml(dir, corpus, o), name).pipeline(), silentLogger);
     await run(base, 'a.yaml');
-    const r2 = await run({ ...base, concurrency: 3, requests_per_minute: 100000, timeout_s: 30, prices: {} }, 'b.yaml');
+    const r2 = await run({ ...base, concurrency: 3, requests_per_minute: 100000, timeout_s: 30, max_retries: 3, max_invalid_fraction: 0.9, invalid_guard_window: 10, prices: {} }, 'b.yaml');
     assert.ok(r2.skipped.includes('intents'));
+    // Another server may answer differently under the same model name: the stage reruns and
+    // asks it everything (the cache key holds the endpoint), the first server gets nothing.
+    const other = await startOpenAICompatibleServer({ lifetimeMs: 60_000 });
+    servers.push(other);
+    const sentToFirst = server.stats.chatRequests;
+    const moved = await run({ ...base, base_url: other.url }, 'moved.yaml');
+    assert.ok(moved.executed.includes('intents'));
+    assert.equal(other.stats.answered, 30);
+    assert.equal(server.stats.chatRequests, sentToFirst);
+    assert.ok((await run({ ...base, base_url: other.url, concurrency: 5 }, 'moved2.yaml')).skipped.includes('intents'), 'a speed option at the new endpoint still reruns nothing');
     const r3 = await run({ ...base, model: 'gpt-4o-mini' }, 'c.yaml');
     assert.ok(r3.executed.includes('intents'));
     assert.deepEqual([...server.models].sort(), ['gpt-4o', 'gpt-4o-mini']);
-    const notes = llmNotes(r3.markers[3]!);
+    const notes = llmNotes(intentsMarker(r3));
     assert.equal(notes.cost_usd !== null && notes.cost_usd > 0, true, 'gpt-4o-mini is in the default price table');
   });
 
@@ -189,7 +218,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /HTTP 401.*Check the API key in the environment variable OPENAI_API_KEY \(.*pipeline\.yaml stages\.intents\.api_key_env\)/);
     assert.ok(!r.stderr.includes(SECRET));
-    assert.ok(existsSync(join(dir, 'runs', 'dedup', '_SUCCESS.json')));
+    assert.ok(existsSync(join(stageDir(dir, dedupStage), '_SUCCESS.json')));
     assert.ok(!existsSync(stageDir(dir)));
   });
 
@@ -201,7 +230,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     const server = await startOpenAICompatibleServer({
       // Held until the kill: on a loaded machine a delay alone lets a batch finish first.
       faults: { batchDelayMs: 0, holdBatches: true, expireFirstBatches: 1, expiredShare: 0.3 },
-      lifetimeMs: 120_000,
+      lifetimeMs: 600_000,
       onBatchPolled: () => {
         if (armed && server.stats.batchesCreated >= 3) {
           armed = false;
@@ -231,10 +260,10 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     assert.equal(server.stats.batchRequestsExpired, 150);
     assert.equal(server.stats.batchResentAfterAnswer, 0, 'no answered batch request paid twice');
     assert.equal(server.stats.chatRequests, 0, 'no online requests');
-    const notes = llmNotes(r.markers[3]!);
+    const notes = llmNotes(intentsMarker(r));
     assert.deepEqual(notes.batches, { files: 2, submitted: 2, resumed: 3, resubmitted_requests: 150 });
     assert.equal(notes.expired, 150);
-    assert.deepEqual(r.markers[3]!.drops, { intent_invalid: 3 });
+    assert.deepEqual(intentsMarker(r).drops, { intent_invalid: 3 });
 
     // Each conversation got its own answer back (results come in another order than sent).
     const { intents, drops, rendered } = await intentsOf(dir);
@@ -242,7 +271,7 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
     const o = pipeline().config.stages.intents;
     const builder = new IntentRequestBuilder(await loadIntentPrompt(PROMPT_V1, INTENT_PREFIX, 'test'), {
       model: o.model, temperature: o.temperature, retryTemperature: o.retry_temperature, maxTokens: o.max_tokens,
-      assistantMaxChars: o.assistant_max_chars, userMaxChars: o.user_max_chars, conversationMaxChars: o.conversation_max_chars,
+      assistantMaxChars: o.assistant_max_chars, userMaxChars: o.user_max_chars, conversationMaxChars: o.conversation_max_chars, endpoint: server.url,
     });
     for (const [id, intent] of intents) {
       const body = builder.body(builder.render(rendered.get(id) as { role: string; content: string }[]), 0);
@@ -250,12 +279,17 @@ describe('LLM intents against a local OpenAI-compatible server', () => {
       assert.equal(intent, serverIntentFor(last), id);
     }
 
-    // Rerunning the stage sends nothing at all.
+    // Rerunning the stage takes every valid answer from the cache and asks again only for the
+    // 3 conversations whose answers were invalid (an earlier run's invalid answer is not final):
+    // their 3 attempts, one batch each.
     const created = server.stats.batchesCreated;
+    const answeredBefore = server.stats.batchRequestsAnswered;
     rmSync(stageDir(dir), { recursive: true });
     const again = await buildDataset(pipeline(), silentLogger);
-    assert.equal(server.stats.batchesCreated, created);
-    assert.equal(llmNotes(again.markers[3]!).cache_hits, 1200 - 3 + 3 * 3);
+    assert.equal(server.stats.batchesCreated, created + 3);
+    assert.equal(server.stats.batchRequestsAnswered - answeredBefore, 3 * 3);
+    assert.equal(llmNotes(intentsMarker(again)).cache_hits, 1200 - 3);
+    assert.deepEqual(intentsMarker(again).drops, { intent_invalid: 3 });
   });
 
   it('without a key for api.openai.com the run stops before any stage, naming the variable', () => {

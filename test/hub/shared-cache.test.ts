@@ -194,15 +194,22 @@ sources:
     const holder = spawn('flock', ['-x', layout.lock(etag), 'sh', '-c', 'echo held; read line'], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
     const pulling = runCliAsync(['pull', pipelineFor('held', sha)], env(cache));
-    let waited = false;
-    for (let i = 0; i < 200 && !waited; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      waited = existsSync(layout.snapshot(sha, 'data/train-00001-of-00002.parquet'));
+    try {
+      // Bounded by time, not by a count of short sleeps: on a loaded machine the CLI alone
+      // can take seconds to start.
+      const deadline = Date.now() + 120_000;
+      let waited = false;
+      while (!waited && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        waited = existsSync(layout.snapshot(sha, 'data/train-00001-of-00002.parquet'));
+      }
+      assert.ok(waited, 'the other file went ahead');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(!existsSync(layout.incomplete(etag)) && !existsSync(layout.blob(etag)), 'nothing written for the locked blob');
+    } finally {
+      // Release the lock whatever happened, or the pull (and this test file) never ends.
+      holder.stdin!.end('go\n');
     }
-    assert.ok(waited, 'the other file went ahead');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.ok(!existsSync(layout.incomplete(etag)) && !existsSync(layout.blob(etag)), 'nothing written for the locked blob');
-    holder.stdin!.end('go\n');
     const r = await pulling;
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /data\/train-00000-of-00002\.parquet is being downloaded by another process/);

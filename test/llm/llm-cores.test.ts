@@ -15,7 +15,7 @@ import { INTENT_PREFIX } from '../../src/stages/intents/template-intent.js';
 import { tempDir } from '../helpers.js';
 import { PROMPT_V1 } from './llm-fixtures.js';
 
-const PARAMS: IntentRequestParams = { model: 'gpt-4o', temperature: 0, retryTemperature: 0.7, maxTokens: 120, assistantMaxChars: 200, userMaxChars: 400, conversationMaxChars: 2000 };
+const PARAMS: IntentRequestParams = { model: 'gpt-4o', temperature: 0, retryTemperature: 0.7, maxTokens: 120, assistantMaxChars: 200, userMaxChars: 400, conversationMaxChars: 2000, endpoint: 'http://127.0.0.1:8000/v1' };
 const bounds = { prefix: INTENT_PREFIX, minChars: 70, maxChars: 300 };
 
 describe('rendering a conversation for the prompt', () => {
@@ -167,7 +167,7 @@ describe('the prompt and the request', () => {
     });
   });
 
-  it('keys a request by model, prompt, parameters, conversation and attempt, and nothing else', async () => {
+  it('keys a request by endpoint, model, prompt, parameters, conversation and attempt, and nothing else', async () => {
     const p = await loadIntentPrompt(PROMPT_V1, INTENT_PREFIX, 'test');
     const b = new IntentRequestBuilder(p, PARAMS);
     const r = b.render([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }]);
@@ -177,6 +177,7 @@ describe('the prompt and the request', () => {
     assert.notEqual(b.key(r, 1), k);
     assert.notEqual(b.key(r + ' ', 0), k);
     assert.notEqual(new IntentRequestBuilder(p, { ...PARAMS, model: 'gpt-4o-mini' }).key(r, 0), k);
+    assert.notEqual(new IntentRequestBuilder(p, { ...PARAMS, endpoint: 'http://127.0.0.1:8001/v1' }).key(r, 0), k, 'another server may answer otherwise');
     assert.notEqual(new IntentRequestBuilder(p, { ...PARAMS, maxTokens: 100 }).key(r, 0), k);
     assert.notEqual(new IntentRequestBuilder({ ...p, version: 2 }, PARAMS).key(r, 0), k);
     assert.notEqual(new IntentRequestBuilder({ ...p, sha256: 'x' }, PARAMS).key(r, 0), k);

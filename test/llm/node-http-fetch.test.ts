@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { nodeHttpFetch } from '../../src/llm/node-http-fetch.js';
+import { nodeHttpFetch, ResponseTooLargeError } from '../../src/llm/node-http-fetch.js';
+import { maxResponseBytes, MAX_FILE_CONTENT_BYTES, MAX_RESPONSE_BYTES } from '../../src/llm/openai-client.js';
 
 describe('the node:http fetch used by the openai client', () => {
   it('sends method, headers and body; returns status, repeated headers and the body; handles 204; aborts', async () => {
@@ -42,5 +43,56 @@ describe('the node:http fetch used by the openai client', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  it('caps response bodies: refuses an announced oversize without reading it, and hangs up on an endless chunked body', async () => {
+    let streamed = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/announced') {
+          res.writeHead(200, { 'content-length': String(600 << 20) });
+          return res.write(Buffer.alloc(1024));
+        }
+        if (req.url === '/exact') return res.end(Buffer.alloc(1000, 0x61));
+        // Endless and chunked: only hanging up stops it.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const pump = () => {
+          while (!res.destroyed) {
+            streamed += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const f = nodeHttpFetch({ maxResponseBytes: () => 1000 });
+      const tooLarge = (announced: number | null) => (e: unknown) => e instanceof ResponseTooLargeError && e.limitBytes === 1000 && e.announcedBytes === announced;
+      await assert.rejects(f(`${base}/announced`, { method: 'POST', body: '{}' }), tooLarge(600 << 20));
+      await assert.rejects(f(`${base}/endless`, { method: 'POST', body: '{}' }), tooLarge(null));
+      await new Promise((r) => setTimeout(r, 100));
+      const sentAfterHangUp = streamed;
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(streamed, sentAfterHangUp, 'the server stopped sending: the socket is closed');
+      assert.ok(streamed < 64 << 20, `${streamed} bytes sent before the hang-up`);
+      assert.equal((await (await f(`${base}/exact`, { method: 'POST', body: '{}' })).text()).length, 1000, 'a body of exactly the cap is accepted');
+      // The multipart path (built-in fetch) has the same cap.
+      const form = new FormData();
+      form.append('purpose', 'batch');
+      await assert.rejects(f(`${base}/endless`, { method: 'POST', body: form }), tooLarge(null));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('allows batch result files far more than chat answers', () => {
+    assert.equal(maxResponseBytes(new URL('http://h/v1/chat/completions')), MAX_RESPONSE_BYTES);
+    assert.equal(maxResponseBytes(new URL('http://h/v1/files/file-abc/content')), MAX_FILE_CONTENT_BYTES);
+    assert.equal(maxResponseBytes(new URL('http://h/v1/files/file-abc')), MAX_RESPONSE_BYTES);
   });
 });

@@ -68,12 +68,17 @@ export interface ServerStats {
   batchResentAfterAnswer: number;
   /** Requests refused because the server reached its request cap. */
   refused: number;
+  /** Bytes of 'huge' bodies actually sent before the client hung up. */
+  hugeBytesSent: number;
   /** performance.now() of the first chat request and of the last chat answer (throughput window). */
   firstRequestAt: number | null;
   lastAnsweredAt: number | null;
 }
 
-export type Fate = 'ok' | 'rate_limit' | 'server_error' | 'hang' | 'malformed' | 'bad_request';
+/** huge: a 200 whose body goes on for 600 MB (sent in chunks while the client reads; it stops when the client hangs up). */
+export type Fate = 'ok' | 'rate_limit' | 'server_error' | 'hang' | 'malformed' | 'bad_request' | 'huge';
+
+export const HUGE_BODY_BYTES = 600 * 1024 * 1024;
 
 export interface ServerOptions {
   faults?: Partial<ServerFaults>;
@@ -93,6 +98,11 @@ export interface ServerOptions {
   script?: (n: number, body: ChatBody) => Fate | null;
   /** When set, requests without `Authorization: Bearer <key>` get a 401. */
   requireKey?: string;
+  /**
+   * A careless server: every error message and every invalid answer quotes the API key the
+   * request came with (some proxies echo the request headers back).
+   */
+  echoKey?: boolean;
 }
 
 interface StoredFile {
@@ -159,17 +169,35 @@ function chatCompletion(body: ChatBody, content: string | null): Record<string, 
   };
 }
 
-function answerContent(body: ChatBody, roll: number, f: ServerFaults, stats: ServerStats): string | null {
+function answerContent(body: ChatBody, roll: number, f: ServerFaults, stats: ServerStats, echo = ''): string | null {
   const last = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user')?.content ?? '';
   if (last.includes(ALWAYS_INVALID) || roll < f.invalidShare) {
     stats.invalid++;
-    return `Sure! Here is the intent you asked for: the user wants help with ${sha(last).slice(0, 8)}.`;
+    return `Sure! Here is the intent you asked for: the user wants help with ${sha(last).slice(0, 8)}.${echo}`;
   }
   if (roll < f.invalidShare + f.emptyShare) {
     stats.empty++;
     return '';
   }
   return serverIntentFor(last);
+}
+
+/** A JSON-looking body of HUGE_BODY_BYTES, written only as fast as the client reads it. */
+function sendHuge(res: ServerResponse, stats: ServerStats): void {
+  const chunk = Buffer.alloc(1 << 20, 0x20);
+  // Chunked, without Content-Length: the client cannot refuse it up front, it must stop reading.
+  res.writeHead(200, { 'content-type': 'application/json' });
+  let sent = 0;
+  const pump = () => {
+    while (sent < HUGE_BODY_BYTES && !res.destroyed) {
+      sent += chunk.length;
+      stats.hugeBytesSent += chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+    if (!res.destroyed) res.end();
+  };
+  res.on('close', () => res.removeAllListeners('drain'));
+  pump();
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -187,7 +215,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-function apiError(res: ServerResponse, status: number, message: string, type: string, code: string | null = null, headers: Record<string, string> = {}): void {
+function sendApiError(res: ServerResponse, status: number, message: string, type: string, code: string | null = null, headers: Record<string, string> = {}): void {
   send(res, status, { error: { message, type, param: null, code } }, headers);
 }
 
@@ -209,6 +237,7 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
     batchRequestsExpired: 0,
     batchResentAfterAnswer: 0,
     refused: 0,
+    hugeBytesSent: 0,
     firstRequestAt: null,
     lastAnsweredAt: null,
   };
@@ -317,13 +346,16 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
     const path = url.pathname.replace(/^\/v1/, '');
     if (++served > maxRequests) {
       stats.refused++;
-      apiError(res, 503, 'test server request cap reached', 'server_error');
+      sendApiError(res, 503, 'test server request cap reached', 'server_error');
       return;
     }
     if (o.requireKey !== undefined && req.headers['authorization'] !== `Bearer ${o.requireKey}`) {
       await readBody(req);
-      return apiError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+      return sendApiError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     }
+    const echo = o.echoKey ? ` (you sent the key ${String(req.headers['authorization'] ?? '').replace(/^Bearer /, '')})` : '';
+    const apiError = (res: ServerResponse, status: number, message: string, type: string, code: string | null = null, headers: Record<string, string> = {}) =>
+      sendApiError(res, status, message + echo, type, code, headers);
     if (req.method === 'POST' && path === '/chat/completions') {
       const raw = await readBody(req);
       const bodyHash = sha(raw);
@@ -355,11 +387,12 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
         return; // never answered; the client's timeout ends it (or close() does)
       }
       if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+      if (fate === 'huge') return sendHuge(res, stats);
       if (fate === 'malformed') {
         stats.malformed++;
         return send(res, 200, '{"id": "chatcmpl-broken", "choices": [');
       }
-      const content = answerContent(body, unit(`${bodyHash}:${n}:answer`), faults, stats);
+      const content = answerContent(body, unit(`${bodyHash}:${n}:answer`), faults, stats, echo);
       const text = JSON.stringify(chatCompletion(body, content));
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
       res.end(text, () => {
@@ -436,7 +469,7 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: Error) => {
-      if (!res.headersSent) apiError(res, 500, `test server bug: ${e.message}`, 'server_error');
+      if (!res.headersSent) sendApiError(res, 500, `test server bug: ${e.message}`, 'server_error');
     });
   });
   server.keepAliveTimeout = 30_000;

@@ -6,12 +6,28 @@ import type { StageContext } from '../../core/stage.js';
 import { BatchInputWriter } from '../../llm/batch-input-writer.js';
 import { BatchJobStore } from '../../llm/batch-job-store.js';
 import { BatchRunner } from '../../llm/batch-runner.js';
+import { InvalidAnswerGuard } from '../../llm/invalid-answer-guard.js';
 import { createOpenAIClient } from '../../llm/openai-client.js';
+import { endpointBrokenError } from './endpoint-broken-error.js';
 import type { ChatTurn } from '../../llm/render-conversation.js';
 import { IntentSink } from './intent-sink.js';
 import { backendLabel, intentCachePath, openIntentLlm, type IntentLlm } from './intent-llm-setup.js';
 import { usageLine } from './online-intents.js';
 import { resolveIntent, type IntentResolution } from './resolve-intent.js';
+
+/**
+ * Feeds one sweep's view of a conversation to the guard: settled ones, and those whose
+ * latest answer (from this process) was invalid and wait for another attempt.
+ */
+function judge(guard: InvalidAnswerGuard, llm: IntentLlm, rendered: string, r: IntentResolution): void {
+  const lastText = (attempt: number) => {
+    const c = llm.cache.get(llm.builder.key(rendered, attempt));
+    return c === undefined ? null : c.kind === 'answer' ? c.text : `HTTP error: ${c.message}`;
+  };
+  if (r.status === 'intent') guard.record(true);
+  else if (r.status === 'drop') guard.record(false, lastText(r.cacheHits - 1));
+  else if (r.invalid > 0) guard.record(false, lastText(r.attempt - 1));
+}
 
 export function batchDir(runDir: string): string {
   return join(intentCachePath(runDir), '..', 'batches');
@@ -79,7 +95,10 @@ export async function generateBatchIntents(ctx: StageContext): Promise<{ notes: 
         maxRequests: b.max_requests_per_file,
         maxBytes: b.max_bytes_per_file,
       });
+      // Judged per round: a batch of nonsense stops the stage before the next round pays for more.
+      const guard = new InvalidAnswerGuard({ maxFraction: o.max_invalid_fraction, window: o.invalid_guard_window });
       await sweep(ctx, llm, (_id, rendered, r) => {
+        judge(guard, llm, rendered, r);
         if (r.status !== 'need') settled++;
         else {
           missing++;
@@ -87,6 +106,8 @@ export async function generateBatchIntents(ctx: StageContext): Promise<{ notes: 
         }
       });
       const written = writer.finish();
+      const verdict = guard.checkAll();
+      if (verdict) throw endpointBrokenError(verdict, baseURL, pipeline.file, o.max_invalid_fraction);
       log.info('intents.batch.sweep', `round ${round + 1}: ${settled}/${total} conversations settled, ${missing} request(s) to send in ${written.length} file(s)`, { round, settled, missing, files: written.length });
       if (missing === 0) break;
       if (round >= maxRounds) {
@@ -107,8 +128,10 @@ export async function generateBatchIntents(ctx: StageContext): Promise<{ notes: 
 
   const sink = await IntentSink.open(db);
   const progress = startProgress(log, 'intents', total, 'conversations');
+  const guard = new InvalidAnswerGuard({ maxFraction: o.max_invalid_fraction, window: o.invalid_guard_window });
   try {
     await sweep(ctx, llm, (id, rendered, r) => {
+      judge(guard, llm, rendered, r);
       // Answers this process fetched are not hits; those found on disk are.
       const consulted = r.status === 'drop' && r.reason === 'intent_invalid' ? o.max_invalid_retries + 1 : r.cacheHits;
       for (let a = 0; a < consulted; a++) {
@@ -124,6 +147,8 @@ export async function generateBatchIntents(ctx: StageContext): Promise<{ notes: 
     progress.stop();
     sink.close();
   }
+  const verdict = guard.checkAtEnd(sink.intents);
+  if (verdict) throw endpointBrokenError(verdict, baseURL, pipeline.file, o.max_invalid_fraction);
   await sink.write(input!, dir, backendLabel(o));
   const summary = meter.summary();
   log.info('intents.usage', usageLine(summary), { llm: summary });

@@ -3,6 +3,7 @@ import type { IntentOptions, LoadedPipeline } from '../../config/pipeline-config
 import type { Logger } from '../../core/logger.js';
 import { IntentRequestBuilder } from '../../llm/intent-request-builder.js';
 import { loadIntentPrompt } from '../../llm/intent-prompt.js';
+import { resolveBaseUrl } from '../../llm/openai-client.js';
 import { ResponseCache } from '../../llm/response-cache.js';
 import { UsageMeter } from '../../llm/usage-meter.js';
 import type { IntentBounds } from '../../llm/validate-intent.js';
@@ -33,6 +34,7 @@ export async function openIntentLlm(pipeline: LoadedPipeline, log: Logger, price
     assistantMaxChars: o.assistant_max_chars,
     userMaxChars: o.user_max_chars,
     conversationMaxChars: o.conversation_max_chars,
+    endpoint: resolveBaseUrl(o),
   });
   const cache = await ResponseCache.open(intentCachePath(pipeline.config.run_dir));
   if (cache.skipped > 0) log.warn('intents.cache', `${cache.skipped} unreadable line(s) in ${cache.path} were skipped; their requests will be sent again`);

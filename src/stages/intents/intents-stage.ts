@@ -8,13 +8,16 @@ import type { UsageSummary } from '../../llm/usage-meter.js';
 import { generateBatchIntents } from './batch-intents.js';
 import { IntentSink } from './intent-sink.js';
 import { generateOnlineIntents } from './online-intents.js';
+import { resolveBaseUrl } from '../../llm/openai-client.js';
 import { templateIntent } from './template-intent.js';
 import { FIRST_USER_TURN_SQL, USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 
 /**
  * The options that decide which intents come out. Concurrency, rate limits, timeouts,
- * prices, the URL and the batch plumbing only decide how fast and how dear, so changing
- * them does not rerun the stage (and the stages after it).
+ * prices, the guard and the batch plumbing only decide how fast and how dear (or whether
+ * the stage finishes), so changing them does not rerun the stage (and the stages after it).
+ * The endpoint does decide the answers; it enters the fingerprint through externalInputs,
+ * resolved ($OPENAI_BASE_URL included), as it enters every cache key.
  */
 export function intentOutputOptions(o: IntentOptions): unknown {
   if (o.backend === 'template') return { backend: o.backend };
@@ -85,7 +88,7 @@ export const intentsStage = defineStage({
     const o = p.config.stages.intents;
     if (o.backend === 'template') return null;
     // The prompt's wording decides the intents: an edited prompt reruns the stage.
-    return { prompt_sha256: await readFile(o.prompt).then(sha256Hex, () => 'unreadable') };
+    return { prompt_sha256: await readFile(o.prompt).then(sha256Hex, () => 'unreadable'), endpoint: resolveBaseUrl(o) };
   },
   async run(ctx): Promise<StageOutcome<IntentsNotes>> {
     const backend = ctx.pipeline.config.stages.intents.backend;

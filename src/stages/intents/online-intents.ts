@@ -1,46 +1,64 @@
 import { sqlString, toNumber } from '../../core/db.js';
-import { StageError } from '../../core/errors.js';
-import { startProgress } from '../../core/progress.js';
+import { StageError, UserlmError } from '../../core/errors.js';
+import { startProgress, type Progress } from '../../core/progress.js';
 import type { StageContext } from '../../core/stage.js';
-import { ChatCaller } from '../../llm/chat-caller.js';
+import type { ChatCaller } from '../../llm/chat-caller.js';
+import { InvalidAnswerGuard } from '../../llm/invalid-answer-guard.js';
 import { createOpenAIClient } from '../../llm/openai-client.js';
-import { RateLimiter } from '../../llm/rate-limiter.js';
 import type { ChatTurn } from '../../llm/render-conversation.js';
-import type { UsageSummary } from '../../llm/usage-meter.js';
-import { IntentSink } from './intent-sink.js';
+import type { UsageMeter, UsageSummary } from '../../llm/usage-meter.js';
+import { endpointBrokenError } from './endpoint-broken-error.js';
+import { forEachBounded } from './for-each-bounded.js';
+import { intentChatCaller } from './intent-chat-caller.js';
 import { backendLabel, openIntentLlm, type IntentLlm } from './intent-llm-setup.js';
+import { IntentSink } from './intent-sink.js';
 import { resolveIntent, type IntentResolution } from './resolve-intent.js';
+
+type Need = Extract<IntentResolution, { status: 'need' }>;
+
+/**
+ * Asks for one conversation's intent until it has one or is dropped: each answer is cached
+ * the moment it arrives, and the cache decides what comes next. Returns the settled
+ * resolution and the last answer's text (for the guard's message), or null when the stage
+ * stopped meanwhile.
+ */
+async function askUntilSettled(llm: IntentLlm, caller: ChatCaller, rendered: string, first: Need, stopped: () => boolean): Promise<{ r: IntentResolution; last: string | null } | null> {
+  const { o, builder, cache, meter } = llm;
+  let r: IntentResolution = first;
+  let last: string | null = null;
+  while (r.status === 'need') {
+    if (stopped()) return null;
+    const answer = await caller.complete(builder.body(rendered, r.attempt), builder.estimateTokens(rendered));
+    cache.put(r.key, answer);
+    // The cache holds the redacted form: quote that, never the raw text.
+    const stored = cache.get(r.key)!;
+    last = stored.kind === 'answer' ? stored.text : `HTTP error: ${stored.message}`;
+    const before = r.invalid;
+    r = resolveIntent(cache, builder, rendered, llm.bounds, o.max_invalid_retries);
+    meter.invalidAnswers += r.invalid - before;
+  }
+  return { r, last };
+}
+
+function liveProgress(ctx: StageContext, total: number, meter: UsageMeter): Progress {
+  return startProgress(ctx.log, 'intents', total, 'conversations', () => ({
+    text: meter.brief(),
+    fields: { requests: meter.requests, retries: meter.retries, cache_hits: meter.cacheHits, tokens: meter.promptTokens + meter.completionTokens, cost_usd: meter.costUsd() },
+  }));
+}
 
 /**
  * The openai backend: one chat completion per conversation, at most `concurrency` in flight,
  * paced by the rate limiter, every answer cached the moment it arrives. Conversations whose
- * answers are all cached cost no request.
+ * answers are all cached (and valid) cost no request. The invalid-answer guard stops the
+ * stage, before it writes anything, when the endpoint is answering nonsense.
  */
 export async function generateOnlineIntents(ctx: StageContext): Promise<{ notes: Record<string, unknown> }> {
   const { db, pipeline, dir, input, log } = ctx;
   const llm = await openIntentLlm(pipeline, log, 1);
   const { o, builder, cache, meter } = llm;
   const { client, baseURL } = createOpenAIClient(o, pipeline.file);
-  const where = `${pipeline.file} stages.intents`;
-  const caller = new ChatCaller({
-    client,
-    concurrency: o.concurrency,
-    limiter: new RateLimiter({ requestsPerMinute: o.requests_per_minute, tokensPerMinute: o.tokens_per_minute }),
-    maxRetries: o.max_retries,
-    backoff: { initialMs: o.backoff_initial_ms, maxMs: o.backoff_max_ms },
-    timeoutMs: o.timeout_s * 1000,
-    meter,
-    log,
-    fatalHint: (f) =>
-      `${baseURL} refused every request (${f.status === null ? '' : `HTTP ${f.status}: `}${f.message}). ` +
-      (f.status === 401 || f.status === 403
-        ? `Check the API key in the environment variable ${o.api_key_env} (${where}.api_key_env).`
-        : f.status === 404
-          ? `Check the model name (${where}.model = ${o.model}) and the URL (${where}.base_url).`
-          : f.status === 429
-            ? 'The account is out of quota: add credit or use another key, then rerun (answers so far are cached).'
-            : `Check ${where}.base_url and that the server speaks the OpenAI chat completions API.`),
-  });
+  const caller = intentChatCaller(llm, client, baseURL, pipeline.file, log);
   log.info('intents.llm', `intents from ${o.model} at ${baseURL} (concurrency ${o.concurrency}); ${cache.size} cached answer(s) in ${cache.path}`, {
     model: o.model,
     base_url: baseURL,
@@ -50,73 +68,65 @@ export async function generateOnlineIntents(ctx: StageContext): Promise<{ notes:
   // Counted before streaming: another query on the connection would end the stream.
   const total = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
   const sink = await IntentSink.open(db);
-  const progress = startProgress(log, 'intents', total, 'conversations', () => ({
-    text: meter.brief(),
-    fields: { requests: meter.requests, retries: meter.retries, cache_hits: meter.cacheHits, tokens: meter.promptTokens + meter.completionTokens, cost_usd: meter.costUsd() },
-  }));
-  const window = o.concurrency * 2 + 32;
-  let pending = 0;
-  let wake: (() => void) | null = null;
-  let failure: unknown = null;
+  const progress = liveProgress(ctx, total, meter);
+  const guard = new InvalidAnswerGuard({ maxFraction: o.max_invalid_fraction, window: o.invalid_guard_window });
+  let stop: UserlmError | null = null;
   let rejectedLogged = 0;
 
-  const settle = (id: string, r: IntentResolution) => {
+  /** `asked`: the rendered conversation when this process asked for some of its answers, null when the cache alone settled it. */
+  const settle = (id: string, r: IntentResolution, last: string | null, asked: string | null) => {
+    // Answers found on disk that decided the outcome, including those reached after asking again
+    // (keys are hashed again only for conversations that were asked, not on a cached rerun).
+    if (asked === null) meter.cacheHits += r.cacheHits;
+    else for (let a = 0; a < r.cacheHits; a++) if (!cache.isFresh(builder.key(asked, a))) meter.cacheHits++;
     if (r.status === 'intent') sink.intent(id, r.intent);
     else if (r.status === 'drop') {
       sink.drop(id, r.reason);
       if (r.reason === 'intent_rejected' && rejectedLogged++ < 5) log.warn('intents.rejected', `${id}: the endpoint refused the request; dropped as intent_rejected`, { conversation_id: id });
     }
+    guard.record(r.status === 'intent', last);
+    const v = stop ? null : guard.check();
+    if (v) stop = endpointBrokenError(v, baseURL, pipeline.file, o.max_invalid_fraction);
     progress.tick(1);
   };
 
-  const ask = async (id: string, rendered: string, first: Extract<IntentResolution, { status: 'need' }>) => {
-    let r: IntentResolution = first;
-    while (r.status === 'need') {
-      const answer = await caller.complete(builder.body(rendered, r.attempt), builder.estimateTokens(rendered));
-      cache.put(r.key, answer);
-      const before = r.invalid;
-      r = resolveIntent(cache, builder, rendered, llm.bounds, o.max_invalid_retries);
-      meter.invalidAnswers += r.invalid - before;
-    }
-    settle(id, r);
-  };
-
+  let failure: unknown = null;
   const result = await db.conn.stream(`SELECT conversation_id, messages FROM read_parquet(${sqlString(input!)})`);
   try {
-    outer: for await (const rows of result.yieldRowObjectJs()) {
-      for (const row of rows) {
-        if (failure) break outer;
+    await forEachBounded(
+      result.yieldRowObjectJs(),
+      o.concurrency * 2 + 32,
+      (row) => {
         const id = String(row['conversation_id']);
         const rendered = builder.render((row['messages'] ?? []) as unknown as ChatTurn[]);
         const r = resolveIntent(cache, builder, rendered, llm.bounds, o.max_invalid_retries);
-        meter.cacheHits += r.cacheHits;
         if (r.status !== 'need') {
-          settle(id, r);
-          continue;
+          settle(id, r, null, null);
+          return null;
         }
-        pending++;
-        ask(id, rendered, r)
-          .catch((e: unknown) => {
-            failure ??= e;
-          })
-          .finally(() => {
-            pending--;
-            wake?.();
-          });
-        while (pending >= window) await new Promise<void>((res) => (wake = res));
-      }
-    }
-    while (pending > 0) await new Promise<void>((res) => (wake = res));
+        return askUntilSettled(llm, caller, rendered, r, () => stop !== null).then((s) => {
+          if (s) settle(id, s.r, s.last, rendered);
+        });
+      },
+      () => stop !== null,
+    );
+  } catch (e) {
+    failure = e;
   } finally {
     progress.stop();
     sink.close();
     await cache.close();
   }
+  if (!failure && !stop) {
+    const v = guard.checkAtEnd(sink.intents);
+    if (v) stop = endpointBrokenError(v, baseURL, pipeline.file, o.max_invalid_fraction);
+  }
   const summary: UsageSummary = meter.summary();
+  failure ??= stop;
   if (failure) {
-    const msg = (failure as Error).message;
     log.warn('intents.usage', `intents stopped: ${JSON.stringify(summary)}`, { llm: summary });
-    throw failure instanceof StageError ? failure : new StageError(`stage intents: ${msg}`, { cause: failure });
+    // RetryableError keeps its exit code 5: "rerun to resume" is the truth for an endpoint that was down.
+    throw failure instanceof UserlmError ? failure : new StageError(`stage intents: ${(failure as Error)?.message ?? String(failure)}`, { cause: failure });
   }
   await sink.write(input!, dir, backendLabel(o));
   log.info('intents.usage', usageLine(summary), { llm: summary });

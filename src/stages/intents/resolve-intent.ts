@@ -13,8 +13,10 @@ export type IntentResolution =
 
 /**
  * How far the cache gets a conversation: attempts are tried in order, each cached under its
- * own key, so a rerun replays exactly the answers a first run received (an invalid answer
- * included) and asks only for the first attempt it lacks.
+ * own key. A valid answer is final, whenever it arrived. An invalid or refused answer is
+ * final only if this process received it: one found on disk came from an earlier run, whose
+ * endpoint may have been broken and fixed since, so that attempt is asked again (the new
+ * answer replaces it). A rerun therefore never turns old nonsense into drops without asking.
  */
 export function resolveIntent(
   cache: ResponseCache,
@@ -28,9 +30,10 @@ export function resolveIntent(
     const key = builder.key(rendered, attempt);
     const r = cache.get(key);
     if (!r) return { status: 'need', attempt, key, cacheHits: attempt, invalid };
+    const v = r.kind === 'answer' ? validateIntent(r.text, bounds) : null;
+    if (v?.ok) return { status: 'intent', intent: v.intent, cacheHits: attempt + 1, invalid };
+    if (!cache.isFresh(key)) return { status: 'need', attempt, key, cacheHits: attempt, invalid };
     if (r.kind === 'rejected') return { status: 'drop', reason: DROP_REJECTED, cacheHits: attempt + 1, invalid };
-    const v = validateIntent(r.text, bounds);
-    if (v.ok) return { status: 'intent', intent: v.intent, cacheHits: attempt + 1, invalid };
     invalid++;
   }
   return { status: 'drop', reason: DROP_INVALID, cacheHits: maxInvalidRetries + 1, invalid };

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { redactSecrets } from '../../core/redact-secrets.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { sha256File } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
@@ -149,12 +150,12 @@ export const shardsStage = defineStage({
       tokens,
       files,
     });
-    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await writeFile(join(dir, 'manifest.json'), redactSecrets(JSON.stringify(manifest, null, 2) + '\n'));
     const charts = await writeCardCharts(db, dir, manifest);
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     await writeFile(
       join(dir, 'README.md'),
-      renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token, charts }),
+      redactSecrets(renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token, charts })),
     );
     return { outputs: files.map((f) => f.path), notes: {} };
   },
