@@ -44,6 +44,7 @@ export interface FilterOptions {
   languages: string[];
   drop_toxic: boolean;
   drop_redacted: boolean;
+  drop_control_tokens: boolean;
   max_chars_per_turn: number;
   min_user_turns: number;
   max_user_turns: number | null;
