@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { hashValue } from '../core/hash.js';
+import { checkPaths } from './check-paths.js';
 import type { LoadedPipeline, PipelineConfig } from './pipeline-config.js';
 
 const schemaUrl = new URL('../../../schemas/pipeline.schema.json', import.meta.url);
@@ -271,6 +272,8 @@ export function parsePipeline(text: string, file: string): LoadedPipeline {
   if (issues.length) throw new ConfigError(sortIssues(issues));
   cfg.run_dir ??= `runs/${cfg.name}`;
   cfg.out_dir ??= `out/${cfg.name}`;
+  for (const s of checkPaths(cfg)) push(s.path, s.message);
+  if (issues.length) throw new ConfigError(sortIssues(issues));
   for (const s of cfg.sources) if (s.hub) s.hub.repo_type ??= 'dataset';
   return { file, config: cfg, configHash: hashValue(cfg) };
 }
