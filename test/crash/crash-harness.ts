@@ -221,7 +221,7 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
     }
     const leftovers = readdirSync(runs)
       .filter((n) => n.startsWith('.'))
-      .concat([dir, real].flatMap((d) => readdirSync(d).filter((n) => /^(out\.(tmp|old)-|\.out\.userlm-data\.lock)/.test(n) && !decoys.includes(join(d, n)))));
+      .concat([dir, real].flatMap((d) => readdirSync(d).filter((n) => /^(out\.(tmp|old)-|\.\.?out\.userlm-data\.lock)/.test(n) && !decoys.includes(join(d, n)))));
     if (leftovers.length) throw new Error(`${where}: leftovers after a finished run: ${leftovers.join(', ')}`);
     report.completions++;
     seen = new Map();

@@ -102,7 +102,7 @@ describe('out_dir: only ever replace what the tool wrote', () => {
     assert.doesNotMatch(r.stderr, /Maximum call stack|\n\s+at /);
   });
 
-  it('keeps sibling folders named like out_dir.old-* that it did not mark, removes its own leftovers', async () => {
+  it('keeps sibling folders named like out_dir.old-* that it did not mark, removes its own leftovers, adopts an unmarked dataset of its own shape', async () => {
     const dir = tempDir();
     const out = join(dir, 'out');
     const file = pipelineWith(dir, { out });
@@ -111,16 +111,25 @@ describe('out_dir: only ever replace what the tool wrote', () => {
       mkdirSync(join(dir, name));
       writeFileSync(join(dir, name, 'keep.txt'), 'mine');
     }
-    assert.equal(runCli(['run', file]).status, 0);
+    // A dataset an earlier version wrote (no marker, exactly its manifest's files) is still the tool's.
+    mkdirSync(join(out, 'data'), { recursive: true });
+    writeFileSync(join(out, 'manifest.json'), JSON.stringify({ files: [{ path: 'data/train-00000-of-00001.parquet' }] }));
+    writeFileSync(join(out, 'README.md'), 'old card');
+    writeFileSync(join(out, 'data', 'train-00000-of-00001.parquet'), 'old shard');
+    const first = runCli(['run', file]);
+    assert.equal(first.status, 0, first.stderr);
+    manifestHashes(out);
     for (const name of ['out.old-999999', 'out.tmp-999998']) assert.equal(readFileSync(join(dir, name, 'keep.txt'), 'utf8'), 'mine', name);
     // A real leftover of a killed export: marked by the tool.
     mkdirSync(join(dir, 'out.tmp-999997'));
     writeFileSync(join(dir, 'out.tmp-999997', OUT_MARKER), readFileSync(join(out, OUT_MARKER)));
+    writeFileSync(join(dir, '..out.userlm-data.lock.tmp-999997-0a1b2c3d'), '{}');
     const again = runCli(['run', file, '--json']);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(readFileSync(join(dir, 'out.old-999999', 'keep.txt'), 'utf8'), 'mine');
     assert.equal(readFileSync(join(dir, 'out.tmp-999998', 'keep.txt'), 'utf8'), 'mine');
     assert.equal(existsSync(join(dir, 'out.tmp-999997')), false);
+    assert.equal(existsSync(join(dir, '..out.userlm-data.lock.tmp-999997-0a1b2c3d')), false);
   });
 
   it('two pipelines sharing an out_dir: the second is refused, and a held out_dir lock stops a run', () => {

@@ -105,7 +105,7 @@ export async function claimOutDir(outDir: string, owner: OutDirOwner): Promise<{
     return { target, record };
   }
   const entries = (await readdir(target)).filter((e) => !FS_ENTRIES.has(e) && e !== INNER_LOCK);
-  if (entries.length) {
+  if (entries.length && !(await legacyDataset(target))) {
     throw foreign(
       owner,
       outDir,
@@ -114,6 +114,22 @@ export async function claimOutDir(outDir: string, owner: OutDirOwner): Promise<{
     );
   }
   return { target, record: null };
+}
+
+/**
+ * A dataset written before out_dirs were marked: exactly the files its manifest lists, the
+ * manifest and the card. It is the tool's own output, so it may be replaced.
+ */
+async function legacyDataset(target: string): Promise<boolean> {
+  try {
+    const m = JSON.parse(await readFile(join(target, 'manifest.json'), 'utf8')) as { files?: { path?: unknown }[] };
+    if (!Array.isArray(m.files)) return false;
+    const want = [...m.files.map((f) => String(f.path)), 'README.md', 'manifest.json'].sort();
+    const have = await listAll(target);
+    return have.length === want.length && have.every((p, i) => p === want[i]);
+  } catch {
+    return false;
+  }
 }
 
 async function listAll(dir: string, rel = ''): Promise<string[]> {
@@ -174,7 +190,8 @@ async function removeStaleSiblings(target: string): Promise<void> {
   const base = basename(target);
   for (const e of await readdir(parent).catch(() => [] as string[])) {
     const dirMatch = e.startsWith(base) ? /^\.(tmp|old)-(\d+)$/.exec(e.slice(base.length)) : null;
-    const lockMatch = e.startsWith(`.${base}.userlm-data.lock.tmp-`) ? /\.tmp-(\d+)-[0-9a-f]+$/.exec(e) : null;
+    // tempSibling names the staged lock ".<lock name>.tmp-<pid>-<hex>", and the lock name starts with a dot itself.
+    const lockMatch = e.startsWith(`..${base}.userlm-data.lock.tmp-`) ? /\.tmp-(\d+)-[0-9a-f]+$/.exec(e) : null;
     const pid = Number((dirMatch ?? lockMatch)?.[dirMatch ? 2 : 1] ?? NaN);
     if (!Number.isInteger(pid) || (pid !== process.pid && processAlive(pid))) continue;
     const path = join(parent, e);
