@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserlmError } from '../core/errors.js';
 import { formatEstimate, type Sharding } from '../trainer/memory-estimate.js';
 import { DEFAULT_BASE_MODEL } from '../trainer/paper-hyperparameters.js';
@@ -18,10 +18,11 @@ const INSTALL: Record<TrainerName, { probe: string[]; hint: string }> = {
   },
 };
 
+// A usage error (exit 2) through commander, like every other command's option checks.
 function positiveInt(name: string) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UserlmError(`${name} must be a whole number >= 1 (got ${v})`);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number >= 1 (got ${v})`);
     return n;
   };
 }

@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node a
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { hashValue } from '../core/hash.js';
 import { SOURCE_DEFINITIONS, type SourceRegistry } from '../sources/registry.js';
+import { checkPaths } from './check-paths.js';
 import type { LoadedPipeline, PipelineConfig } from './pipeline-config.js';
 import { pipelineSchema, sourceOptionOwners } from './pipeline-schema.js';
 
@@ -263,6 +264,8 @@ export function parsePipeline(text: string, file: string, registry: SourceRegist
   if (issues.length) throw new ConfigError(sortIssues(issues));
   cfg.run_dir ??= `runs/${cfg.name}`;
   cfg.out_dir ??= `out/${cfg.name}`;
+  for (const s of checkPaths(cfg)) push(s.path, s.message);
+  if (issues.length) throw new ConfigError(sortIssues(issues));
   for (const s of cfg.sources) if (s.hub) s.hub.repo_type ??= 'dataset';
   return { file, config: cfg, configHash: hashValue(cfg) };
 }

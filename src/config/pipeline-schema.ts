@@ -16,6 +16,13 @@ const FilterSchema = Type.Object(
     ),
     drop_toxic: filled(Type.Boolean({ default: true })),
     drop_redacted: filled(Type.Boolean({ default: true })),
+    drop_control_tokens: filled(
+      Type.Boolean({
+        default: true,
+        description:
+          "Drop (reason control_tokens) a conversation whose text holds a special token of the tokenizer (<|eot_id|>, <|start_header_id|>, ...) or the end token: the trainer's tokenizer would read it as a real control token and the text could forge turn boundaries.",
+      }),
+    ),
     max_chars_per_turn: filled(Type.Integer({ minimum: 1, default: 32000, description: 'Drop a conversation when any turn is longer (long pastes).' })),
     min_user_turns: filled(Type.Integer({ minimum: 1, default: 1 })),
     max_user_turns: filled(orNull<number>('integer', { minimum: 1, default: null })),
@@ -355,7 +362,7 @@ const SplitSchema = Type.Object(
 
 const ShardSchema = Type.Object(
   {
-    max_rows_per_shard: filled(Type.Integer({ minimum: 1, default: 200000 })),
+    max_rows_per_shard: filled(Type.Integer({ minimum: 1, maximum: 2147483647, default: 200000 })),
     chat_column: filled(
       Type.Boolean({
         default: true,
@@ -364,7 +371,7 @@ const ShardSchema = Type.Object(
       }),
     ),
     row_group_rows: filled(
-      Type.Integer({ minimum: 1, default: 5000, description: 'Rows per Parquet row group; keep groups well under 100 MB for the Hub viewer.' }),
+      Type.Integer({ minimum: 1, maximum: 2147483647, default: 5000, description: 'Rows per Parquet row group; keep groups well under 100 MB for the Hub viewer.' }),
     ),
     compression_level: filled(Type.Integer({ minimum: 1, maximum: 22, default: 9 })),
   },

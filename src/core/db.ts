@@ -1,4 +1,6 @@
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { StageError } from './errors.js';
+import './keep-leading-bom.js';
 
 export type Params = Record<string, DuckDBValue> | DuckDBValue[];
 
@@ -18,7 +20,22 @@ export class Db {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    private readonly memoryLimit: string | undefined,
   ) {}
+
+  /**
+   * DuckDB's out-of-memory error is a query failing, and callers that wrap query failures
+   * would blame their input (a source file) for it; this one names the setting to change.
+   */
+  private failure(e: unknown): unknown {
+    const text = String((e as Error)?.message ?? e);
+    if (!/Out of Memory Error/i.test(text)) return e;
+    return new StageError(
+      `DuckDB ran out of memory under engine.memory_limit ${this.memoryLimit ?? '(default: 80% of RAM)'} (${text.split('\n')[0]}). ` +
+        'Raise engine.memory_limit in the pipeline file (or remove it to let DuckDB use 80% of RAM), or lower engine.threads, then rerun: finished stages are kept.',
+      { cause: e },
+    );
+  }
 
   /**
    * An appender on a second connection. An appender on the connection that is streaming a
@@ -42,15 +59,19 @@ export class Db {
     if (opts.tempDirectory !== undefined) config['temp_directory'] = opts.tempDirectory;
     const instance = await DuckDBInstance.create(':memory:', config);
     const conn = await instance.connect();
-    return new Db(instance, conn);
+    return new Db(instance, conn, opts.memoryLimit);
   }
 
   async run(sql: string, params?: Params): Promise<void> {
-    await this.conn.run(sql, params);
+    await this.conn.run(sql, params).catch((e: unknown) => {
+      throw this.failure(e);
+    });
   }
 
   async all<T = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]> {
-    const reader = await this.conn.runAndReadAll(sql, params);
+    const reader = await this.conn.runAndReadAll(sql, params).catch((e: unknown) => {
+      throw this.failure(e);
+    });
     return reader.getRowObjectsJS() as T[];
   }
 

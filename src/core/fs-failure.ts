@@ -5,6 +5,19 @@ import { StageError, UserlmError } from './errors.js';
 const FULL = /\b(ENOSPC|EDQUOT|EFBIG)\b|No space left on device|Disk quota exceeded|File too large/i;
 const READ_ONLY = /\b(EROFS|EACCES|EPERM)\b|Read-only file system|Permission denied|Operation not permitted/i;
 
+const TOO_MANY = /\b(EMFILE|ENFILE)\b|Too many open files/i;
+
+/** The error for running out of file descriptors, or null when e is something else. */
+export function tooManyOpenFiles(e: unknown, doing?: string): StageError | null {
+  const text = `${(e as NodeJS.ErrnoException)?.code ?? ''} ${describe(e)}`;
+  if (!TOO_MANY.test(text)) return null;
+  return new StageError(
+    `${doing ? `${doing}: ` : ''}too many open files (${describe(e)}). The open-file limit of this shell is too low (\`ulimit -n\`); ` +
+      'raise it (e.g. `ulimit -n 4096`), then rerun: finished stages are kept.',
+    { cause: e },
+  );
+}
+
 function describe(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   return String(err?.message ?? e).split('\n')[0]!.trim();
@@ -18,6 +31,8 @@ function describe(e: unknown): string {
 export function fsFailure(e: unknown, doing: string): UserlmError {
   if (e instanceof UserlmError) return e;
   const text = `${(e as NodeJS.ErrnoException)?.code ?? ''} ${describe(e)}`;
+  const limit = tooManyOpenFiles(e, doing);
+  if (limit) return limit;
   if (FULL.test(text)) {
     return new StageError(
       `${doing}: the disk is full or a file size limit was hit (${describe(e)}). ` +

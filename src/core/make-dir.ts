@@ -9,7 +9,8 @@ export async function makeDir(path: string): Promise<void> {
   try {
     await mkdir(path, { recursive: true });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    // dirname('/') is '/': stop there instead of recursing until the stack overflows.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw e;
     await makeDir(dirname(path));
     await mkdir(path).catch((e2: NodeJS.ErrnoException) => {
       if (e2.code !== 'EEXIST') throw e2;

@@ -47,11 +47,11 @@ function parseOwner(text: string): LockOwner | null {
   return Number.isInteger(pid) && pid > 0 ? { pid, host: hostname(), started: null } : null;
 }
 
-function inUse(runDir: string, path: string, owner: LockOwner): UserlmError {
+function inUse(what: string, path: string, owner: LockOwner): UserlmError {
   return owner.host === hostname()
-    ? new UserlmError(`${runDir} is in use by another run (pid ${owner.pid}); wait for it to finish or stop it, then rerun`)
+    ? new UserlmError(`${what} is in use by another run (pid ${owner.pid}); wait for it to finish or stop it, then rerun`)
     : new UserlmError(
-        `${runDir} is in use by a run on host ${owner.host} (pid ${owner.pid}); wait for it to finish, or delete ${path} if that run is gone`,
+        `${what} is in use by a run on host ${owner.host} (pid ${owner.pid}); wait for it to finish, or delete ${path} if that run is gone`,
       );
 }
 
@@ -61,15 +61,27 @@ function inUse(runDir: string, path: string, owner: LockOwner): UserlmError {
  * sees an empty lock. A lock whose process is gone (killed run) is taken over.
  */
 export async function acquireRunLock(runDir: string): Promise<() => Promise<void>> {
-  const path = join(runDir, LOCK_FILE);
+  try {
+    await makeDir(runDir);
+  } catch (e) {
+    throw fsFailure(e, `cannot create the run directory ${runDir}`);
+  }
+  return acquireLockFile(join(runDir, LOCK_FILE), runDir, `cannot create the run directory ${runDir}`);
+}
+
+/**
+ * The same lock on any path (what: the directory it guards, for messages); its directory
+ * must exist. out_dir is guarded this way too, so that two pipelines cannot write one.
+ */
+export async function acquireLockFile(path: string, what: string, doing = `cannot take the lock ${path}`): Promise<() => Promise<void>> {
+  const runDir = what;
   const me: LockOwner = { pid: process.pid, host: hostname(), started: startTime(process.pid) };
   const mine = JSON.stringify(me) + '\n';
   const staged = tempSibling(path);
   try {
-    await makeDir(runDir);
     await writeFileAtomic(staged, mine);
   } catch (e) {
-    throw fsFailure(e, `cannot create the run directory ${runDir}`);
+    throw fsFailure(e, doing);
   }
   try {
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -7,6 +7,16 @@ import type { SourceFile } from './source-adapter.js';
 
 const GLOB_CHARS = /[*?[]/;
 
+/**
+ * What a rerun compares to see a changed file: inode, change time and size. Unlike the
+ * modification time, the change time cannot be set back (touch -d, cp -p, an editor that
+ * keeps it), and a file replaced by another gets a new inode.
+ */
+async function fileIdentity(path: string): Promise<string> {
+  const st = await stat(path, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.ctimeNs}:${st.size}`;
+}
+
 export interface ResolveContext {
   runDir: string;
   /** The Hugging Face cache, where a Hub source's files are. */
@@ -30,7 +40,7 @@ export async function resolveSourceFiles(db: Db, source: SourceConfig, index: nu
     const out: SourceFile[] = [];
     for (const f of got.files) {
       const st = await stat(f.path);
-      out.push({ path: f.path, bytes: st.size, mtimeMs: Math.trunc(st.mtimeMs), hub: { repoPath: f.repoPath, sha: got.sha! } });
+      out.push({ path: f.path, bytes: st.size, mtimeMs: Math.trunc(st.mtimeMs), identity: await fileIdentity(f.path), hub: { repoPath: f.repoPath, sha: got.sha! } });
     }
     return out;
   }
@@ -61,7 +71,7 @@ export async function resolveSourceFiles(db: Db, source: SourceConfig, index: nu
         );
       }
       if (!st.isFile()) throw new SourceError(`sources[${index}].files[${j}] (${source.name}): not a file: ${p}`);
-      out.push({ path: p, bytes: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+      out.push({ path: p, bytes: st.size, mtimeMs: Math.trunc(st.mtimeMs), identity: await fileIdentity(p) });
     }
   }
   return out;

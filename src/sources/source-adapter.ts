@@ -48,6 +48,8 @@ export interface SourceFile {
   path: string;
   bytes: number;
   mtimeMs: number;
+  /** Device, inode, change time and size: what the normalize fingerprint compares (see resolve-files.ts). */
+  identity: string;
   /** For a Hub source: the file's path in the repo and the commit it belongs to. */
   hub?: { repoPath: string; sha: string };
 }

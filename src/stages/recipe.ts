@@ -7,7 +7,7 @@ import { filterStage } from './filter/filter-stage.js';
 import { flipStage } from './flip/flip-stage.js';
 import { intentsStage } from './intents/intents-stage.js';
 import { normalizeStage } from './normalize/normalize-stage.js';
-import { exportDataset } from './shards/export-dataset.js';
+import { claimOutDir, exportDataset } from './shards/export-dataset.js';
 import { shardsStage } from './shards/shards-stage.js';
 import { splitStage } from './split/split-stage.js';
 import { tokenizeStage } from './tokenize/tokenize-stage.js';
@@ -27,12 +27,15 @@ export async function buildDataset(pipeline: LoadedPipeline, log: Logger): Promi
   // A missing API key should stop the run now, not after the stages before intents.
   const intents = pipeline.config.stages.intents;
   if (intents.backend !== 'template') createOpenAIClient(intents, pipeline.file);
+  // A foreign out_dir (a user's folder, another pipeline's dataset) stops the run before hours of stages.
+  const owner = { runDir: pipeline.config.run_dir, pipelineFile: pipeline.file };
+  await claimOutDir(pipeline.config.out_dir, owner);
   let exported: BuildResult['exported'] = 'unchanged';
   const result = await runPipeline(pipeline, STAGES, {
     log,
     finalize: async (r) => {
       const last = r.markers[r.markers.length - 1]!;
-      exported = await exportDataset(stageDir(pipeline.config.run_dir, shardsStage), last, pipeline.config.out_dir, log);
+      exported = await exportDataset(stageDir(pipeline.config.run_dir, shardsStage), last, pipeline.config.out_dir, log, owner);
     },
   });
   return { ...result, outDir: pipeline.config.out_dir, exported };

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { sha256Hex } from '../../src/core/hash.js';
 import { MARKER_FILE, type StageMarker } from '../../src/core/marker.js';
+import { OUT_MARKER } from '../../src/stages/shards/export-dataset.js';
 import { CLI, samplePipelineYaml, tempDir } from '../helpers.js';
 // The kill schedule is reproducible from the seed.
 import { uniform as prng } from '../../src/core/seeded-random.js';
@@ -86,9 +87,9 @@ function walk(dir: string, rel = ''): string[] {
   return out.sort();
 }
 
-/** report.html (written by `run` after the export) records timings, so it is left out of byte comparisons. */
+/** Every file's hash; out_dir's ownership marker (inode numbers, times) and report.html (timings) are left out. */
 function hashes(dir: string): Record<string, string> {
-  return Object.fromEntries(walk(dir).filter((f) => f !== 'report.html').map((f) => [f, sha256Hex(readFileSync(join(dir, f)))]));
+  return Object.fromEntries(walk(dir).filter((f) => f !== OUT_MARKER && f !== 'report.html').map((f) => [f, sha256Hex(readFileSync(join(dir, f)))]));
 }
 
 /**
@@ -143,9 +144,24 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
   const out = join(dir, 'out');
   const file = join(dir, 'pipeline.yaml');
   writeFileSync(file, samplePipelineYaml(dir));
+  // out_dir is, per episode (from a generator of its own, so that the kill schedule of a seed
+  // stays what it was), a plain directory or a symlink to one elsewhere; beside it lie a
+  // user's folders named like the tool's leftovers, which no kill or rerun may touch.
+  const real = join(dir, 'elsewhere');
+  const decoys = [join(dir, 'out.old-999999'), join(dir, 'out.tmp-999998'), join(real, 'out.old-999997')];
+  for (const d of decoys) {
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'keep.txt'), 'a user file');
+  }
+  const checkDecoys = (where: string) => {
+    for (const d of decoys) if (!existsSync(join(d, 'keep.txt'))) throw new Error(`${where}: ${d}/keep.txt (not the tool's) was deleted`);
+  };
+  const kinds = prng(o.seed + 1);
   const fresh = () => {
     rmSync(runs, { recursive: true, force: true });
     rmSync(out, { recursive: true, force: true });
+    rmSync(join(real, 'out'), { recursive: true, force: true });
+    if (kinds() < 0.5) symlinkSync(join(real, 'out'), out);
   };
 
   const reference = await runOnce(file, null);
@@ -183,6 +199,7 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
       }
     }
     const ids = checkVisibleState(runs, out, where);
+    checkDecoys(where);
     for (const [name, id] of seen) {
       if (ids.get(name) !== id) throw new Error(`${where}: ${name} was re-executed or lost (execution_id ${id} -> ${ids.get(name) ?? 'none'})`);
     }
@@ -207,7 +224,9 @@ export async function runCrashTest(o: CrashOptions): Promise<CrashReport> {
       const diff = Object.keys({ ...got, ...want }).filter((k) => got[k] !== want[k]);
       throw new Error(`${where}: out_dir differs from the uninterrupted run's in ${diff.join(', ')}`);
     }
-    const leftovers = readdirSync(runs).filter((n) => n.startsWith('.')).concat(readdirSync(dir).filter((n) => /^out\.(tmp|old)-/.test(n)));
+    const leftovers = readdirSync(runs)
+      .filter((n) => n.startsWith('.'))
+      .concat([dir, real].flatMap((d) => readdirSync(d).filter((n) => /^(out\.(tmp|old)-|\.\.?out\.userlm-data\.lock)/.test(n) && !decoys.includes(join(d, n)))));
     if (leftovers.length) throw new Error(`${where}: leftovers after a finished run: ${leftovers.join(', ')}`);
     report.completions++;
     seen = new Map();

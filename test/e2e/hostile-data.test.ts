@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { STAGES, buildDataset } from '../../src/stages/recipe.js';
+import { OUT_MARKER } from '../../src/stages/shards/export-dataset.js';
 import { SAMPLE_WILDCHAT, samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
 import { stageDir } from '../../src/core/runner.js';
 
@@ -166,7 +167,7 @@ stages:
       const { pipeline } = writePipeline(c.dir, c.yaml);
       const r = await buildDataset(pipeline(), silentLogger);
       assert.equal(r.markers.at(-1)!.samples_out, 0, c.name);
-      assert.deepEqual(readdirSync(join(c.dir, 'out')).sort(), ['README.md', 'charts', 'manifest.json'], c.name);
+      assert.deepEqual(readdirSync(join(c.dir, 'out')).filter((f) => f !== OUT_MARKER).sort(), ['README.md', 'charts', 'manifest.json'], c.name);
       assert.deepEqual(readdirSync(join(c.dir, 'out', 'charts')), ['funnel.svg'], `${c.name}: no token histogram without samples`);
       const manifest = JSON.parse(readFileSync(join(c.dir, 'out', 'manifest.json'), 'utf8'));
       assert.deepEqual(manifest.splits, {}, c.name);

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listFiles } from '@huggingface/hub';
+import { OUT_MARKER } from '../../src/stages/shards/export-dataset.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { fileIdentity } from '../../src/hub/file-identity.js';
 import { runCliAsync, SAMPLE_PRISM, SAMPLE_WILDCHAT, tempDir } from '../helpers.js';
@@ -12,11 +13,12 @@ const READER = 'hf_reader_accepted_the_terms';
 const STRANGER = 'hf_stranger_without_access';
 const WILDCHAT_FILE = 'data/train-00000-of-00001.parquet';
 
-/** Every file under dir, relative, with its sha256. */
+/** Every file under dir, relative, with its sha256 (but out_dir's ownership marker, which is not published). */
 function tree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
   for (const rel of readdirSync(dir, { recursive: true }).map(String)) {
+    if (rel === OUT_MARKER) continue;
     const abs = join(dir, rel);
     try {
       out[rel] = sha256Hex(readFileSync(abs));

@@ -105,7 +105,7 @@ describe('a new source type (toy, defined in this test)', () => {
     writeFileSync(file, [{ id: 1, speaker: 'ann', q: 'hi?', a: 'hello' }, { id: 2, speaker: 'bo', q: 'why?', a: 'because' }].map((r) => JSON.stringify(r)).join('\n') + '\n');
     const source = parsePipeline(yaml, 'p.yaml', registry).config.sources[0]!;
     const rows = await withDb(async (db) => {
-      const res = await sourceDefinition('toy', registry).adapter({ db, source, index: 0, files: [{ path: file, bytes: 0, mtimeMs: 0 }], scratchDir: dir });
+      const res = await sourceDefinition('toy', registry).adapter({ db, source, index: 0, files: [{ path: file, bytes: 0, mtimeMs: 0, identity: 'test' }], scratchDir: dir });
       return db.all<Record<string, unknown>>(`SELECT * FROM (${res.sql}) ORDER BY ord`, res.params);
     });
     assert.deepEqual(Object.keys(rows[0]!), [...CANONICAL_COLUMNS, 'ord', 'drop_reason']);

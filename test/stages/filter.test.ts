@@ -8,7 +8,7 @@ import { sqlString } from '../../src/core/db.js';
 import { filterReasonSql } from '../../src/stages/filter/filter-stage.js';
 import { tempDir, withDb } from '../helpers.js';
 
-const OPTS: FilterOptions = { languages: ['English'], drop_toxic: true, drop_redacted: true, max_chars_per_turn: 50, min_user_turns: 1, max_user_turns: 3 };
+const OPTS: FilterOptions = { languages: ['English'], drop_toxic: true, drop_redacted: true, drop_control_tokens: false, max_chars_per_turn: 50, min_user_turns: 1, max_user_turns: 3 };
 const ok = (n = 1) => Array.from({ length: n }, (_, i) => [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }]).flat();
 
 const CASES: [string, Record<string, unknown>, string | null][] = [

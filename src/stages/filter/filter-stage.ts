@@ -4,6 +4,7 @@ import type { FilterOptions } from '../../config/pipeline-config.js';
 import { sqlString } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { USER_TURN_COUNT_SQL } from '../conversation-sql.js';
+import { controlTokenPattern, controlTokens } from './control-tokens.js';
 
 /**
  * Drop reasons in the order they are tested; a conversation gets the first that applies,
@@ -20,6 +21,7 @@ export const FILTER_REASONS = [
   'turn_too_long',
   'too_few_user_turns',
   'too_many_user_turns',
+  'control_tokens',
 ] as const;
 
 // Whitespace as a person sees it: ASCII space, Unicode separators, zero-width and BOM.
@@ -45,16 +47,21 @@ export function filterReasonSql(o: FilterOptions): string {
   cases.push(['turn_too_long', `list_max(list_transform(messages, m -> length(m.content))) > $max_chars`]);
   cases.push(['too_few_user_turns', `${userTurns} < $min_user_turns`]);
   if (o.max_user_turns !== null) cases.push(['too_many_user_turns', `${userTurns} > $max_user_turns`]);
+  if (o.drop_control_tokens) cases.push(['control_tokens', `list_bool_or(list_transform(messages, m -> regexp_matches(m.content, $control_tokens)))`]);
   return `CASE ${cases.map(([r, cond]) => `WHEN ${cond} THEN '${r}'`).join(' ')} END`;
 }
 
 export const filterStage = defineStage({
   name: 'filter',
   version: 1,
-  options: (p) => p.config.stages.filter,
+  options: (p) => ({
+      ...p.config.stages.filter,
+      ...(p.config.stages.filter.drop_control_tokens ? { control_tokens: controlTokens(p.config.stages.tokenize.tokenizer_json, p.config.stages.flip.end_token) } : {}),
+    }),
   async run({ db, pipeline, dir, input }) {
     const o = pipeline.config.stages.filter;
     const params = {
+      ...(o.drop_control_tokens ? { control_tokens: controlTokenPattern(controlTokens(pipeline.config.stages.tokenize.tokenizer_json, pipeline.config.stages.flip.end_token)) } : {}),
       ...(o.languages.length ? { languages: listValue(o.languages) } : {}),
       max_chars: o.max_chars_per_turn,
       min_user_turns: o.min_user_turns,

@@ -9,7 +9,9 @@ import { DATA_FILE, defineStage } from '../../core/stage.js';
 export function flipSql(input: string): string {
   return `
     SELECT
-      c.conversation_id || '#' || lpad(t::VARCHAR, 3, '0') AS sample_id,
+      -- lpad cuts to its width: turn 1000 would get turn 100's id. Past 999 the number is
+      -- written whole, so ids up to 999 keep the form they always had.
+      c.conversation_id || '#' || CASE WHEN t < 1000 THEN lpad(t::VARCHAR, 3, '0') ELSE t::VARCHAR END AS sample_id,
       c.conversation_id,
       c.source,
       c.user_key,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { sqlString, toNumber } from '../../core/db.js';
-import { SourceError } from '../../core/errors.js';
+import { SourceError, UserlmError } from '../../core/errors.js';
 import { sha256File } from '../../core/hash.js';
 import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { sourceDefinition } from '../../sources/registry.js';
@@ -42,7 +42,7 @@ export const normalizeStage = defineStage({
   async externalInputs(p, db) {
     const out = [];
     for (const [i, s] of p.config.sources.entries()) {
-      out.push((await resolveSourceFiles(db, s, i, where(p))).map((f) => [f.hub ? `${f.hub.sha}/${f.hub.repoPath}` : f.path, f.bytes, f.mtimeMs]));
+      out.push((await resolveSourceFiles(db, s, i, where(p))).map((f) => [f.hub ? `${f.hub.sha}/${f.hub.repoPath}` : f.path, f.identity]));
     }
     return out;
   },
@@ -82,6 +82,7 @@ export const normalizeStage = defineStage({
         params,
       );
     } catch (e) {
+      if (e instanceof UserlmError) throw e;
       // DuckDB names the file it failed on, not the source; find the source that lists it.
       const msg = firstLine(e);
       const hit = pipeline.config.sources.flatMap((s, i) => (filesOf[i] ?? []).map((f) => ({ i, s, f }))).find((x) => msg.includes(x.f));
