@@ -10,7 +10,7 @@ import { silentLogger } from '../core/logger.js';
 import { exactJaccard } from '../stages/dedup/minhash-signature.js';
 import { lshClusters } from '../stages/dedup/lsh-clusters.js';
 import { FIRST_USER_TURN_SQL } from '../stages/conversation-sql.js';
-import { findNearDuplicates, lshShape, resolveWorkers } from '../stages/dedup/near-dedup.js';
+import { findNearDuplicates, lshShape, NEAR_RESULT_COLUMNS, resolveWorkers } from '../stages/dedup/near-dedup.js';
 import { sketchDocuments } from '../stages/dedup/sketch-documents.js';
 import { templatedDocuments } from '../stages/dedup/template-filter.js';
 import { shingleHashes } from '../stages/dedup/shingle-hashes.js';
@@ -48,7 +48,8 @@ async function measure(n: number, method: 'oph' | 'kperm'): Promise<Record<strin
     );
     const t1 = performance.now();
     const cpu0 = process.cpuUsage();
-    const stats = await findNearDuplicates(db, 'docs', { near: { ...NEAR, method }, templates: TEMPLATES }, 1234, silentLogger);
+    await db.run(`CREATE OR REPLACE TABLE near_result (${NEAR_RESULT_COLUMNS})`);
+    const stats = await findNearDuplicates(db, 'docs', 'near_result', { near: { ...NEAR, method }, templates: TEMPLATES }, 1234, silentLogger);
     const dedupSeconds = (performance.now() - t1) / 1000;
     // CPU time of all threads: robust to other load on the machine, unlike wall time.
     const cpu = process.cpuUsage(cpu0);

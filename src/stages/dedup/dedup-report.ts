@@ -10,7 +10,15 @@ function clip(s: string, n: number): string {
  * A Markdown report of the largest near-duplicate clusters with sample texts and their
  * estimated similarity to the keeper, so that a person can judge the threshold.
  */
-export async function renderDedupReport(db: Db, textSql: string, stats: NearDedupStats | null, exactDrops: number, top = 20): Promise<string> {
+export async function renderDedupReport(
+  db: Db,
+  /** The caller's relations: the conversations compared, and findNearDuplicates' result over them. */
+  rel: { input: string; near: string },
+  textSql: string,
+  stats: NearDedupStats | null,
+  exactDrops: number,
+  top = 20,
+): Promise<string> {
   const L: string[] = ['# Dedup report', ''];
   L.push(`- exact duplicates dropped: ${exactDrops}`);
   if (!stats) {
@@ -26,7 +34,7 @@ export async function renderDedupReport(db: Db, textSql: string, stats: NearDedu
   );
   const clusters = await db.all<{ keeper_id: string; cluster_size: number; keeper_text: string }>(
     `SELECT r.keeper_id, r.cluster_size, ${textSql} AS keeper_text
-     FROM near_result r JOIN dedup_input c ON c.conversation_id = r.keeper_id
+     FROM ${rel.near} r JOIN ${rel.input} c ON c.conversation_id = r.keeper_id
      WHERE r.conversation_id = r.keeper_id AND r.cluster_size > 1
      ORDER BY r.cluster_size DESC, r.keeper_id LIMIT ${top}`,
   );
@@ -39,7 +47,7 @@ export async function renderDedupReport(db: Db, textSql: string, stats: NearDedu
     L.push(`### ${i + 1}. ${c.cluster_size} conversations, kept \`${c.keeper_id}\``, '', `- kept: ${clip(c.keeper_text, 200)}`);
     const members = await db.all<{ conversation_id: string; similarity: number; t: string }>(
       `SELECT r.conversation_id, r.similarity, ${textSql} AS t
-       FROM near_result r JOIN dedup_input c USING (conversation_id)
+       FROM ${rel.near} r JOIN ${rel.input} c USING (conversation_id)
        WHERE r.keeper_id = $k AND r.conversation_id <> $k
        ORDER BY r.similarity, r.conversation_id LIMIT 3`,
       { k: c.keeper_id },

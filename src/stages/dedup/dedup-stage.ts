@@ -5,7 +5,7 @@ import { sqlString, toNumber } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { renderDedupReport } from './dedup-report.js';
 import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
-import { findNearDuplicates, type NearDedupStats } from './near-dedup.js';
+import { findNearDuplicates, NEAR_RESULT_COLUMNS, type NearDedupStats } from './near-dedup.js';
 
 export const DEDUP_REPORT_FILE = 'dedup_report.md';
 
@@ -55,11 +55,12 @@ export const dedupStage = defineStage({
     );
     await db.run(`CREATE OR REPLACE TEMP VIEW dedup_input AS SELECT * EXCLUDE (_key, keeper, rank_in_group) FROM deduped WHERE rank_in_group = 1`);
     let stats: NearDedupStats | null = null;
+    await db.run(`CREATE OR REPLACE TABLE near_result (${NEAR_RESULT_COLUMNS})`);
     if (o.near.enabled || o.templates.enabled) {
-      stats = await findNearDuplicates(db, 'dedup_input', o, pipeline.config.seed, log);
+      stats = await findNearDuplicates(db, 'dedup_input', 'near_result', o, pipeline.config.seed, log);
     } else {
       await db.run(
-        `CREATE OR REPLACE TABLE near_result AS
+        `INSERT INTO near_result
          SELECT conversation_id, false AS templated, conversation_id AS keeper_id, 1 AS cluster_size, 1.0::FLOAT AS similarity FROM dedup_input`,
       );
     }
@@ -93,7 +94,7 @@ export const dedupStage = defineStage({
     const exactDrops = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM deduped WHERE rank_in_group > 1')).n);
     // near_result has no messages column, so the conversation's own is unambiguous in the join.
     const textSql = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
-    await writeFile(join(dir, DEDUP_REPORT_FILE), await renderDedupReport(db, textSql, stats, exactDrops));
+    await writeFile(join(dir, DEDUP_REPORT_FILE), await renderDedupReport(db, { input: 'dedup_input', near: 'near_result' }, textSql, stats, exactDrops));
     await db.run('DROP VIEW dedup_input');
     await db.run('DROP TABLE near_result');
     await db.run('DROP TABLE deduped');

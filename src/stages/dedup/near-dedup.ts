@@ -41,15 +41,19 @@ export function resolveWorkers(w: number | null): number {
   return w ?? Math.min(8, availableParallelism());
 }
 
+/** Columns of the relation findNearDuplicates fills: one row per input conversation. */
+export const NEAR_RESULT_COLUMNS = 'conversation_id VARCHAR, templated BOOLEAN, keeper_id VARCHAR, cluster_size INTEGER, similarity FLOAT';
+
 /**
  * Near-duplicate clusters and templated prompts over the rows of `table`, in keeper
- * priority order (earliest timestamp, then id). Writes TABLE near_result
- * (conversation_id, templated, keeper_id, cluster_size, similarity), a regular table
- * because it is filled through Db's side connection.
+ * priority order (earliest timestamp, then id), appended to the caller's table `out`
+ * (NEAR_RESULT_COLUMNS; a regular table, because it is filled through Db's side
+ * connection). The caller creates and drops both relations.
  */
 export async function findNearDuplicates(
   db: Db,
   table: string,
+  out: string,
   o: Pick<DedupOptions, 'near' | 'templates'>,
   seed: number,
   log: Logger,
@@ -129,8 +133,7 @@ export async function findNearDuplicates(
     bandKeys: near.enabled ? sk.bandKeys : undefined,
   });
   const t2 = performance.now();
-  await db.run('CREATE OR REPLACE TABLE near_result (conversation_id VARCHAR, templated BOOLEAN, keeper_id VARCHAR, cluster_size INTEGER, similarity FLOAT)');
-  const app = await db.appender('near_result');
+  const app = await db.appender(out);
   let clusters = 0;
   let dups = 0;
   for (let i = 0; i < n; i++) {
