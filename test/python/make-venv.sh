@@ -12,6 +12,9 @@ venv="${1:?usage: make-venv.sh VENV_DIR REQUIREMENTS_FILE}"
 req="${2:?usage: make-venv.sh VENV_DIR REQUIREMENTS_FILE}"
 [ -f "$req" ] || { echo "make-venv: no requirements file $req" >&2; exit 1; }
 py="${PYTHON:-python3}"
+# The wheel mirror is an extra index beside an unreachable default one: fail over at once
+# instead of retrying the default index five times per package.
+export PIP_RETRIES="${PIP_RETRIES:-0}"
 command -v "$py" >/dev/null || { echo "make-venv: $py not found; install Python 3.10+ (apt-get install python3 python3-venv)" >&2; exit 1; }
 stamp="$venv/.requirements-$(basename "$req")"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && cmp -s "$req" "$stamp"; then exit 0; fi
