@@ -145,6 +145,16 @@ export function renderReportHtml(d: ReportData, chartList: RenderedChart[]): str
     } else S.push('<p>No duplicate groups.</p>');
     S.push(`<h3>Templated prompts: ${fmt(d.dedup.templated.count)}</h3>`);
     if (d.dedup.templated.examples.length) S.push(`<ul>${d.dedup.templated.examples.map((t) => `<li><code>${esc(t.conversation_id)}</code>: ${esc(t.text)}</li>`).join('')}</ul>`);
+    S.push('<h3 id="near-misses">Near-misses</h3>');
+    const np = d.dedup.nearPairs;
+    if (!np) S.push('<p>Scored near-duplicate pairs (near_pairs.parquet): not recorded by this run.</p>');
+    else {
+      const pair = (p: NonNullable<typeof np>['closestUnmerged'][number]) =>
+        `<li>similarity ${p.similarity.toFixed(3)}: <code>${esc(p.a)}</code>: ${esc(p.text_a)}<br><code>${esc(p.b)}</code>: ${esc(p.text_b)}</li>`;
+      S.push(`<p>${fmt(np.count)} scored pairs recorded.</p>`);
+      S.push(`<h4>Most similar, not merged</h4>${np.closestUnmerged.length ? `<ul class="near-unmerged">${np.closestUnmerged.map(pair).join('')}</ul>` : '<p>None.</p>'}`);
+      S.push(`<h4>Least similar, merged</h4>${np.loosestMerged.length ? `<ul class="near-merged">${np.loosestMerged.map(pair).join('')}</ul>` : '<p>None.</p>'}`);
+    }
   } else S.push('<p>The run has no dedup stage output.</p>');
   S.push('</section>');
 
