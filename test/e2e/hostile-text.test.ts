@@ -80,7 +80,8 @@ describe('hostile text', () => {
       const s = rows.find((x) => x['conversation_id'] === id && x['kind'] === 'initiation')!;
       const target = String(s['target']);
       if (id === 'c:bom') assert.ok(target.startsWith(BOM), 'the shard keeps the BOM');
-      assert.equal(Number(s['num_target_tokens']), (await referenceIds(target)).length + 1, `${id}: ${JSON.stringify(target.slice(0, 20))}`);
+      // The userlm-8b format trains on the newline after the user header, the target and <|eot_id|>.
+      assert.equal(Number(s['num_target_tokens']), (await referenceIds('\n' + target)).length + 1, `${id}: ${JSON.stringify(target.slice(0, 20))}`);
     }
   });
 

@@ -187,6 +187,15 @@ async function place(from: string, to: string): Promise<void> {
 }
 
 /** out_dir.tmp-<pid>, out_dir.old-<pid> and staged lock files of killed runs; only ones the tool marked (or empty ones). */
+/**
+ * A staging directory killed while its first marker was being written holds nothing but the
+ * marker's temp file (writeFileAtomic's `.<name>.tmp-<pid>-<hex>`): it is the tool's own.
+ */
+async function onlyMarkerInProgress(dir: string): Promise<boolean> {
+  const ents = await readdir(dir).catch(() => null);
+  return !!ents && ents.length > 0 && ents.every((e) => e.startsWith(`.${OUT_MARKER}.tmp-`));
+}
+
 async function removeStaleSiblings(target: string): Promise<void> {
   const parent = dirname(target);
   const base = basename(target);
@@ -198,7 +207,7 @@ async function removeStaleSiblings(target: string): Promise<void> {
     if (!Number.isInteger(pid) || (pid !== process.pid && processAlive(pid))) continue;
     const path = join(parent, e);
     if (lockMatch) await rm(path, { force: true });
-    else if (await readRecord(path)) await rm(path, { recursive: true, force: true });
+    else if ((await readRecord(path)) || (await onlyMarkerInProgress(path))) await rm(path, { recursive: true, force: true });
     else await rmdir(path).catch(() => undefined);
   }
 }
