@@ -262,13 +262,13 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
           )
         : [];
       // One scan of the dedup input for every shown group's texts, not one per group.
-      const members = await db.all<{ cluster_id: string; conversation_id: string; kept: boolean; similarity: number | null; text: string }>(
-        `WITH m AS (SELECT cluster_id, conversation_id, kept, similarity FROM read_parquet(${clusters}) WHERE list_contains(${ID_LIST_SQL('$near')}, cluster_id)
+      const members = await db.all<{ kind: string; cluster_id: string; conversation_id: string; kept: boolean; similarity: number | null; text: string }>(
+        `WITH m AS (SELECT 'near' AS kind, cluster_id, conversation_id, kept, similarity FROM read_parquet(${clusters}) WHERE list_contains(${ID_LIST_SQL('$near')}, cluster_id)
                     QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY kept DESC, similarity, conversation_id) <= 6
                     UNION ALL
-                    SELECT duplicate_of, conversation_id, false, 1.0::FLOAT FROM ${hasDrops ? `read_parquet(${dropsFile}) WHERE reason = 'exact_duplicate' AND list_contains(${ID_LIST_SQL('$exact')}, duplicate_of)` : '(SELECT NULL AS duplicate_of, NULL AS conversation_id) WHERE false'}
+                    SELECT 'exact', duplicate_of, conversation_id, false, 1.0::FLOAT FROM ${hasDrops ? `read_parquet(${dropsFile}) WHERE reason = 'exact_duplicate' AND list_contains(${ID_LIST_SQL('$exact')}, duplicate_of)` : '(SELECT NULL AS duplicate_of, NULL AS conversation_id) WHERE false'}
                     UNION ALL
-                    SELECT unnest(${ID_LIST_SQL('$exact')}) AS e, e, true, NULL)
+                    SELECT 'exact', unnest(${ID_LIST_SQL('$exact')}) AS e, e, true, NULL)
          SELECT m.*, ${FIRST_USER_TURN_SQL} AS text FROM m JOIN (SELECT conversation_id, messages FROM read_parquet(${input}) WHERE conversation_id IN (SELECT conversation_id FROM m)) t USING (conversation_id)
          ORDER BY m.cluster_id, m.kept DESC, m.similarity, m.conversation_id`,
         { near: JSON.stringify(largestNear.map((c) => c.cluster_id)), exact: JSON.stringify(largestExact.map((c) => c.cluster_id)) },
@@ -276,7 +276,8 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
       const largest: NonNullable<ReportData['dedup']>['largest'] = [];
       const groups = [...largestNear.map((c) => ({ id: c.cluster_id, size: toNumber(c.size), kind: 'near' as const })), ...largestExact.map((c) => ({ id: c.cluster_id, size: toNumber(c.size), kind: 'exact' as const }))];
       for (const g of groups) {
-        const ms = members.filter((m) => m.cluster_id === g.id).slice(0, g.kind === 'exact' ? 4 : 6);
+        // An exact group's keeper can also keep a near cluster under the same id.
+        const ms = members.filter((m) => m.cluster_id === g.id && m.kind === g.kind).slice(0, g.kind === 'exact' ? 4 : 6);
         largest.push({ cluster_id: g.id, size: g.size, kind: g.kind, members: ms.map((m) => ({ conversation_id: m.conversation_id, kept: m.kept, similarity: m.kept ? null : m.similarity, text: clip(m.text, clipAt) })) });
       }
       const templatedCount = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${clusters}) WHERE templated`)).n);

@@ -1,6 +1,6 @@
 import { bandKey } from './lsh-clusters.js';
 import { MinHasher, type MinhashMethod } from './minhash-signature.js';
-import { distinctSorted, shingleHashes } from './shingle-hashes.js';
+import { shingleHashes } from './shingle-hashes.js';
 import { wordHashes } from './word-hashes.js';
 
 export interface SketchOptions {
@@ -10,7 +10,7 @@ export interface SketchOptions {
   method: MinhashMethod;
   /** Word n-gram length of the templated-prompt rule; 0 turns it off. */
   templateNgram: number;
-  /** Distinct template n-grams kept per document (a 40k-character paste need not list them all). */
+  /** Template n-gram positions kept per document, from its start (a 40k-character paste need not list them all). */
   templateMaxPerDoc: number;
   /** LSH shape whose band keys to compute while each signature is in cache (0 bands: none). */
   bands?: number;
@@ -23,7 +23,7 @@ export interface SketchBatch {
   signatures: Uint32Array;
   /** Words per document (documents shorter than the shingle size get special treatment). */
   words: Uint32Array;
-  /** Distinct template n-gram hashes of document i: templates[offsets[i] .. offsets[i+1]). */
+  /** Template n-gram hashes of document i in text order (position k covers words k .. k+n-1): templates[offsets[i] .. offsets[i+1]). */
   templates: Uint32Array;
   templateOffsets: Uint32Array;
   /** count x bands LSH band keys, document-major (empty without bands). */
@@ -64,8 +64,7 @@ export function sketchBatch(
     if (o.templateNgram > 0 && tw.length >= o.templateNgram) {
       const tg = shingleHashes(tw, o.templateNgram, tbuf);
       if (tg.buffer !== tbuf.buffer) tbuf = new Uint32Array(tg.buffer);
-      let d = distinctSorted(tg);
-      if (d.length > o.templateMaxPerDoc) d = d.subarray(0, o.templateMaxPerDoc);
+      const d = tg.length > o.templateMaxPerDoc ? tg.subarray(0, o.templateMaxPerDoc) : tg;
       if (t + d.length > templates.length) {
         const g = new Uint32Array(Math.max(templates.length * 2, t + d.length));
         g.set(templates.subarray(0, t));
