@@ -38,9 +38,11 @@ interface Truth {
  * definition, which would measure the plant, not near-dup. The synthetic corpus measures it.
  */
 const VARIANTS: Record<string, string> = {
-  'default (word 1-grams, min_words 1)': '{templates: {enabled: false}}',
-  'word 5-grams, min_words 5 (the previous default)': '{templates: {enabled: false}, near: {ngram: 5, min_words: 5}}',
-  'word 2-grams': '{templates: {enabled: false}, near: {ngram: 2}}',
+  'default (word 2-grams, threshold 0.65, keeper linkage, min_words 1)': '{templates: {enabled: false}}',
+  'word sets (1-grams), threshold 0.7': '{templates: {enabled: false}, near: {ngram: 1, threshold: 0.7}}',
+  'word 2-grams, threshold 0.6': '{templates: {enabled: false}, near: {threshold: 0.6}}',
+  'word 2-grams, single linkage (transitive clusters)': '{templates: {enabled: false}, near: {linkage: single}}',
+  'word 5-grams, threshold 0.7, min_words 5 (the previous default)': '{templates: {enabled: false}, near: {ngram: 5, threshold: 0.7, min_words: 5, linkage: single}}',
 };
 
 const tagDir = (tag: string) => join(BENCH_DIR, tag);

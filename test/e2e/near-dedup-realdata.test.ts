@@ -62,7 +62,7 @@ describe('near-duplicate removal on real WildChat rows', () => {
       for (const x of rows) {
         assert.ok(x.same_user, `${x.dropped} and ${x.kept} come from one user`);
         assert.ok(x.minutes > 0 && x.minutes < 60, `re-asked ${x.minutes} minutes later`);
-        assert.ok(x.sim >= 0.8, `similarity ${x.sim}`);
+        assert.ok(x.sim >= 0.65, `similarity ${x.sim} reaches the default threshold`);
       }
     });
   });
