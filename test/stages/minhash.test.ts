@@ -209,6 +209,30 @@ describe('sketching in worker threads', () => {
       assert.deepEqual(x.words, a.words);
       assert.deepEqual(x.templates, a.templates);
       assert.deepEqual(x.templateOffsets, a.templateOffsets);
+      assert.deepEqual(x.smallSets, a.smallSets);
+      assert.deepEqual(x.smallOffsets, a.smallOffsets);
     }
+  });
+
+  it('compares short texts by their exact shingle multisets, not by a coarse estimate', async () => {
+    // Word 2-gram multisets: "lo lo lo" {lo lo, lo lo'} vs "lo lo mi" {lo lo, lo mi}: 1/3;
+    // "lo lo" vs "lo lo lo": 1/2 (as sets both are {lo lo}: 1, the same text).
+    const texts = ['lo lo lo', 'lo lo mi', 'lo lo', 'lo lo lo'];
+    const o = { ngram: 2, numPerm: 128, seed: 7, method: 'oph' as const, templateNgram: 0, templateMaxPerDoc: 0 };
+    async function* one() {
+      yield { texts };
+    }
+    const sk = await sketchDocuments(one(), texts.length, o, 0);
+    assert.deepEqual([...sk.smallOffsets], [0, 2, 4, 5, 7]);
+    const shape = { numPerm: 128, bands: 64, rows: 2, threshold: 0.65, verify: true, pairsToReport: 10 };
+    const exact = lshClusters(sk.signatures, texts.length, { ...shape, exactSets: { sets: sk.smallSets, offsets: sk.smallOffsets } });
+    assert.deepEqual([...exact.root], [0, 1, 2, 0]);
+    assert.equal(exact.similarity[3], 1);
+    const sim = (a: number, b: number) => exact.nearMisses.find((p) => p.a === a && p.b === b)?.similarity;
+    assert.equal(sim(0, 1), 1 / 3);
+    assert.equal(sim(0, 2), 0.5);
+    // What the signatures alone say of these pairs is not what the text says.
+    assert.notEqual(estimateJaccard(sk.signatures, 0, 1, 128), 1 / 3);
+    assert.equal(estimateJaccard(sk.signatures, 0, 2, 128), 1);
   });
 });

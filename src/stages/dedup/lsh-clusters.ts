@@ -27,6 +27,34 @@ export interface LshOptions {
    * verified pairs. Without verify both are the same.
    */
   linkage?: Linkage;
+  /** Exact shingle sets of short documents (sorted, distinct), compared instead of their signatures. */
+  exactSets?: { sets: Uint32Array; offsets: Uint32Array };
+}
+
+/** Similarity of documents i and j: exact Jaccard when both have exact sets, else the signatures' estimate. */
+export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'exactSets'>): (i: number, j: number) => number {
+  const e = o.exactSets;
+  if (!e) return (i, j) => estimateJaccard(sig, i, j, o.numPerm);
+  const { sets, offsets } = e;
+  return (i, j) => {
+    const a0 = offsets[i]!;
+    const a1 = offsets[i + 1]!;
+    const b0 = offsets[j]!;
+    const b1 = offsets[j + 1]!;
+    if (a1 === a0 || b1 === b0) return estimateJaccard(sig, i, j, o.numPerm);
+    let x = a0;
+    let y = b0;
+    let both = 0;
+    while (x < a1 && y < b1) {
+      if (sets[x] === sets[y]) {
+        both++;
+        x++;
+        y++;
+      } else if (sets[x]! < sets[y]!) x++;
+      else y++;
+    }
+    return both / (a1 - a0 + (b1 - b0) - both);
+  };
 }
 
 export type Linkage = 'keeper' | 'single';
@@ -115,7 +143,8 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
   const keep = o.pairsToReport ?? 0;
   const misses = new PairPool(keep, true);
   const merges = new PairPool(keep, false);
-  const score = (i: number, j: number) => (o.verify ? estimateJaccard(sig, i, j, o.numPerm) : 1);
+  const sim = similarityOf(sig, o);
+  const score = (i: number, j: number) => (o.verify ? sim(i, j) : 1);
   const tryJoin = (i: number, j: number): boolean => {
     const s = score(i, j);
     if (s < o.threshold) {
@@ -144,9 +173,9 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
   let weakest: PairPool = merges;
   if ((o.linkage ?? 'keeper') === 'keeper' && o.verify) {
     weakest = new PairPool(keep, false);
-    splitByKeeper(sig, n, o, root, similarity, keep ? misses : null, keep ? weakest : null);
+    splitByKeeper(sim, n, o, root, similarity, keep ? misses : null, keep ? weakest : null);
   } else {
-    for (let i = 0; i < n; i++) similarity[i] = root[i] === i ? 1 : estimateJaccard(sig, i, root[i]!, o.numPerm);
+    for (let i = 0; i < n; i++) similarity[i] = root[i] === i ? 1 : sim(i, root[i]!);
   }
   const size = new Int32Array(n);
   for (let i = 0; i < n; i++) size[root[i]!]!++;
@@ -163,7 +192,7 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
  * a member beyond the cap that matches none stays (keeping is the safe side).
  */
 function splitByKeeper(
-  sig: Uint32Array,
+  sim: (i: number, j: number) => number,
   n: number,
   o: LshOptions,
   root: Int32Array,
@@ -188,7 +217,7 @@ function splitByKeeper(
       let to = -1;
       let s = 1;
       for (const kp of keepers) {
-        s = estimateJaccard(sig, m, kp, o.numPerm);
+        s = sim(m, kp);
         if (s >= o.threshold) {
           to = kp;
           break;

@@ -114,6 +114,7 @@ export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templat
     threshold: near.threshold,
     verify: near.verify,
     linkage: near.linkage,
+    exactSets: { sets: sk.smallSets, offsets: sk.smallOffsets },
     eligible,
     bandKeys: near.enabled ? sk.bandKeys : undefined,
     pairsToReport: input.pairsToReport ?? 0,
