@@ -188,10 +188,11 @@ async function score(corpus: string, tag: string, dedup: string): Promise<Score>
       if (dropReason[i] !== 'near_duplicate' && dropReason[i] !== 'exact_duplicate') continue;
       s.dropped++;
       if (family(i) === family(cluster[i]!)) s.correct++;
-      else wrong.push([family(i), family(cluster[i]!)]);
+      else wrong.push([i, cluster[i]!]);
     }
-    // A merge of two different originals is right when they are themselves the same text
-    // up to 10% of their words (natural duplicates: a user re-sending a prompt).
+    // A drop outside its own family is right when the dropped text and its keeper's are
+    // the same up to 10% of their words: natural duplicates (a user re-sending a prompt),
+    // or a short plant edited into another text ("lo lo mi" -> "lo lo lo").
     if (wrong.length) {
       const need = [...new Set(wrong.flat())];
       const texts = new Map<number, string>();
@@ -235,7 +236,7 @@ function printScore(s: Score, templates: boolean): void {
   }
   process.stdout.write(
     `  precision ${(s.correct / Math.max(1, s.dropped)).toFixed(4)} over ${s.dropped} exact + near drops ` +
-      `(${s.natural} of the correct ones join natural duplicates: different originals within 10% of their words)\n`,
+      `(${s.natural} of the correct ones join natural duplicates: a keeper outside the family within 10% of the words)\n`,
   );
   if (templates)
     process.stdout.write(
