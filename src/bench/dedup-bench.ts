@@ -1,217 +1,296 @@
-// make bench: near-duplicate removal on a synthetic WildChat-shaped corpus. Each step runs
-// in its own process so that peak RSS belongs to that step alone.
+// make bench: the dedup stage as the pipeline runs it, on two corpora with planted copies
+// and ground truth: real WildChat user turns with edits planted into them, and a synthetic
+// WildChat-shaped corpus (1M by default). Each step runs in its own process so that peak
+// RSS and CPU time belong to that step alone.
 import { spawnSync } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePipeline } from '../config/load-pipeline.js';
 import { Db, sqlString } from '../core/db.js';
 import { silentLogger } from '../core/logger.js';
-import { exactJaccard } from '../stages/dedup/minhash-signature.js';
-import { lshClusters } from '../stages/dedup/lsh-clusters.js';
-import { FIRST_USER_TURN_SQL } from '../stages/conversation-sql.js';
-import { findNearDuplicates, lshShape, NEAR_RESULT_COLUMNS, resolveWorkers } from '../stages/dedup/near-dedup.js';
-import { sketchDocuments } from '../stages/dedup/sketch-documents.js';
-import { templatedDocuments } from '../stages/dedup/template-filter.js';
-import { shingleHashes } from '../stages/dedup/shingle-hashes.js';
-import { wordHashes } from '../stages/dedup/word-hashes.js';
-import { buildDataset } from '../stages/recipe.js';
+import { runPipeline, stageDir } from '../core/runner.js';
+import { DATA_FILE, DROPS_FILE } from '../core/stage.js';
+import { CLUSTERS_FILE } from '../stages/dedup/dedup-stage.js';
+import { STAGES } from '../stages/recipe.js';
+import { EDIT_KINDS, editUnits, lengthBucket, LENGTH_BUCKETS, rateBucket, wordEditRatio } from './plant-edits.js';
+import { buildRealCorpus } from './realtext-corpus.js';
 import { generateCorpus, writeCorpusParquet } from './synthetic-corpus.js';
 
 const BENCH_DIR = process.env['USERLM_BENCH_DIR'] ?? 'runs/bench';
-const corpusPath = (n: number) => join(BENCH_DIR, `corpus-${n}.parquet`);
-const truthPath = (n: number) => join(BENCH_DIR, `corpus-${n}.truth.json`);
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const UP_TO_DEDUP = STAGES.slice(0, STAGES.findIndex((s) => s.name === 'dedup') + 1);
+const BEFORE_DEDUP = UP_TO_DEDUP.slice(0, -1);
 
-const NEAR = {
-  enabled: true, text: 'first_user_turn' as const, ngram: 5, min_words: 5, num_perm: 128, method: 'oph' as const,
-  threshold: 0.7, bands: null, rows: null, verify: true, workers: null,
-};
-const TEMPLATES = { enabled: true, ngram: 7, max_others: 100 };
-
-async function gen(n: number): Promise<void> {
-  const c = generateCorpus(n);
-  await writeCorpusParquet(c, corpusPath(n));
-  await writeFile(truthPath(n), JSON.stringify({ original: [...c.original], editRate: [...c.editRate], template: [...c.template] }));
+interface Truth {
+  original: number[];
+  editKind: number[];
+  editedWords: number[];
+  /** Words of each document's first turn. */
+  words: number[];
+  template: number[];
 }
 
-async function measure(n: number, method: 'oph' | 'kperm'): Promise<Record<string, number | string>> {
-  const truth = JSON.parse(await readFile(truthPath(n), 'utf8')) as { original: number[]; editRate: number[]; template: number[] };
+/**
+ * Representations compared on the real-text corpus; the first is the default. The
+ * templated-prompt rule is off here: 15 planted copies per turn make each family of
+ * re-sent prompts (one user's six versions of one request) a template by the rule's own
+ * definition, which would measure the plant, not near-dup. The synthetic corpus measures it.
+ */
+const VARIANTS: Record<string, string> = {
+  'default (word 2-grams, threshold 0.65, keeper linkage, min_words 1)': '{templates: {enabled: false}}',
+  'word sets (1-grams), threshold 0.7': '{templates: {enabled: false}, near: {ngram: 1, threshold: 0.7}}',
+  'word 2-grams, threshold 0.6': '{templates: {enabled: false}, near: {threshold: 0.6}}',
+  'word 2-grams, single linkage (transitive clusters)': '{templates: {enabled: false}, near: {linkage: single}}',
+  'word 5-grams, threshold 0.7, min_words 5 (the previous default)': '{templates: {enabled: false}, near: {ngram: 5, threshold: 0.7, min_words: 5, linkage: single}}',
+};
+
+const tagDir = (tag: string) => join(BENCH_DIR, tag);
+const corpusFile = (corpus: string) => join(BENCH_DIR, `${corpus}.parquet`);
+const truthFile = (corpus: string) => join(BENCH_DIR, `${corpus}.truth.json`);
+
+function pipeline(corpus: string, tag: string, dedup: string) {
+  const d = tagDir(tag);
+  const yaml = `name: ${tag}\nrun_dir: ${d}/runs\nout_dir: ${d}/out\nsources:\n  - {name: wc, type: wildchat, files: [${corpusFile(corpus)}]}\nstages:\n  filter: {languages: []}\n  dedup: ${dedup}\n`;
+  return parsePipeline(yaml, `${tag}.yaml`);
+}
+
+async function prepare(corpus: string): Promise<void> {
+  await mkdir(BENCH_DIR, { recursive: true });
+  if (corpus === 'real') {
+    const c = await buildRealCorpus();
+    await rm(corpusFile(corpus), { force: true });
+    await writeCorpusParquet(c, corpusFile(corpus));
+    const t: Truth = { original: c.original, editKind: c.editKind, editedWords: c.editedWords, words: c.texts.map((x) => editUnits(x).length), template: c.texts.map(() => 0) };
+    await writeFile(truthFile(corpus), JSON.stringify(t));
+  } else {
+    const n = Number(corpus.split('-')[1]);
+    const c = generateCorpus(n);
+    await writeCorpusParquet(c, corpusFile(corpus));
+    const t: Truth = {
+      original: [...c.original],
+      editKind: [...c.editKind],
+      editedWords: [...c.editedWords],
+      words: c.firstTurns.map((x) => x.split(' ').length),
+      template: [...c.template],
+    };
+    await writeFile(truthFile(corpus), JSON.stringify(t));
+  }
+}
+
+/** normalize and filter once per corpus and variant, so that the measured run is dedup alone. */
+async function before(corpus: string, tag: string, dedup: string): Promise<void> {
+  await rm(tagDir(tag), { recursive: true, force: true });
+  await runPipeline(pipeline(corpus, tag, dedup), BEFORE_DEDUP, { log: silentLogger });
+}
+
+async function stage(corpus: string, tag: string, dedup: string): Promise<Record<string, number>> {
+  const p = pipeline(corpus, tag, dedup);
+  const pre = await runPipeline(p, BEFORE_DEDUP, { log: silentLogger });
+  const input = join(stageDir(p.config.run_dir, { name: pre.markers.at(-1)!.stage }), DATA_FILE);
+  // The DuckDB floor: read the dedup stage's input and write the same rows, in this process.
+  const db = await Db.open();
+  const floorOut = join(tagDir(tag), 'floor.parquet');
+  const f0 = performance.now();
+  try {
+    await db.run(`COPY (SELECT * FROM read_parquet(${sqlString(input)})) TO ${sqlString(floorOut)} (FORMAT parquet, COMPRESSION zstd)`);
+  } finally {
+    db.close();
+  }
+  const floor = (performance.now() - f0) / 1000;
+  await rm(floorOut, { force: true });
+  const cpu0 = process.cpuUsage();
+  const rss0 = rssMb();
+  const t0 = performance.now();
+  const r = await runPipeline(p, UP_TO_DEDUP, { log: silentLogger });
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const m = r.markers.at(-1)!;
+  if (r.executed.at(-1) !== 'dedup') throw new Error('the dedup stage did not run');
+  return {
+    docs: m.conversations_in,
+    rows_out: m.conversations_out,
+    stage_s: m.seconds,
+    wall_s: Math.round(wall * 100) / 100,
+    cpu_s: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
+    floor_s: Math.round(floor * 100) / 100,
+    peak_rss_mb: rssMb(),
+    rss_before_mb: rss0,
+  };
+}
+
+interface Score {
+  recall: Record<string, [number, number]>;
+  recallByLength: Record<string, Record<string, [number, number]>>;
+  recallByKind: Record<string, Record<string, [number, number]>>;
+  dropped: number;
+  correct: number;
+  natural: number;
+  templatedFlagged: number;
+  templatedRight: number;
+  templateInstances: number;
+  filtered: number;
+}
+
+async function score(corpus: string, tag: string, dedup: string): Promise<Score> {
+  const t = JSON.parse(await readFile(truthFile(corpus), 'utf8')) as Truth;
+  const p = pipeline(corpus, tag, dedup);
+  const r = await runPipeline(p, UP_TO_DEDUP, { log: silentLogger });
+  const dir = stageDir(p.config.run_dir, { name: r.markers.at(-1)!.stage });
+  const n = t.original.length;
+  const cluster = new Int32Array(n).fill(-1);
+  const templated = new Uint8Array(n);
+  const dropReason = new Array<string | undefined>(n);
   const db = await Db.open();
   try {
-    const t0 = performance.now();
-    await db.run(`COPY (SELECT * FROM read_parquet(${sqlString(corpusPath(n))})) TO ${sqlString(join(BENCH_DIR, `floor-${n}.parquet`))} (FORMAT parquet, COMPRESSION zstd)`);
-    const floor = (performance.now() - t0) / 1000;
-    await rm(join(BENCH_DIR, `floor-${n}.parquet`), { force: true });
-    await db.run(
-      `CREATE TEMP VIEW docs AS SELECT 'wc:' || conversation_hash AS conversation_id, timestamp, conversation AS messages FROM read_parquet(${sqlString(corpusPath(n))})`,
+    const idx = (col: string) => `CAST(regexp_extract(${col}, '^wc:h([0-9]+):', 1) AS INTEGER)`;
+    const rows = await db.all<{ i: number; c: number; templated: boolean; reason: string | null }>(
+      `WITH c AS (SELECT conversation_id, cluster_id, templated FROM read_parquet(${sqlString(join(dir, CLUSTERS_FILE))})),
+            d AS (SELECT * FROM read_parquet(${sqlString(join(dir, DROPS_FILE))}))
+       SELECT ${idx('c.conversation_id')} AS i, ${idx('c.cluster_id')} AS c, c.templated, d.reason
+       FROM c LEFT JOIN d USING (conversation_id)
+       UNION ALL
+       SELECT ${idx('d.conversation_id')}, ${idx('c.cluster_id')}, false, d.reason
+       FROM d JOIN c ON c.conversation_id = d.duplicate_of WHERE d.reason = 'exact_duplicate'`,
     );
-    const t1 = performance.now();
-    const cpu0 = process.cpuUsage();
-    await db.run(`CREATE OR REPLACE TABLE near_result (${NEAR_RESULT_COLUMNS})`);
-    const stats = await findNearDuplicates(db, 'docs', 'near_result', { near: { ...NEAR, method }, templates: TEMPLATES }, 1234, silentLogger);
-    const dedupSeconds = (performance.now() - t1) / 1000;
-    // CPU time of all threads: robust to other load on the machine, unlike wall time.
-    const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const peak = rssMb();
-    // The core alone: signatures (2 workers), templates, LSH and clusters over texts already
-    // in memory, i.e. without DuckDB's read, which the floor above measures.
-    const inMemory = (await db.all<{ t: string }>(`SELECT ${FIRST_USER_TURN_SQL} AS t FROM docs ORDER BY timestamp, conversation_id`)).map((r) => r.t);
-    const { bands, rows } = lshShape({ ...NEAR, method });
-    const c0 = performance.now();
-    async function* fromMemory() {
-      for (let i = 0; i < inMemory.length; i += 8192) yield { texts: inMemory.slice(i, i + 8192) };
+    for (const x of rows) {
+      cluster[x.i] = x.c;
+      templated[x.i] = x.templated ? 1 : 0;
+      dropReason[x.i] = x.reason ?? undefined;
     }
-    const sk = await sketchDocuments(
-      fromMemory(),
-      n,
-      { ngram: NEAR.ngram, numPerm: NEAR.num_perm, seed: 1234, method, templateNgram: TEMPLATES.ngram, templateMaxPerDoc: 512, bands, rows },
-      resolveWorkers(null),
-    );
-    const c1 = performance.now();
-    const tpl = templatedDocuments(sk.templates, sk.templateOffsets, n, TEMPLATES.max_others);
-    const eligible = new Uint8Array(n);
-    for (let i = 0; i < n; i++) eligible[i] = !tpl.templated[i] && sk.words[i]! >= NEAR.min_words ? 1 : 0;
-    const c2 = performance.now();
-    lshClusters(sk.signatures, n, { numPerm: NEAR.num_perm, bands, rows, threshold: NEAR.threshold, verify: true, eligible, bandKeys: sk.bandKeys });
-    const c3 = performance.now();
-    const coreSeconds = (c3 - c0) / 1000;
-    // Quality against the plant. Index i is conversation h<i>.
-    const res = await db.all<{ i: number; k: number; templated: boolean }>(
-      `SELECT CAST(substr(conversation_id, 5) AS INTEGER) AS i, CAST(substr(keeper_id, 5) AS INTEGER) AS k, templated FROM near_result`,
-    );
-    const keeper = new Int32Array(n);
-    const templated = new Uint8Array(n);
-    for (const r of res) {
-      keeper[r.i] = r.k;
-      templated[r.i] = r.templated ? 1 : 0;
-    }
-    const family = (x: number) => (truth.original[x]! >= 0 ? truth.original[x]! : x);
-    const firsts = new Map<number, string>();
-    const planted = truth.original.flatMap((o, i) => (o >= 0 ? [i, o] : []));
-    const texts = await db.all<{ i: number; t: string }>(
-      `SELECT CAST(substr(conversation_hash, 2) AS INTEGER) AS i, conversation[1].content AS t FROM read_parquet(${sqlString(corpusPath(n))})
-       WHERE CAST(substr(conversation_hash, 2) AS INTEGER) IN (SELECT unnest($ids::INTEGER[]))`,
-      { ids: `[${[...new Set(planted)].join(',')}]` },
-    );
-    for (const r of texts) firsts.set(r.i, r.t);
-    let pairs = 0;
-    let found = 0;
-    for (let i = 0; i < n; i++) {
-      const o = truth.original[i]!;
-      if (o < 0) continue;
-      const a = shingleHashes(wordHashes(firsts.get(i)!), 5).slice();
-      const b = shingleHashes(wordHashes(firsts.get(o)!), 5).slice();
-      if (wordHashes(firsts.get(o)!).length < NEAR.min_words || exactJaccard(a, b) < 0.8) continue;
-      pairs++;
-      if (keeper[i] === keeper[o]) found++;
-    }
-    let dropped = 0;
-    let correct = 0;
-    for (let i = 0; i < n; i++) {
-      if (templated[i] || keeper[i] === i) continue;
-      dropped++;
-      if (family(i) === family(keeper[i]!)) correct++;
-    }
-    const instances = truth.template.filter((t) => t > 0).length;
-    const flagged = truth.template.filter((t, i) => t > 0 && templated[i]).length;
-    const wrongFlags = truth.template.filter((t, i) => t === 0 && templated[i]).length;
-    return {
-      method,
-      docs: n,
-      duckdb_floor_s: round(floor),
-      dedup_s: round(dedupSeconds),
-      sketch_s: stats.seconds_sketch,
-      templates_s: stats.seconds_templates,
-      cluster_s: stats.seconds_cluster,
-      docs_per_s: Math.round(n / dedupSeconds),
-      core_s: round(coreSeconds),
-      core_docs_per_s: Math.round(n / coreSeconds),
-      core_parts: `signatures ${round((c1 - c0) / 1000)}s, templates ${round((c2 - c1) / 1000)}s, LSH+clusters ${round((c3 - c2) / 1000)}s`,
-      cpu_s: round(cpuSeconds),
-      docs_per_cpu_s: Math.round(n / cpuSeconds),
-      peak_rss_mb: peak,
-      workers: stats.workers,
-      lsh: `${stats.bands}x${stats.rows}`,
-      pairs_j_ge_0_8: pairs,
-      recall_j_ge_0_8: round(found / Math.max(1, pairs), 4),
-      near_dropped: dropped,
-      precision: round(correct / Math.max(1, dropped), 4),
-      templated_recall: round(flagged / Math.max(1, instances), 4),
-      templated_false: wrongFlags,
+    const s: Score = { recall: {}, recallByLength: {}, recallByKind: {}, dropped: 0, correct: 0, natural: 0, templatedFlagged: 0, templatedRight: 0, templateInstances: 0, filtered: 0 };
+    const add = (m: Record<string, [number, number]>, k: string, hit: boolean) => {
+      const v = (m[k] ??= [0, 0]);
+      v[0] += hit ? 1 : 0;
+      v[1]++;
     };
+    for (let i = 0; i < n; i++) {
+      const o = t.original[i]!;
+      if (o < 0) continue;
+      if (cluster[i]! < 0 || cluster[o]! < 0) {
+        s.filtered++;
+        continue;
+      }
+      const hit = cluster[i] === cluster[o] && dropReason[i] !== 'templated_prompt' && dropReason[o] !== 'templated_prompt';
+      const rate = rateBucket(t.editedWords[i]!, t.words[o]!);
+      add(s.recall, rate, hit);
+      add((s.recallByLength[rate] ??= {}), lengthBucket(t.words[o]!), hit);
+      add((s.recallByKind[rate] ??= {}), EDIT_KINDS[t.editKind[i]!]!, hit);
+    }
+    const family = (x: number) => (t.original[x]! >= 0 ? t.original[x]! : x);
+    const wrong: [number, number][] = [];
+    for (let i = 0; i < n; i++) {
+      if (templated[i] && dropReason[i] === 'templated_prompt') {
+        s.templatedFlagged++;
+        if (t.template[i]! > 0) s.templatedRight++;
+      }
+      if (t.template[i]! > 0) s.templateInstances++;
+      if (dropReason[i] !== 'near_duplicate' && dropReason[i] !== 'exact_duplicate') continue;
+      s.dropped++;
+      if (family(i) === family(cluster[i]!)) s.correct++;
+      else wrong.push([i, cluster[i]!]);
+    }
+    // A drop outside its own family is right when the dropped text and its keeper's are
+    // the same up to 10% of their words: natural duplicates (a user re-sending a prompt),
+    // or a short plant edited into another text ("lo lo mi" -> "lo lo lo").
+    if (wrong.length) {
+      const need = [...new Set(wrong.flat())];
+      const texts = new Map<number, string>();
+      for (let k = 0; k < need.length; k += 5000) {
+        const part = need.slice(k, k + 5000);
+        const got = await db.all<{ i: number; t: string }>(
+          `SELECT CAST(substr(conversation_hash, 2) AS INTEGER) AS i, conversation[1].content AS t FROM read_parquet(${sqlString(corpusFile(corpus))})
+           WHERE CAST(substr(conversation_hash, 2) AS INTEGER) IN (SELECT unnest($ids::INTEGER[]))`,
+          { ids: `[${part.join(',')}]` },
+        );
+        for (const g of got) texts.set(g.i, g.t);
+      }
+      for (const [a, b] of wrong) {
+        if (wordEditRatio(texts.get(a)!, texts.get(b)!) <= 0.1) {
+          s.natural++;
+          s.correct++;
+        } else if (process.env['USERLM_BENCH_SHOW_WRONG']) process.stderr.write(`wrong merge: ${JSON.stringify(texts.get(a)!.slice(0, 150))} / ${JSON.stringify(texts.get(b)!.slice(0, 150))}\n`);
+      }
+    }
+    return s;
   } finally {
     db.close();
   }
 }
 
-async function e2e(n: number): Promise<Record<string, number | string>> {
-  const dir = join(BENCH_DIR, `e2e-${n}`);
-  await rm(dir, { recursive: true, force: true });
-  const yaml = `name: bench\nrun_dir: ${dir}/runs\nout_dir: ${dir}/out\nsources:\n  - {name: wc, type: wildchat, files: [${corpusPath(n)}]}\n`;
-  const t0 = performance.now();
-  const r = await buildDataset(parsePipeline(yaml, 'bench.yaml'), silentLogger);
-  const secs = (performance.now() - t0) / 1000;
-  await rm(dir, { recursive: true, force: true });
-  return {
-    docs: n,
-    pipeline_s: round(secs),
-    per_stage_s: r.markers.map((m) => `${m.stage}=${m.seconds}`).join(' '),
-    samples: r.markers.at(-1)!.samples_out ?? 0,
-    peak_rss_mb: rssMb(),
-  };
-}
-
-function round(x: number, d = 2): number {
-  const f = 10 ** d;
-  return Math.round(x * f) / f;
-}
-
-function child(args: string[]): Record<string, number | string> {
+function child(args: string[]): Record<string, unknown> {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`bench step ${args.join(' ')} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
-export async function benchDedup(sizes = [100_000, 1_000_000]): Promise<void> {
+const pct = ([h, t]: [number, number]) => (t ? `${(h / t).toFixed(3)} (${h}/${t})` : '-');
+
+function printScore(s: Score, templates: boolean): void {
+  const rates = ['0% (exact, case, punctuation)', '<=5%', '5-10%', '>10%'];
+  for (const rate of rates) {
+    if (!s.recall[rate]) continue;
+    process.stdout.write(`  recall, ${rate} of words edited: ${pct(s.recall[rate]!)}\n`);
+    process.stdout.write(`    by first-turn length (words): ${LENGTH_BUCKETS.filter((b) => s.recallByLength[rate]![b]).map((b) => `${b}: ${pct(s.recallByLength[rate]![b]!)}`).join(', ')}\n`);
+    process.stdout.write(`    by edit: ${Object.entries(s.recallByKind[rate]!).map(([k, v]) => `${k}: ${pct(v)}`).join(', ')}\n`);
+  }
+  process.stdout.write(
+    `  precision ${(s.correct / Math.max(1, s.dropped)).toFixed(4)} over ${s.dropped} exact + near drops ` +
+      `(${s.natural} of the correct ones join natural duplicates: a keeper outside the family within 10% of the words)\n`,
+  );
+  if (templates)
+    process.stdout.write(
+      `  templated rule: precision ${(s.templatedRight / Math.max(1, s.templatedFlagged)).toFixed(4)} (${s.templatedRight}/${s.templatedFlagged} flagged), recall ${(s.templatedRight / Math.max(1, s.templateInstances)).toFixed(4)} of ${s.templateInstances} instances\n`,
+    );
+  if (s.filtered) process.stdout.write(`  (${s.filtered} planted pairs not scored: the filter stage dropped one side)\n`);
+}
+
+function printStage(m: Record<string, unknown>): void {
+  const docs = Number(m['docs']);
+  const secs = Number(m['stage_s']);
+  process.stdout.write(
+    `  dedup stage (exact + templates + near, read input, write data, drops, clusters, report): ${secs}s for ${docs.toLocaleString('en-US')} conversations = ` +
+      `${Math.round(docs / secs).toLocaleString('en-US')} docs/s; CPU ${m['cpu_s']}s (all threads); peak RSS ${m['peak_rss_mb']} MB\n` +
+      `  DuckDB floor (read the stage's input, write the same rows): ${m['floor_s']}s; stage / floor = ${(secs / Number(m['floor_s'])).toFixed(2)}\n`,
+  );
+}
+
+export async function benchDedup(sizes = [1_000_000]): Promise<void> {
+  process.stdout.write(`\n== dedup on real WildChat user turns with planted copies (${'test/fixtures/wildchat-1m-sample50.parquet'}) ==\n`);
+  child(['prepare', 'real']);
+  for (const [name, dedup] of Object.entries(VARIANTS)) {
+    const tag = `real-${Object.keys(VARIANTS).indexOf(name)}`;
+    child(['before', 'real', tag, dedup]);
+    const m = child(['stage', 'real', tag, dedup]);
+    process.stdout.write(`${name} (${dedup}): ${Number(m['docs'])} conversations\n`);
+    printScore(child(['score', 'real', tag, dedup]) as unknown as Score, false);
+  }
   for (const n of sizes) {
-    process.stdout.write(`\n== near-dup dedup, ${n.toLocaleString('en-US')} synthetic conversations (first user turn) ==\n`);
+    const corpus = `synthetic-${n}`;
+    process.stdout.write(`\n== dedup on ${n.toLocaleString('en-US')} synthetic WildChat-shaped conversations ==\n`);
     const g0 = performance.now();
-    child(['gen', String(n)]);
-    process.stdout.write(`corpus ready (${((performance.now() - g0) / 1000).toFixed(1)}s, cached in ${corpusPath(n)})\n`);
-    for (const method of ['oph', 'kperm'] as const) {
-      if (method === 'kperm' && n > 100_000) continue;
-      const m = child(['measure', String(n), method]);
-      process.stdout.write(
-        `${method}: signatures + LSH + clustering, texts in memory: ${m['core_s']}s = ${Number(m['core_docs_per_s']).toLocaleString('en-US')} docs/s on ${m['workers']} workers (${m['core_parts']})\n` +
-          `  in the stage (read from DuckDB, sketch, cluster, write back): ${m['dedup_s']}s = ${Number(m['docs_per_s']).toLocaleString('en-US')} docs/s ` +
-          `(sketch ${m['sketch_s']}s incl. DuckDB read, templates ${m['templates_s']}s, LSH+clusters ${m['cluster_s']}s), peak RSS ${m['peak_rss_mb']} MB, LSH ${m['lsh']}\n` +
-          `  CPU ${m['cpu_s']}s over all threads = ${Number(m['docs_per_cpu_s']).toLocaleString('en-US')} docs per CPU-second (wall time depends on what else the machine runs; this does not)\n` +
-          `  recall ${m['recall_j_ge_0_8']} over ${m['pairs_j_ge_0_8']} planted pairs with Jaccard >= 0.8; precision ${m['precision']} over ${m['near_dropped']} drops; ` +
-          `templated recall ${m['templated_recall']}, false template flags ${m['templated_false']}\n` +
-          `  DuckDB floor (read corpus, write Parquet): ${m['duckdb_floor_s']}s; dedup / floor = ${(Number(m['dedup_s']) / Number(m['duckdb_floor_s'])).toFixed(2)}\n`,
-      );
-    }
-    const e = child(['e2e', String(n)]);
-    process.stdout.write(`end-to-end pipeline: ${e['pipeline_s']}s (${e['per_stage_s']}), ${e['samples']} samples, peak RSS ${e['peak_rss_mb']} MB\n`);
+    child(['prepare', corpus]);
+    child(['before', corpus, corpus, '{}']);
+    process.stdout.write(`corpus, normalize and filter ready (${((performance.now() - g0) / 1000).toFixed(1)}s)\n`);
+    printStage(child(['stage', corpus, corpus, '{}']));
+    printScore(child(['score', corpus, corpus, '{}']) as unknown as Score, true);
   }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [mode, nArg, method] = process.argv.slice(2);
-  const n = Number(nArg);
-  const run = async () => {
-    if (mode === 'gen') {
-      await gen(n);
-      process.stdout.write('{}\n');
-    }
-    else if (mode === 'measure') process.stdout.write(JSON.stringify(await measure(n, (method as 'oph' | 'kperm') ?? 'oph')) + '\n');
-    else if (mode === 'e2e') process.stdout.write(JSON.stringify(await e2e(n)) + '\n');
-    else await benchDedup(nArg ? [n] : undefined);
+  const [mode, corpus, tag, dedup] = process.argv.slice(2);
+  const run = async (): Promise<unknown> => {
+    if (mode === 'prepare') return prepare(corpus!).then(() => ({}));
+    if (mode === 'before') return before(corpus!, tag!, dedup!).then(() => ({}));
+    if (mode === 'stage') return stage(corpus!, tag!, dedup!);
+    if (mode === 'score') return score(corpus!, tag!, dedup!);
+    await benchDedup(corpus ? [Number(corpus)] : undefined);
+    return undefined;
   };
-  run().catch((e) => {
-    process.stderr.write(`${(e as Error).stack}\n`);
-    process.exitCode = 1;
-  });
+  run()
+    .then((v) => v !== undefined && process.stdout.write(JSON.stringify(v) + '\n'))
+    .catch((e) => {
+      process.stderr.write(`${(e as Error).stack}\n`);
+      process.exitCode = 1;
+    });
 }

@@ -4,9 +4,12 @@ import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { Db, sqlString } from '../core/db.js';
 import { uniform as mulberry32 } from '../core/seeded-random.js';
+import { EDIT_KINDS, plantEdit } from './plant-edits.js';
 
 // A seeded WildChat-shaped corpus for benchmarks: Zipfian vocabulary, heavy-tailed first
-// turns, planted near-duplicates with known originals and edit rates, templated prompts.
+// turns, planted near-duplicates with known originals, edit kinds and edit rates, templated
+// prompts, and stock phrases that ordinary prompts share (so a rule that fires on one
+// frequent n-gram shows its false positives).
 
 export interface CorpusTruth {
   n: number;
@@ -14,13 +17,17 @@ export interface CorpusTruth {
   original: Int32Array;
   /** edit rate of the copy (share of words replaced), or -1. */
   editRate: Float32Array;
+  /** Index into EDIT_KINDS of the copy's edit, or -1. */
+  editKind: Int8Array;
+  /** Words the edit changed (0 for exact, case and punctuation copies). */
+  editedWords: Int32Array;
   /** template[i]: 0 for none, t+1 for an instance of template t. */
   template: Uint8Array;
   firstTurns: string[];
 }
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'be', 'da', 'fu', 'gi', 'ho', 'ja', 'pe', 'qui', 'ze', 'wa', 'xo', 'yu'];
-const EDIT_RATES = [0, 0.02, 0.05, 0.1, 0.2];
+const EDIT_RATES = [0.02, 0.05, 0.08, 0.1, 0.2];
 
 export function generateCorpus(n: number, seed = 7): CorpusTruth & { rows: (i: number) => string } {
   const rnd = mulberry32(seed);
@@ -55,8 +62,13 @@ export function generateCorpus(n: number, seed = 7): CorpusTruth & { rows: (i: n
   const perTemplate = Math.max(150, Math.round(n * 0.0006));
   const templated = new Set<number>();
   while (templated.size < Math.min(n / 4, perTemplate * templates.length)) templated.add(Math.floor(rnd() * n));
+  // Stock phrases ("can you please help me write a", ...): each in ~1.5% of the ordinary
+  // prompts of 8 words or more, so each is far above the templated rule's max_others.
+  const phrases = Array.from({ length: 20 }, () => words(7 + Math.floor(rnd() * 4)));
   const original = new Int32Array(n).fill(-1);
   const editRate = new Float32Array(n).fill(-1);
+  const editKind = new Int8Array(n).fill(-1);
+  const editedWords = new Int32Array(n);
   const template = new Uint8Array(n);
   const firstTurns: string[] = new Array(n);
   const followUps: string[][] = new Array(n);
@@ -73,16 +85,20 @@ export function generateCorpus(n: number, seed = 7): CorpusTruth & { rows: (i: n
     } else if (i > 10 && rnd() < 0.08) {
       let j = Math.floor(rnd() * i);
       while (original[j]! >= 0 || template[j]) j = Math.floor(rnd() * i);
-      const rate = EDIT_RATES[Math.floor(rnd() * EDIT_RATES.length)]!;
+      const kind = Math.floor(rnd() * EDIT_KINDS.length);
+      const wordEdit = EDIT_KINDS[kind] !== 'exact' && EDIT_KINDS[kind] !== 'case' && EDIT_KINDS[kind] !== 'punctuation';
+      const rate = wordEdit ? EDIT_RATES[Math.floor(rnd() * EDIT_RATES.length)]! : 0;
+      const e = plantEdit(firstTurns[j]!, EDIT_KINDS[kind]!, rate, rnd, word);
       original[i] = j;
-      editRate[i] = rate;
-      firstTurns[i] = firstTurns[j]!
-        .split(' ')
-        .map((w) => (rnd() < rate ? word() : w))
-        .join(' ');
+      editKind[i] = kind;
+      editedWords[i] = e.editedWords;
+      editRate[i] = e.editedWords / firstTurns[j]!.split(' ').length;
+      firstTurns[i] = e.text;
     } else {
       const len = Math.min(3000, Math.max(3, Math.round(Math.exp(3.2 + 0.9 * gauss()))));
-      firstTurns[i] = words(len).join(' ');
+      const w = words(len);
+      if (len >= 8 && rnd() < 0.3) w.splice(Math.floor(rnd() * (len + 1)), 0, ...phrases[Math.floor(rnd() * phrases.length)]!);
+      firstTurns[i] = w.join(' ');
     }
     const k = 1 + Math.min(7, Math.floor(-Math.log(1 - rnd()) / Math.log(2)));
     followUps[i] = Array.from({ length: k - 1 }, () => words(4 + Math.floor(rnd() * 16)).join(' '));
@@ -109,11 +125,11 @@ export function generateCorpus(n: number, seed = 7): CorpusTruth & { rows: (i: n
       hashed_ip: `ip${user}`,
     });
   };
-  return { n, original, editRate, template, firstTurns, rows };
+  return { n, original, editRate, editKind, editedWords, template, firstTurns, rows };
 }
 
 /** Write the corpus as a WildChat-format Parquet file (cached by path). */
-export async function writeCorpusParquet(c: ReturnType<typeof generateCorpus>, path: string): Promise<void> {
+export async function writeCorpusParquet(c: { n: number; rows: (i: number) => string }, path: string): Promise<void> {
   if (await stat(path).then(() => true, () => false)) return;
   await mkdir(dirname(path), { recursive: true });
   const json = `${path}.ndjson`;

@@ -4,10 +4,10 @@ import { Command } from 'commander';
 import { loadPipeline } from '../config/load-pipeline.js';
 import { Db, sqlList, toNumber } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
-import { firstLine } from '../sources/read-parquet.js';
 import { readMarker } from '../core/marker.js';
 import { stageDir } from '../core/runner.js';
-import { DEDUP_REPORT_FILE, dedupStage } from '../stages/dedup/dedup-stage.js';
+import { DEDUP_REPORT_FILE, NEAR_PAIRS_FILE, NEAR_PAIRS_KEPT, dedupStage } from '../stages/dedup/dedup-stage.js';
+import { firstLine } from '../sources/read-parquet.js';
 
 function clip(v: unknown, width: number): unknown {
   if (typeof v === 'string') return v.length > width ? `${v.slice(0, width)}... (${v.length} chars)` : v;
@@ -18,8 +18,8 @@ function clip(v: unknown, width: number): unknown {
   return v;
 }
 
-/** The dedup stage's report of a run, given the run directory or its pipeline file. */
-async function dedupReport(target: string): Promise<string> {
+/** The finished dedup stage's directory of a run, found by its marker (not by a directory name). */
+async function dedupStageDir(target: string): Promise<string> {
   let runDir = target;
   if (/\.ya?ml$/i.test(target)) runDir = (await loadPipeline(target)).config.run_dir;
   await readdir(runDir).catch(() => {
@@ -27,9 +27,47 @@ async function dedupReport(target: string): Promise<string> {
   });
   const dir = stageDir(runDir, dedupStage);
   if (!(await readMarker(dir))) throw new SourceError(`${runDir} has no finished dedup stage yet; run the pipeline first (\`userlm-data run <pipeline.yaml>\`)`);
+  return dir;
+}
+
+async function dedupReport(target: string): Promise<string> {
+  const dir = await dedupStageDir(target);
   return readFile(join(dir, DEDUP_REPORT_FILE), 'utf8').catch(() => {
-    throw new SourceError(`${dir} has no dedup_report.md; rerun the pipeline to regenerate it`);
+    throw new SourceError(`${dir} has no ${DEDUP_REPORT_FILE}; rerun the pipeline to regenerate it`);
   });
+}
+
+/** The n most similar pairs not merged and the n least similar merged, from near_pairs.parquet. */
+async function nearMisses(target: string, n: number, width: number): Promise<string> {
+  const dir = await dedupStageDir(target);
+  const file = join(dir, NEAR_PAIRS_FILE);
+  await stat(file).catch(() => {
+    throw new SourceError(`${dir} has no ${NEAR_PAIRS_FILE} (near-dedup was off, or the run predates it); rerun the pipeline`);
+  });
+  const db = await Db.open({ threads: 1 });
+  try {
+    const rows = await db.all<{ kind: string; rank: number; similarity: number; a_id: string; b_id: string; a_text: string; b_text: string }>(
+      `SELECT * FROM read_parquet(${sqlList([file])}) WHERE rank <= $n ORDER BY kind DESC, rank`,
+      { n },
+    );
+    const L: string[] = [];
+    const one = (t: string) => {
+      const x = t.replace(/\s+/g, ' ').trim();
+      return x.length > width ? `${x.slice(0, width)}...` : x;
+    };
+    for (const [kind, title] of [
+      ['near_miss', `The ${n} most similar pairs that were not merged`],
+      ['weakest_merge', `The ${n} least similar pairs that were merged`],
+    ] as const) {
+      const ps = rows.filter((r) => r.kind === kind);
+      L.push(`${title} (${ps.length} found):`, '');
+      for (const p of ps) L.push(`${p.similarity.toFixed(3)}  ${p.a_id}  ${p.b_id}`, `    ${one(p.a_text)}`, `    ${one(p.b_text)}`);
+      L.push('');
+    }
+    return L.join('\n');
+  } finally {
+    db.close();
+  }
 }
 
 export function inspectCommand(): Command {
@@ -39,8 +77,16 @@ export function inspectCommand(): Command {
     .option('-n, --rows <n>', 'rows to show', '3')
     .option('--width <chars>', 'clip strings to this many characters', '120')
     .option('--dedup', "print the run's dedup report: largest clusters with sample texts and similarity", false)
+    .option('--near-misses <n>', `with --dedup: the n most similar pairs not merged and the n least similar merged, with their texts (at most ${NEAR_PAIRS_KEPT})`)
     .option('--json', 'print as JSON', false)
-    .action(async (file: string, opts: { rows: string; width: string; json: boolean; dedup: boolean }) => {
+    .action(async (file: string, opts: { rows: string; width: string; json: boolean; dedup: boolean; nearMisses?: string }) => {
+      if (opts.nearMisses !== undefined) {
+        const k = Number(opts.nearMisses);
+        if (!opts.dedup) throw new SourceError('--near-misses goes with --dedup: userlm-data inspect --dedup <run dir> --near-misses N');
+        if (!Number.isInteger(k) || k < 1 || k > NEAR_PAIRS_KEPT) throw new SourceError(`--near-misses must be a whole number from 1 to ${NEAR_PAIRS_KEPT} (got ${opts.nearMisses})`);
+        process.stdout.write(await nearMisses(file, k, Number(opts.width)));
+        return;
+      }
       if (opts.dedup) {
         process.stdout.write(await dedupReport(file));
         return;

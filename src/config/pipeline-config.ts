@@ -14,6 +14,7 @@ export type PipelineConfig = PipelineFile;
 type Stages = PipelineConfig['stages'];
 export type FilterOptions = Stages['filter'];
 export type DedupOptions = Stages['dedup'];
+export type DedupKeep = DedupOptions['keep'];
 export type IntentOptions = Stages['intents'];
 export type IntentBackend = IntentOptions['backend'];
 export type IntentBatchOptions = IntentOptions['batch'];

@@ -278,14 +278,15 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
         )
       : [];
     // Ids from the narrow files here; the texts of the dedup input are read once, below.
-    const members = await db.all<{ cluster_id: string; conversation_id: string; kept: boolean; similarity: number | null }>(
-      `WITH m AS (SELECT cluster_id, conversation_id, kept, similarity FROM read_parquet(${clusters}) WHERE list_contains(${ID_LIST_SQL('$near')}, cluster_id)
+    // An exact group and a near cluster can share a keeper id: members are keyed by kind too.
+    const members = await db.all<{ kind: string; cluster_id: string; conversation_id: string; kept: boolean; similarity: number | null }>(
+      `WITH m AS (SELECT 'near' AS kind, cluster_id, conversation_id, kept, similarity FROM read_parquet(${clusters}) WHERE list_contains(${ID_LIST_SQL('$near')}, cluster_id)
                   QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY kept DESC, similarity, conversation_id) <= 6
                   UNION ALL
-                  SELECT duplicate_of, conversation_id, false, 1.0::FLOAT FROM ${hasDrops ? `read_parquet(${dropsFile}) WHERE reason = 'exact_duplicate' AND list_contains(${ID_LIST_SQL('$exact')}, duplicate_of)` : '(SELECT NULL AS duplicate_of, NULL AS conversation_id) WHERE false'}
+                  SELECT 'exact', duplicate_of, conversation_id, false, 1.0::FLOAT FROM ${hasDrops ? `read_parquet(${dropsFile}) WHERE reason = 'exact_duplicate' AND list_contains(${ID_LIST_SQL('$exact')}, duplicate_of)` : '(SELECT NULL AS duplicate_of, NULL AS conversation_id) WHERE false'}
                   UNION ALL
-                  SELECT unnest(${ID_LIST_SQL('$exact')}) AS e, e, true, NULL)
-       SELECT * FROM m ORDER BY cluster_id, kept DESC, similarity, conversation_id`,
+                  SELECT 'exact', e, e, true, NULL FROM (SELECT unnest(${ID_LIST_SQL('$exact')}) AS e))
+       SELECT * FROM m ORDER BY kind, cluster_id, kept DESC, similarity, conversation_id`,
       { near: JSON.stringify(largestNear.map((c) => c.cluster_id)), exact: JSON.stringify(largestExact.map((c) => c.cluster_id)) },
     );
     const templatedCount = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${clusters}) WHERE templated`)).n);
@@ -301,7 +302,7 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
       const groups = [...largestNear.map((c) => ({ id: c.cluster_id, size: toNumber(c.size), kind: 'near' as const })), ...largestExact.map((c) => ({ id: c.cluster_id, size: toNumber(c.size), kind: 'exact' as const }))];
       for (const g of groups) {
         // A member whose text is not in the dedup input is left out, as a join would.
-        const ms = members.filter((m) => m.cluster_id === g.id && textIn(m.conversation_id) !== undefined).slice(0, g.kind === 'exact' ? 4 : 6);
+        const ms = members.filter((m) => m.kind === g.kind && m.cluster_id === g.id && textIn(m.conversation_id) !== undefined).slice(0, g.kind === 'exact' ? 4 : 6);
         largest.push({ cluster_id: g.id, size: g.size, kind: g.kind, members: ms.map((m) => ({ conversation_id: m.conversation_id, kept: m.kept, similarity: m.kept ? null : m.similarity, text: clip(textIn(m.conversation_id), clipAt) })) });
       }
       const withText = (p: NearPair): NearPair => ({ ...p, text_a: clip(p.text_a ?? textIn(p.a), clipAt), text_b: clip(p.text_b ?? textIn(p.b), clipAt) });

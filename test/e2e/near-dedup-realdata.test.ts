@@ -5,10 +5,14 @@ import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { buildDataset } from '../../src/stages/recipe.js';
 import { REALDATA, tempDir, withDb, writePipeline } from '../helpers.js';
-import { resultOf } from '../../src/core/runner.js';
+import { resultOf, stageDir } from '../../src/core/runner.js';
 import { dedupStage } from '../../src/stages/dedup/dedup-stage.js';
 
 const REAL = join(REALDATA, 'wildchat-1m-sample50.parquet');
+const dedupDir = (dir: string) => stageDir(join(dir, 'runs'), dedupStage);
+// Two users pasted the same passage on coil design (one asks for a summary, one for the
+// main points): word sets see the shared paste, which word 5-grams missed.
+const COIL = 'coil designer is obliged';
 
 function pipelineYaml(dir: string, file: string, text = 'first_user_turn'): string {
   // All languages: every one of the 50 real conversations reaches dedup.
@@ -16,35 +20,49 @@ function pipelineYaml(dir: string, file: string, text = 'first_user_turn'): stri
 }
 
 describe('near-duplicate removal on real WildChat rows', () => {
-  it('drops none of the 50 conversations when whole user sides are compared', async () => {
+  it('drops only the shared paste when whole user sides are compared', async () => {
     const dir = tempDir();
     const r = await buildDataset(writePipeline(dir, pipelineYaml(dir, REAL, 'all_user_turns')).pipeline(), silentLogger);
     const dedup = resultOf(r, dedupStage);
-    assert.deepEqual(dedup.drops, {});
-    assert.equal(dedup.notes.near!.near_duplicates, 0);
+    assert.deepEqual(dedup.drops, { near_duplicate: 1 });
+    assert.equal(dedup.notes.near!.near_duplicates, 1);
+    await withDb(async (db) => {
+      const c = await db.all<{ conversation_id: string; kept: boolean; keep_by: string }>(
+        `SELECT conversation_id, kept, keep_by FROM read_parquet(${sqlString(join(dedupDir(dir), 'clusters.parquet'))}) WHERE cluster_size > 1`,
+      );
+      assert.equal(c.length, 2);
+      assert.deepEqual(c.map((x) => x.keep_by), ['earliest', 'earliest']);
+      const texts = await db.all<{ t: string }>(
+        `SELECT conversation[1].content AS t FROM read_parquet(${sqlString(REAL)}) WHERE 'wc:' || conversation_hash || ':' || conversation[1].turn_identifier IN (SELECT unnest($ids::VARCHAR[]))`,
+        { ids: `[${c.map((x) => `'${x.conversation_id}'`).join(',')}]` },
+      );
+      for (const x of texts) assert.ok(x.t.includes(COIL));
+    });
   });
 
-  it('on first user turns, drops exactly the two real re-asks: same user, same opening request, minutes later', async () => {
+  it('on first user turns, drops the two real re-asks (same user, same opening request, minutes later) and the shared paste', async () => {
     // The sample holds two pairs where one user sent the same long opening prompt again
     // (10 and 37 minutes later) and then went on differently. By the recipe's rule, dedup on
     // the first user turn, the later one of each pair is a near-duplicate.
     const dir = tempDir();
     const r = await buildDataset(writePipeline(dir, pipelineYaml(dir, REAL)).pipeline(), silentLogger);
-    assert.deepEqual(r.markers.find((m) => m.stage === 'dedup')!.drops, { near_duplicate: 2 });
+    assert.deepEqual(r.markers.find((m) => m.stage === 'dedup')!.drops, { near_duplicate: 3 });
     await withDb(async (db) => {
       const rows = await db.all<{ dropped: string; kept: string; same_user: boolean; minutes: number; sim: number }>(
         `SELECT d.conversation_id AS dropped, d.duplicate_of AS kept, a.hashed_ip = b.hashed_ip AS same_user,
                 date_diff('minute', b.timestamp, a.timestamp) AS minutes, d.similarity AS sim
-         FROM read_parquet(${sqlString(join(dir, 'runs', 'dedup', 'drops.parquet'))}) d
+         FROM read_parquet(${sqlString(join(dedupDir(dir), 'drops.parquet'))}) d
          JOIN read_parquet(${sqlString(REAL)}) a ON d.conversation_id = 'wc:' || a.conversation_hash || ':' || a.conversation[1].turn_identifier
          JOIN read_parquet(${sqlString(REAL)}) b ON d.duplicate_of = 'wc:' || b.conversation_hash || ':' || b.conversation[1].turn_identifier
+         WHERE a.conversation[1].content NOT LIKE '%' || $coil || '%'
          ORDER BY 1`,
+        { coil: COIL },
       );
       assert.equal(rows.length, 2);
       for (const x of rows) {
         assert.ok(x.same_user, `${x.dropped} and ${x.kept} come from one user`);
         assert.ok(x.minutes > 0 && x.minutes < 60, `re-asked ${x.minutes} minutes later`);
-        assert.ok(x.sim >= 0.8, `similarity ${x.sim}`);
+        assert.ok(x.sim >= 0.65, `similarity ${x.sim} reaches the default threshold`);
       }
     });
   });
@@ -80,15 +98,15 @@ describe('near-duplicate removal on real WildChat rows', () => {
     });
     const r = await buildDataset(writePipeline(dir, pipelineYaml(dir, planted, 'all_user_turns')).pipeline(), silentLogger);
     const dedup = r.markers.find((m) => m.stage === 'dedup')!;
-    assert.deepEqual(dedup.drops, { near_duplicate: 1 });
+    assert.deepEqual(dedup.drops, { near_duplicate: 2 });
     await withDb(async (db) => {
       const drops = await db.all<{ conversation_id: string; duplicate_of: string; similarity: number }>(
-        `SELECT conversation_id, duplicate_of, similarity FROM read_parquet(${sqlString(join(dir, 'runs', 'dedup', 'drops.parquet'))})`,
+        `SELECT conversation_id, duplicate_of, similarity FROM read_parquet(${sqlString(join(dedupDir(dir), 'drops.parquet'))}) WHERE conversation_id LIKE 'wc:planted%'`,
       );
       assert.equal(drops.length, 1);
       assert.match(drops[0]!.conversation_id, /^wc:planted0+:/);
       assert.equal(drops[0]!.duplicate_of, original);
-      assert.ok(drops[0]!.similarity >= 0.7 && drops[0]!.similarity < 1, `similarity ${drops[0]!.similarity}`);
+      assert.ok(drops[0]!.similarity >= 0.7, `similarity ${drops[0]!.similarity}`);
     });
   });
 });

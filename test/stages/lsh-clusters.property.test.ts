@@ -75,6 +75,8 @@ describe('dedup clustering, property-based', () => {
           for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) if (estimateJaccard(sig, i, j, numPerm) >= threshold) similar.push([i, j]);
           const comp = components(n, similar);
           for (let i = 0; i < n; i++) assert.equal(comp[i], comp[r.root[i]!], `${i} is joined to ${r.root[i]} only through similar pairs`);
+          // Keeper linkage (the default): every dropped document is itself similar to its keeper.
+          for (let i = 0; i < n; i++) if (r.root[i] !== i) assert.ok(estimateJaccard(sig, i, r.root[i]!, numPerm) >= threshold, `${i} similar to its keeper`);
         },
       ),
       propertyOptions(300),

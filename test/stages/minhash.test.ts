@@ -31,7 +31,10 @@ describe('word normalization', () => {
     assert.deepEqual([...wordHashes('Café, NAÏVE résumé 123!')], [...wordHashes('cafe naive   RESUME 999')]);
     assert.notDeepEqual([...wordHashes('cafe naive')], [...wordHashes('cafe native')]);
     assert.equal(wordHashes(' \u00a0\u200b ...').length, 0);
-    assert.equal(wordHashes('hello\u3000世界').length, 2);
+    assert.equal(wordHashes('hello\u3000世界').length, 3);
+    // Unspaced scripts: one word per character, so an edit changes one word, not the text.
+    assert.equal(wordHashes('重新写，人物最好三个以内').length, 11);
+    assert.deepEqual([...wordHashes('继续写')].slice(0, 2), [...wordHashes('继续')]);
   });
 });
 
@@ -95,7 +98,7 @@ describe('LSH banding', () => {
     docs[30] = edit(docs[20]!, 7);
     const sig = new Uint32Array(docs.length * K);
     docs.forEach((d, i) => h.sign(shingles(d, 5), sig, i * K));
-    const r = lshClusters(sig, docs.length, { numPerm: K, bands: 16, rows: 8, threshold: 0.7, verify: true });
+    const r = lshClusters(sig, docs.length, { numPerm: K, bands: 16, rows: 8, threshold: 0.7, verify: true, linkage: 'single' });
     const clusters = new Map<number, number[]>();
     for (let i = 0; i < docs.length; i++) clusters.set(r.root[i]!, [...(clusters.get(r.root[i]!) ?? []), i]);
     const multi = [...clusters.values()].filter((c) => c.length > 1);
@@ -104,8 +107,38 @@ describe('LSH banding', () => {
     assert.ok(r.similarity[30]! > 0.7 && r.similarity[30]! < 1);
     const ineligible = new Uint8Array(docs.length).fill(1);
     ineligible[30] = 0;
-    const r2 = lshClusters(sig, docs.length, { numPerm: K, bands: 16, rows: 8, threshold: 0.7, verify: true, eligible: ineligible });
+    const r2 = lshClusters(sig, docs.length, { numPerm: K, bands: 16, rows: 8, threshold: 0.7, verify: true, linkage: 'single', eligible: ineligible });
     assert.equal(r2.root[30], 30);
+  });
+
+  it('with keeper linkage, drops a document only for a keeper it is itself similar to: a chain of edits splits', () => {
+    const K = 128;
+    const h = new MinHasher({ numPerm: K, seed: 1, method: 'oph' });
+    const docs: string[][] = [];
+    for (let i = 0; i < 60; i++) docs.push(text(i + 500, 100));
+    // 5 -> 40 -> 55: eight words substituted at each step, each step similar, the ends not.
+    const sub = (w: string[], from: number) => w.map((x, j) => (j >= from && j < from + 8 ? `swap${'abcdefghijklmnop'[j - from]}${from}` : x));
+    docs[40] = sub(docs[5]!, 0);
+    docs[55] = sub(docs[40]!, 50);
+    const sig = new Uint32Array(docs.length * K);
+    docs.forEach((d, i) => h.sign(shingles(d, 1), sig, i * K));
+    const ab = estimateJaccard(sig, 5, 40, K);
+    const bc = estimateJaccard(sig, 40, 55, K);
+    const ac = estimateJaccard(sig, 5, 55, K);
+    // A threshold between the steps and the ends, whatever the estimates' noise.
+    assert.ok(ac < Math.min(ab, bc), `ends ${ac} less similar than steps ${ab}, ${bc}`);
+    const threshold = (ac + Math.min(ab, bc)) / 2;
+    const shape = { numPerm: K, bands: 32, rows: 2, threshold, verify: true, pairsToReport: 5 };
+    const single = lshClusters(sig, docs.length, { ...shape, linkage: 'single' });
+    assert.deepEqual([single.root[40], single.root[55]], [5, 5]);
+    const keeper = lshClusters(sig, docs.length, shape);
+    assert.deepEqual([keeper.root[5], keeper.root[40], keeper.root[55]], [5, 5, 55]);
+    assert.equal(keeper.size[5], 2);
+    assert.equal(keeper.size[55], 1);
+    for (let i = 0; i < docs.length; i++) if (keeper.root[i] !== i) assert.ok(estimateJaccard(sig, i, keeper.root[i]!, K) >= threshold);
+    // The split-off end is the nearest miss; the one merge left is the weakest.
+    assert.deepEqual([keeper.nearMisses[0]!.a, keeper.nearMisses[0]!.b], [5, 55]);
+    assert.deepEqual(keeper.weakestMerges.map((p) => [p.a, p.b]), [[5, 40]]);
   });
 
   it('radix-sorts indices by key, stably', () => {
@@ -119,13 +152,38 @@ describe('LSH banding', () => {
 });
 
 describe('templated prompts', () => {
-  it('flags documents sharing an n-gram with more than N others', () => {
-    const n = 5;
-    const templates = Uint32Array.from([1, 2, 1, 3, 1, 4, 1, 9, 8]);
-    const offsets = Uint32Array.from([0, 2, 4, 6, 8, 9]);
-    // hash 1 is in documents 0..3: 3 others each.
-    assert.deepEqual([...templatedDocuments(templates, offsets, n, 2).templated], [1, 1, 1, 1, 0]);
-    assert.deepEqual([...templatedDocuments(templates, offsets, n, 3).templated], [0, 0, 0, 0, 0]);
+  // Template n-gram hashes of texts as the sketch step lays them out (text order).
+  const layout = (docs: string[], n: number) => {
+    const parts = docs.map((d) => shingleHashes(wordHashes(d), n).slice());
+    const offsets = new Uint32Array(docs.length + 1);
+    parts.forEach((p, i) => (offsets[i + 1] = offsets[i]! + p.length));
+    const all = new Uint32Array(offsets[docs.length]!);
+    parts.forEach((p, i) => all.set(p, offsets[i]!));
+    return { all, offsets };
+  };
+  const form = (name: string) => `please write a formal letter to my landlord ${name} asking to fix the broken heating in my flat before winter`;
+  const rule = { ngram: 3, maxOthers: 2, minCoverage: 0.8 };
+
+  it('flags a form filled in many times, with its family, count and first member', () => {
+    const docs = [...['anna', 'bob', 'carl', 'dora'].map(form), text(1, 20).join(' ')];
+    const { all, offsets } = layout(docs, 3);
+    const r = templatedDocuments(all, offsets, docs.length, rule);
+    assert.deepEqual([...r.templated], [1, 1, 1, 1, 0]);
+    assert.deepEqual(r.families, [{ first: 0, count: 4 }]);
+    assert.deepEqual([...r.family], [0, 0, 0, 0, -1]);
+    // More than maxOthers others are needed: with 4 holders, maxOthers 3 flags none.
+    assert.equal(templatedDocuments(all, offsets, docs.length, { ...rule, maxOthers: 3 }).templated.reduce((x, y) => x + y, 0), 0);
+  });
+
+  it('does not flag ordinary prompts that share one common phrase', () => {
+    // 'can you help me write' opens every prompt; the rest is each prompt's own.
+    const docs = Array.from({ length: 6 }, (_, i) => `can you help me write ${text(100 + i, 12).join(' ')}`);
+    const { all, offsets } = layout(docs, 3);
+    const r = templatedDocuments(all, offsets, docs.length, rule);
+    assert.ok(r.frequentNgrams >= 3, 'the phrase is frequent');
+    assert.deepEqual([...r.templated], [0, 0, 0, 0, 0, 0]);
+    // The old rule (any one frequent n-gram) is coverage > 0: it would flag them all.
+    assert.deepEqual([...templatedDocuments(all, offsets, docs.length, { ...rule, minCoverage: 0.01 }).templated], [1, 1, 1, 1, 1, 1]);
   });
 });
 
@@ -151,6 +209,30 @@ describe('sketching in worker threads', () => {
       assert.deepEqual(x.words, a.words);
       assert.deepEqual(x.templates, a.templates);
       assert.deepEqual(x.templateOffsets, a.templateOffsets);
+      assert.deepEqual(x.smallSets, a.smallSets);
+      assert.deepEqual(x.smallOffsets, a.smallOffsets);
     }
+  });
+
+  it('compares short texts by their exact shingle multisets, not by a coarse estimate', async () => {
+    // Word 2-gram multisets: "lo lo lo" {lo lo, lo lo'} vs "lo lo mi" {lo lo, lo mi}: 1/3;
+    // "lo lo" vs "lo lo lo": 1/2 (as sets both are {lo lo}: 1, the same text).
+    const texts = ['lo lo lo', 'lo lo mi', 'lo lo', 'lo lo lo'];
+    const o = { ngram: 2, numPerm: 128, seed: 7, method: 'oph' as const, templateNgram: 0, templateMaxPerDoc: 0 };
+    async function* one() {
+      yield { texts };
+    }
+    const sk = await sketchDocuments(one(), texts.length, o, 0);
+    assert.deepEqual([...sk.smallOffsets], [0, 2, 4, 5, 7]);
+    const shape = { numPerm: 128, bands: 64, rows: 2, threshold: 0.65, verify: true, pairsToReport: 10 };
+    const exact = lshClusters(sk.signatures, texts.length, { ...shape, exactSets: { sets: sk.smallSets, offsets: sk.smallOffsets } });
+    assert.deepEqual([...exact.root], [0, 1, 2, 0]);
+    assert.equal(exact.similarity[3], 1);
+    const sim = (a: number, b: number) => exact.nearMisses.find((p) => p.a === a && p.b === b)?.similarity;
+    assert.equal(sim(0, 1), 1 / 3);
+    assert.equal(sim(0, 2), 0.5);
+    // What the signatures alone say of these pairs is not what the text says.
+    assert.notEqual(estimateJaccard(sk.signatures, 0, 1, 128), 1 / 3);
+    assert.equal(estimateJaccard(sk.signatures, 0, 2, 128), 1);
   });
 });

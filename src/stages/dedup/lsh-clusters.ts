@@ -18,6 +18,55 @@ export interface LshOptions {
    * sketch workers while each signature was still in cache. Computed here when absent.
    */
   bandKeys?: Uint32Array;
+  /** How many near misses and weakest merges to report (0: none). */
+  pairsToReport?: number;
+  /**
+   * keeper (default): a document is dropped only for a keeper it is itself similar to, so a
+   * chain of small steps ("what are you" -> "what are you on" -> "what are you hosted on")
+   * never joins two different requests; single: clusters are the transitive closure of the
+   * verified pairs. Without verify both are the same.
+   */
+  linkage?: Linkage;
+  /** Exact shingle sets of short documents (sorted, distinct), compared instead of their signatures. */
+  exactSets?: { sets: Uint32Array; offsets: Uint32Array };
+}
+
+/** Similarity of documents i and j: exact Jaccard when both have exact sets, else the signatures' estimate. */
+export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'exactSets'>): (i: number, j: number) => number {
+  const e = o.exactSets;
+  if (!e) return (i, j) => estimateJaccard(sig, i, j, o.numPerm);
+  const { sets, offsets } = e;
+  return (i, j) => {
+    const a0 = offsets[i]!;
+    const a1 = offsets[i + 1]!;
+    const b0 = offsets[j]!;
+    const b1 = offsets[j + 1]!;
+    if (a1 === a0 || b1 === b0) return estimateJaccard(sig, i, j, o.numPerm);
+    let x = a0;
+    let y = b0;
+    let both = 0;
+    while (x < a1 && y < b1) {
+      if (sets[x] === sets[y]) {
+        both++;
+        x++;
+        y++;
+      } else if (sets[x]! < sets[y]!) x++;
+      else y++;
+    }
+    return both / (a1 - a0 + (b1 - b0) - both);
+  };
+}
+
+export type Linkage = 'keeper' | 'single';
+
+/** Keepers of one transitive component that a later member is compared with, in priority order. */
+const KEEPER_CAP = 64;
+
+/** Two documents (by index) and their estimated Jaccard. */
+export interface ScoredPair {
+  a: number;
+  b: number;
+  similarity: number;
 }
 
 /**
@@ -39,6 +88,10 @@ export interface LshResult {
   size: Int32Array;
   candidatePairs: number;
   mergedPairs: number;
+  /** The most similar candidate pairs left in different clusters, most similar first. */
+  nearMisses: ScoredPair[];
+  /** The least similar pairs that joined two clusters, least similar first. */
+  weakestMerges: ScoredPair[];
 }
 
 /**
@@ -87,7 +140,23 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
   const uf = new UnionFind(n);
   let candidatePairs = 0;
   let mergedPairs = 0;
-  const similar = (i: number, j: number) => !o.verify || estimateJaccard(sig, i, j, o.numPerm) >= o.threshold;
+  const keep = o.pairsToReport ?? 0;
+  const misses = new PairPool(keep, true);
+  const merges = new PairPool(keep, false);
+  const sim = similarityOf(sig, o);
+  const score = (i: number, j: number) => (o.verify ? sim(i, j) : 1);
+  const tryJoin = (i: number, j: number): boolean => {
+    const s = score(i, j);
+    if (s < o.threshold) {
+      if (keep) misses.add(i, j, s);
+      return false;
+    }
+    if (uf.union(i, j)) {
+      mergedPairs++;
+      if (keep) merges.add(i, j, s);
+    }
+    return true;
+  };
   forEachBucket(sig, n, o, (order, runStart, runEnd) => {
     const anchor = order[runStart]!;
     for (let k = runStart + 1; k < runEnd; k++) {
@@ -95,23 +164,109 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
       const prev = order[k - 1]!;
       candidatePairs++;
       if (uf.find(x) === uf.find(anchor)) continue;
-      if (similar(anchor, x)) {
-        if (uf.union(anchor, x)) mergedPairs++;
-      } else if (prev !== anchor && similar(prev, x)) {
-        if (uf.union(prev, x)) mergedPairs++;
-      }
+      if (!tryJoin(anchor, x) && prev !== anchor) tryJoin(prev, x);
     }
   });
   const root = new Int32Array(n);
-  const size = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    root[i] = uf.find(i);
-    size[root[i]!]!++;
-  }
+  for (let i = 0; i < n; i++) root[i] = uf.find(i);
   const similarity = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    similarity[i] = root[i] === i ? 1 : estimateJaccard(sig, i, root[i]!, o.numPerm);
-    size[i] = size[root[i]!]!;
+  let weakest: PairPool = merges;
+  if ((o.linkage ?? 'keeper') === 'keeper' && o.verify) {
+    weakest = new PairPool(keep, false);
+    splitByKeeper(sim, n, o, root, similarity, keep ? misses : null, keep ? weakest : null);
+  } else {
+    for (let i = 0; i < n; i++) similarity[i] = root[i] === i ? 1 : sim(i, root[i]!);
   }
-  return { root, similarity, size, candidatePairs, mergedPairs };
+  const size = new Int32Array(n);
+  for (let i = 0; i < n; i++) size[root[i]!]!++;
+  for (let i = 0; i < n; i++) size[i] = size[root[i]!]!;
+  // A pair that failed its own check may have been joined through others: not a miss.
+  const nearMisses = misses.result((p) => root[p.a] !== root[p.b]);
+  return { root, similarity, size, candidatePairs, mergedPairs, nearMisses, weakestMerges: weakest.result(() => true) };
+}
+
+/**
+ * Rewrites root (transitive components, rooted at their smallest index) into stars: the
+ * members of a component, in priority order, each join the first keeper they are similar
+ * to, or become a keeper themselves. Cost per member is bounded by KEEPER_CAP comparisons;
+ * a member beyond the cap that matches none stays (keeping is the safe side).
+ */
+function splitByKeeper(
+  sim: (i: number, j: number) => number,
+  n: number,
+  o: LshOptions,
+  root: Int32Array,
+  similarity: Float32Array,
+  misses: PairPool | null,
+  merges: PairPool | null,
+): void {
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) start[root[i]! + 1]!++;
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, n);
+  const members = new Int32Array(n);
+  for (let i = 0; i < n; i++) members[fill[root[i]!]!++] = i;
+  const keepers: number[] = [];
+  for (let c = 0; c < n; c++) {
+    const a = start[c]!;
+    const b = start[c + 1]!;
+    if (b - a === 0) continue;
+    keepers.length = 0;
+    for (let k = a; k < b; k++) {
+      const m = members[k]!;
+      let to = -1;
+      let s = 1;
+      for (const kp of keepers) {
+        s = sim(m, kp);
+        if (s >= o.threshold) {
+          to = kp;
+          break;
+        }
+        misses?.add(kp, m, s);
+      }
+      if (to < 0) {
+        root[m] = m;
+        similarity[m] = 1;
+        if (keepers.length < KEEPER_CAP) keepers.push(m);
+      } else {
+        root[m] = to;
+        similarity[m] = s;
+        merges?.add(to, m, s);
+      }
+    }
+  }
+}
+
+/**
+ * The `keep` best pairs seen (highest similarity when `high`, else lowest), in bounded
+ * memory: pairs accumulate up to 8 x keep, then the best 2 x keep (candidates for the
+ * final filter) survive. Deterministic: ties break by document indices.
+ */
+class PairPool {
+  private pairs: ScoredPair[] = [];
+  constructor(
+    private readonly keep: number,
+    private readonly high: boolean,
+  ) {}
+
+  add(i: number, j: number, similarity: number): void {
+    this.pairs.push(i < j ? { a: i, b: j, similarity } : { a: j, b: i, similarity });
+    if (this.pairs.length >= 8 * this.keep + 64) this.pairs = this.best(this.pairs).slice(0, 2 * this.keep + 16);
+  }
+
+  private best(p: ScoredPair[]): ScoredPair[] {
+    const seen = new Set<string>();
+    return p
+      .filter((x) => {
+        const k = `${x.a},${x.b}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      })
+      .sort((x, y) => (this.high ? y.similarity - x.similarity : x.similarity - y.similarity) || x.a - y.a || x.b - y.b);
+  }
+
+  result(accept: (p: ScoredPair) => boolean): ScoredPair[] {
+    return this.best(this.pairs).filter(accept).slice(0, this.keep);
+  }
 }

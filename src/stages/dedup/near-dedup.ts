@@ -1,19 +1,15 @@
 import { availableParallelism } from 'node:os';
 import type { DedupOptions } from '../../config/pipeline-config.js';
-import type { Db } from '../../core/db.js';
-import type { Logger } from '../../core/logger.js';
-import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL } from '../conversation-sql.js';
-import { startProgress } from '../../core/progress.js';
 import { chooseBands } from './lsh-params.js';
-import { lshClusters } from './lsh-clusters.js';
+import { lshClusters, type ScoredPair } from './lsh-clusters.js';
 import { sketchDocuments, type TextBatch } from './sketch-documents.js';
-import { templatedDocuments } from './template-filter.js';
-
+import { templatedDocuments, type TemplateFamily } from './template-filter.js';
 
 export interface NearDedupStats {
   documents: number;
   eligible: number;
   templated: number;
+  template_families: number;
   frequent_ngrams: number;
   bands: number;
   rows: number;
@@ -41,63 +37,51 @@ export function resolveWorkers(w: number | null): number {
   return w ?? Math.min(8, availableParallelism());
 }
 
-/** Columns of the relation findNearDuplicates fills: one row per input conversation. */
-export const NEAR_RESULT_COLUMNS = 'conversation_id VARCHAR, templated BOOLEAN, keeper_id VARCHAR, cluster_size INTEGER, similarity FLOAT';
+/** Per document (by position in the stream), what near-dedup decided. */
+export interface NearDedupResult {
+  stats: NearDedupStats;
+  /** 1: the templated-prompt rule matched (dropped only with templates.action: drop). */
+  templated: Uint8Array;
+  /** Template family of a templated document (index into templateFamilies), else -1. */
+  templateFamily: Int32Array;
+  templateFamilies: TemplateFamily[];
+  /** Position of the cluster's keeper: the first position of the cluster in stream order. */
+  keeper: Int32Array;
+  clusterSize: Int32Array;
+  /** Estimated Jaccard to the keeper (1 for keepers and singletons). */
+  similarity: Float32Array;
+  nearMisses: ScoredPair[];
+  weakestMerges: ScoredPair[];
+}
+
+export interface NearDedupInput {
+  /** Texts in keeper-priority order: of a cluster, the first one survives. */
+  batches: AsyncIterable<TextBatch>;
+  /** How many texts the batches hold. */
+  count: number;
+  seed: number;
+  /** Near misses and weakest merges to keep for inspection. */
+  pairsToReport?: number;
+  onProgress?: (docs: number) => void;
+}
 
 /**
- * Near-duplicate clusters and templated prompts over the rows of `table`, in keeper
- * priority order (earliest timestamp, then id), appended to the caller's table `out`
- * (NEAR_RESULT_COLUMNS; a regular table, because it is filled through Db's side
- * connection). The caller creates and drops both relations.
+ * Near-duplicate clusters and templated prompts over a stream of texts. Pure computation
+ * on typed arrays: the caller reads the texts and writes the decisions.
  */
-export async function findNearDuplicates(
-  db: Db,
-  table: string,
-  out: string,
-  o: Pick<DedupOptions, 'near' | 'templates'>,
-  seed: number,
-  log: Logger,
-): Promise<NearDedupStats> {
+export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, input: NearDedupInput): Promise<NearDedupResult> {
   const near = o.near;
-  const n = Number((await db.one<{ n: bigint }>(`SELECT count(*) AS n FROM ${table}`)).n);
+  const n = input.count;
   const { bands, rows } = lshShape(near);
   const workers = resolveWorkers(near.workers);
-  const ids: string[] = new Array(n);
-  const text = near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
-  const needTemplateText = o.templates.enabled && near.text !== 'first_user_turn';
   const t0 = performance.now();
-  // Collect before sketching: no other query may run on the connection while it streams.
-  const result = await db.conn.stream(
-    `SELECT conversation_id, ${text} AS t${needTemplateText ? `, ${FIRST_USER_TURN_SQL} AS tt` : ''}
-     FROM ${table} ORDER BY timestamp NULLS LAST, conversation_id`,
-  );
-  const progress = startProgress(log, 'near-dup signatures', n, 'conversations');
-  let pos = 0;
-  // DuckDB hands out chunks of 2048 rows; batches of ~8k amortise the message passing.
-  async function* batches(): AsyncGenerator<TextBatch> {
-    let texts: string[] = [];
-    let templateTexts: string[] = [];
-    for await (const chunk of result.yieldRowsJs()) {
-      for (const r of chunk) {
-        ids[pos++] = r[0] as string;
-        texts.push((r[1] as string | null) ?? '');
-        if (needTemplateText) templateTexts.push((r[2] as string | null) ?? '');
-      }
-      if (texts.length >= 8192) {
-        yield { texts, templateTexts: needTemplateText ? templateTexts : undefined };
-        texts = [];
-        templateTexts = [];
-      }
-    }
-    if (texts.length) yield { texts, templateTexts: needTemplateText ? templateTexts : undefined };
-  }
   const sk = await sketchDocuments(
-    batches(),
+    input.batches,
     n,
     {
       ngram: near.ngram,
       numPerm: near.num_perm,
-      seed,
+      seed: input.seed,
       method: near.method,
       templateNgram: o.templates.enabled ? o.templates.ngram : 0,
       templateMaxPerDoc: 512,
@@ -105,20 +89,20 @@ export async function findNearDuplicates(
       rows,
     },
     workers,
-    (k) => progress.tick(k),
+    input.onProgress,
   );
-  progress.stop();
   const t1 = performance.now();
-  const templated = o.templates.enabled
-    ? templatedDocuments(sk.templates, sk.templateOffsets, n, o.templates.max_others)
-    : { templated: new Uint8Array(n), frequentNgrams: 0 };
+  const tpl = o.templates.enabled
+    ? templatedDocuments(sk.templates, sk.templateOffsets, n, { ngram: o.templates.ngram, maxOthers: o.templates.max_others, minCoverage: o.templates.min_coverage })
+    : { templated: new Uint8Array(n), family: new Int32Array(n).fill(-1), families: [], frequentNgrams: 0 };
   const tTemplates = performance.now();
+  const dropTemplated = o.templates.action === 'drop';
   const eligible = new Uint8Array(n);
   let eligibleCount = 0;
   let templatedCount = 0;
   for (let i = 0; i < n; i++) {
-    if (templated.templated[i]) templatedCount++;
-    if (near.enabled && !templated.templated[i] && sk.words[i]! >= near.min_words) {
+    if (tpl.templated[i]) templatedCount++;
+    if (near.enabled && !(dropTemplated && tpl.templated[i]) && sk.words[i]! >= near.min_words) {
       eligible[i] = 1;
       eligibleCount++;
     }
@@ -129,39 +113,44 @@ export async function findNearDuplicates(
     rows,
     threshold: near.threshold,
     verify: near.verify,
+    linkage: near.linkage,
+    exactSets: { sets: sk.smallSets, offsets: sk.smallOffsets },
     eligible,
     bandKeys: near.enabled ? sk.bandKeys : undefined,
+    pairsToReport: input.pairsToReport ?? 0,
   });
   const t2 = performance.now();
-  const app = await db.appender(out);
   let clusters = 0;
   let dups = 0;
   for (let i = 0; i < n; i++) {
-    const root = lsh.root[i]!;
-    if (root !== i) dups++;
+    if (lsh.root[i] !== i) dups++;
     else if (lsh.size[i]! > 1) clusters++;
-    app.appendVarchar(ids[i]!);
-    app.appendBoolean(templated.templated[i] === 1);
-    app.appendVarchar(ids[root]!);
-    app.appendInteger(lsh.size[i]!);
-    app.appendFloat(lsh.similarity[i]!);
-    app.endRow();
   }
-  app.closeSync();
   return {
-    documents: n,
-    eligible: eligibleCount,
-    templated: templatedCount,
-    frequent_ngrams: templated.frequentNgrams,
-    bands,
-    rows,
-    candidate_pairs: lsh.candidatePairs,
-    merged_pairs: lsh.mergedPairs,
-    clusters,
-    near_duplicates: dups,
-    workers,
-    seconds_sketch: Math.round(t1 - t0) / 1000,
-    seconds_templates: Math.round(tTemplates - t1) / 1000,
-    seconds_cluster: Math.round(t2 - tTemplates) / 1000,
+    stats: {
+      documents: n,
+      eligible: eligibleCount,
+      templated: templatedCount,
+      template_families: tpl.families.length,
+      frequent_ngrams: tpl.frequentNgrams,
+      bands,
+      rows,
+      candidate_pairs: lsh.candidatePairs,
+      merged_pairs: lsh.mergedPairs,
+      clusters,
+      near_duplicates: dups,
+      workers,
+      seconds_sketch: Math.round(t1 - t0) / 1000,
+      seconds_templates: Math.round(tTemplates - t1) / 1000,
+      seconds_cluster: Math.round(t2 - tTemplates) / 1000,
+    },
+    templated: tpl.templated,
+    templateFamily: tpl.family,
+    templateFamilies: tpl.families,
+    keeper: lsh.root,
+    clusterSize: lsh.size,
+    similarity: lsh.similarity,
+    nearMisses: lsh.nearMisses,
+    weakestMerges: lsh.weakestMerges,
   };
 }

@@ -8,6 +8,9 @@ export interface Sketches {
   words: Uint32Array;
   templates: Uint32Array;
   templateOffsets: Uint32Array;
+  /** Exact shingle sets of short documents (see SMALL_SET): smallSets[smallOffsets[i] .. smallOffsets[i+1]). */
+  smallSets: Uint32Array;
+  smallOffsets: Uint32Array;
   /** bands x n LSH band keys, band-major (empty without bands in the options). */
   bandKeys: Uint32Array;
 }
@@ -115,5 +118,15 @@ export async function sketchDocuments(
     for (let i = 0; i < batch.count; i++) templateOffsets[start + i + 1] = t + batch.templateOffsets[i + 1]!;
     t += batch.templates.length;
   }
-  return { n: total, signatures, words, templates, templateOffsets, bandKeys };
+  const smallOffsets = new Uint32Array(total + 1);
+  let m = 0;
+  for (const { batch } of parts) m += batch.smallSets.length;
+  const smallSets = new Uint32Array(m);
+  m = 0;
+  for (const { start, batch } of parts) {
+    smallSets.set(batch.smallSets, m);
+    for (let i = 0; i < batch.count; i++) smallOffsets[start + i + 1] = m + batch.smallOffsets[i + 1]!;
+    m += batch.smallSets.length;
+  }
+  return { n: total, signatures, words, templates, templateOffsets, smallSets, smallOffsets, bandKeys };
 }

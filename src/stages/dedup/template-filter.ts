@@ -1,36 +1,104 @@
 import { radixSortValues } from './radix-sort.js';
 
+export interface TemplateRule {
+  /** Word n-gram length of the hashes in `templates`. */
+  ngram: number;
+  /** An n-gram is frequent when more than this many other documents hold it. */
+  maxOthers: number;
+  /** Share of a document's words that frequent n-grams must cover for it to be templated. */
+  minCoverage: number;
+}
+
+export interface TemplateFamily {
+  /** Index of the family's first document (in the order documents were given). */
+  first: number;
+  count: number;
+}
+
+export interface TemplatedDocuments {
+  templated: Uint8Array;
+  /** family[i]: index into families of a templated document, -1 otherwise. */
+  family: Int32Array;
+  /** Largest first, then by first document. */
+  families: TemplateFamily[];
+  frequentNgrams: number;
+}
+
 /**
- * The templated-prompt rule: a document is templated when one of its word n-grams occurs
- * in more than maxOthers other documents. Hashes are distinct per document, so after a
- * sort the run length of a hash is the number of documents holding it.
+ * The templated-prompt rule. A word n-gram is frequent when more than maxOthers other
+ * documents hold it; a document is templated when its frequent n-grams cover at least
+ * minCoverage of its words. One shared phrase ("can you help me write a", "as an AI
+ * language model") covers a small part of an ordinary prompt, so it no longer condemns
+ * it; a form filled in with a few words is covered almost whole.
+ *
+ * templates[offsets[d] .. offsets[d+1]) are document d's n-gram hashes in text order.
+ * A family is the set of templated documents whose smallest frequent n-gram hash is the
+ * same: instances of one template share their fixed text, whatever fills the slots.
  */
-export function templatedDocuments(
-  templates: Uint32Array,
-  offsets: Uint32Array,
-  n: number,
-  maxOthers: number,
-): { templated: Uint8Array; frequentNgrams: number } {
-  const sorted = radixSortValues(templates);
+export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array, n: number, rule: TemplateRule): TemplatedDocuments {
+  // Document frequency needs each hash once per document.
+  const distinct = new Uint32Array(templates.length);
+  let m = 0;
+  let scratch = new Uint32Array(64);
+  for (let d = 0; d < n; d++) {
+    const a = offsets[d]!;
+    const len = offsets[d + 1]! - a;
+    if (len === 0) continue;
+    if (scratch.length < len) scratch = new Uint32Array(len * 2);
+    const s = scratch.subarray(0, len);
+    s.set(templates.subarray(a, a + len));
+    s.sort();
+    for (let k = 0; k < len; k++) if (k === 0 || s[k] !== s[k - 1]) distinct[m++] = s[k]!;
+  }
+  const sorted = radixSortValues(distinct.subarray(0, m));
   const frequent: number[] = [];
   for (let i = 0; i < sorted.length; ) {
     let j = i + 1;
     while (j < sorted.length && sorted[j] === sorted[i]) j++;
-    if (j - i - 1 > maxOthers) frequent.push(sorted[i]!);
+    if (j - i - 1 > rule.maxOthers) frequent.push(sorted[i]!);
     i = j;
   }
   const freq = Uint32Array.from(frequent);
   const templated = new Uint8Array(n);
-  if (freq.length === 0) return { templated, frequentNgrams: 0 };
+  const family = new Int32Array(n).fill(-1);
+  const families: TemplateFamily[] = [];
+  if (freq.length === 0) return { templated, family, families, frequentNgrams: 0 };
+  const byKey = new Map<number, number>();
+  const w = rule.ngram;
   for (let d = 0; d < n; d++) {
-    for (let k = offsets[d]!; k < offsets[d + 1]!; k++) {
-      if (binarySearch(freq, templates[k]!)) {
-        templated[d] = 1;
-        break;
-      }
+    const a = offsets[d]!;
+    const b = offsets[d + 1]!;
+    if (b === a) continue;
+    const words = b - a + w - 1;
+    let covered = 0;
+    let reach = 0; // words before this index are counted already
+    let key = -1;
+    for (let k = a; k < b; k++) {
+      const h = templates[k]!;
+      if (!binarySearch(freq, h)) continue;
+      const start = k - a;
+      const end = start + w;
+      covered += end - Math.max(start, reach);
+      reach = end;
+      if (key < 0 || h < key) key = h;
     }
+    if (key < 0 || covered < rule.minCoverage * words) continue;
+    templated[d] = 1;
+    let f = byKey.get(key);
+    if (f === undefined) {
+      f = families.length;
+      byKey.set(key, f);
+      families.push({ first: d, count: 0 });
+    }
+    families[f]!.count++;
+    family[d] = f;
   }
-  return { templated, frequentNgrams: freq.length };
+  // Renumber so that family 0 is the largest (ties: earliest first document).
+  const order = families.map((_, i) => i).sort((x, y) => families[y]!.count - families[x]!.count || families[x]!.first - families[y]!.first);
+  const rank = new Int32Array(families.length);
+  order.forEach((f, r) => (rank[f] = r));
+  for (let d = 0; d < n; d++) if (family[d]! >= 0) family[d] = rank[family[d]!]!;
+  return { templated, family, families: order.map((f) => families[f]!), frequentNgrams: freq.length };
 }
 
 function binarySearch(a: Uint32Array, v: number): boolean {

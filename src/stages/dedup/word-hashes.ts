@@ -1,6 +1,8 @@
 // Words of a text for shingling, hashed in one pass with no intermediate strings:
 // lowercase, diacritics folded (NFKD, combining marks dropped), every digit read as 0,
-// punctuation and whitespace as separators.
+// punctuation and whitespace as separators. Scripts written without spaces (CJK ideographs,
+// kana) count each character as a word: otherwise a Chinese prompt is one "word" and any
+// edit makes it a different text.
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 16777619;
@@ -26,6 +28,10 @@ function isSeparator(c: number): boolean {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
+function isUnspaced(c: number): boolean {
+  return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff);
+}
+
 /**
  * FNV-1a hashes of the normalized words of text, in order. out is reused when large enough
  * (returns a view of it) so that hot loops allocate nothing per document.
@@ -48,6 +54,17 @@ export function wordHashes(text: string, out?: Uint32Array): Uint32Array {
         h = FNV_OFFSET;
         inWord = false;
       }
+      continue;
+    }
+    if (c >= 0x3040 && isUnspaced(c)) {
+      if (inWord) {
+        if (n >= buf.length) buf = grow(buf);
+        buf[n++] = h >>> 0;
+        h = FNV_OFFSET;
+      }
+      if (n >= buf.length) buf = grow(buf);
+      buf[n++] = Math.imul(FNV_OFFSET ^ c, FNV_PRIME) >>> 0;
+      inWord = false;
       continue;
     }
     if (c >= 48 && c <= 57) c = 48; // digits
