@@ -138,6 +138,17 @@ stages:
     });
   });
 
+  it('stops with a stage error naming the option when one sample alone passes row_group_bytes', async () => {
+    const dir = tempDir();
+    await withDb(async (db) => {
+      await longSamples(db, 5);
+      await assert.rejects(
+        writeAll(db, dir, { maxRowsPerShard: 200000, shardBytes: 500_000_000, rowGroupRows: 2048, rowGroupBytes: 1000 }),
+        (e: Error) => e.name === 'StageError' && /over stages\.shards\.row_group_bytes \(1000\)/.test(e.message),
+      );
+    });
+  });
+
   it('writes the same bytes twice', async () => {
     const { sha256File } = await import('../../src/core/hash.js');
     const hashes: string[] = [];
