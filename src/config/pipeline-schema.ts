@@ -394,13 +394,32 @@ const ShardSchema = Type.Object(
     max_rows_per_shard: filled(Type.Integer({ minimum: 1, maximum: 2147483647, default: 200000 })),
     chat_column: filled(
       Type.Boolean({
-        default: true,
+        default: false,
         description:
-          "Also write `chat`: the context and the target as one message list with a per-message `train` flag, which axolotl's chat_template loader needs to train on the target only. Roughly doubles shard size; TRL does not need it.",
+          "Also write `chat`: the context and the target as one message list with a per-message `train` flag. A second copy of the context (about twice the shard size); neither trainer needs it, since the axolotl config builds the same list at load time.",
       }),
     ),
     row_group_rows: filled(
-      Type.Integer({ minimum: 1, maximum: 2147483647, default: 5000, description: 'Rows per Parquet row group; keep groups well under 100 MB for the Hub viewer.' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 2147483647,
+        default: 2048,
+        description: "Most rows per Parquet row group; DuckDB's writer cuts groups at its 2048-row vectors, so larger values act as 2048.",
+      }),
+    ),
+    row_group_bytes: filled(
+      Type.Integer({
+        minimum: 1,
+        default: 100000000,
+        description: 'Most uncompressed bytes per Parquet row group (the Hub viewer needs groups well under ~286 MiB); a group is cut earlier when its rows would exceed it.',
+      }),
+    ),
+    shard_bytes: filled(
+      Type.Integer({
+        minimum: 1,
+        default: 500000000,
+        description: 'Most uncompressed bytes per shard file (the Hub suggests files up to ~500 MB); a split gets as many files as this and max_rows_per_shard need.',
+      }),
     ),
     compression_level: filled(Type.Integer({ minimum: 1, maximum: 22, default: 9 })),
   },

@@ -1,17 +1,20 @@
 import { PAPER_HYPERPARAMETERS } from './paper-hyperparameters.js';
 import type { TrainingPlan } from './training-plan.js';
 
-function dataset(dir: string, files: string[], template: string): Record<string, unknown> {
+/** One axolotl dataset entry over shard files (also quoted by the dataset card). */
+export function axolotlDataset(dir: string, files: string[], template: string): Record<string, unknown> {
   return {
     // A local directory with data_files: axolotl hands both to datasets.load_dataset.
     path: dir,
     ds_type: 'parquet',
     data_files: files,
     split: 'train',
-    type: 'chat_template',
+    // axolotl's chat_template, over a `chat` list that userlm_axolotl/chat.py (written beside
+    // this config) builds at load time from messages (train=false) and target (train=true):
+    // the shards keep one copy of the context.
+    type: 'userlm_axolotl.chat',
     chat_template: 'jinja',
     chat_template_jinja: template,
-    // The shards' chat column: context messages with train=false, the target with train=true.
     field_messages: 'chat',
     message_property_mappings: { role: 'role', content: 'content' },
     message_field_training: 'train',
@@ -36,8 +39,8 @@ export function axolotlConfig(p: TrainingPlan): Record<string, unknown> {
       pad_token: '<|end_of_text|>',
       additional_special_tokens: [p.endToken],
     },
-    datasets: [dataset(`${p.datasetDir}/data`, p.trainFiles, p.format.template)],
-    ...(p.evalFiles.length ? { test_datasets: [dataset(`${p.datasetDir}/data`, p.evalFiles, p.format.template)] } : {}),
+    datasets: [axolotlDataset(`${p.datasetDir}/data`, p.trainFiles, p.format.template)],
+    ...(p.evalFiles.length ? { test_datasets: [axolotlDataset(`${p.datasetDir}/data`, p.evalFiles, p.format.template)] } : {}),
     dataset_prepared_path: `${p.configDir}/prepared`,
     output_dir: `${p.configDir}/checkpoints`,
     sequence_len: p.maxSeqLen,

@@ -10,9 +10,9 @@ export function launchCommand(p: TrainingPlan): string {
     );
   }
   // axolotl takes config overrides as options; the accumulation is the one launch.sh derives
-  // from the real world size.
+  // from the real world size. PYTHONPATH lets axolotl import the userlm_axolotl dataset type.
   return (
-    `axolotl train "${p.configDir}/axolotl.yaml" --gradient-accumulation-steps "$GRAD_ACCUM" --launcher torchrun -- --nnodes "$NODES" --nproc_per_node "$GPUS_PER_NODE" ` +
+    `env PYTHONPATH="${p.configDir}\${PYTHONPATH:+:$PYTHONPATH}" axolotl train "${p.configDir}/axolotl.yaml" --gradient-accumulation-steps "$GRAD_ACCUM" --launcher torchrun -- --nnodes "$NODES" --nproc_per_node "$GPUS_PER_NODE" ` +
     '--node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT"'
   );
 }

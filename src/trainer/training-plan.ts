@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Db, sqlList } from '../core/db.js';
 import { SourceError, UserlmError } from '../core/errors.js';
 import { END_TOKEN } from '../stages/flip/flip-conversation.js';
 import type { Manifest } from '../stages/shards/manifest.js';
@@ -83,7 +82,6 @@ export async function planTraining(outDir: string, o: PlanOptions): Promise<Trai
   const memory = estimateMemory(shape, { sharding, world, microBatch: batch.microBatch, seqLen: manifest.tokens.max_seq_len });
   const gpuMemoryBytes = (o.gpuMemoryGb ?? 80) * 1e9;
   if (!o.cpu) assertFits(memory, gpuMemoryBytes, sharding, world);
-  if (o.trainer === 'axolotl') await requireColumn(trainFiles[0]!, 'chat', `${outDir} has no chat column, which axolotl needs; set stages.shards.chat_column: true and rerun the pipeline`);
   return {
     trainer: o.trainer,
     baseModel: o.baseModel,
@@ -119,12 +117,3 @@ export function assertFits(m: MemoryEstimate, deviceBytes: number, sharding: Sha
   );
 }
 
-async function requireColumn(file: string, column: string, message: string): Promise<void> {
-  const db = await Db.open({ threads: 1 });
-  try {
-    const cols = await db.all<{ column_name: string }>(`DESCRIBE SELECT * FROM read_parquet(${sqlList([file])})`);
-    if (!cols.some((c) => c.column_name === column)) throw new SourceError(message);
-  } finally {
-    db.close();
-  }
-}

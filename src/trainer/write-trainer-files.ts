@@ -19,6 +19,12 @@ export function trainerRequirements(trainer: TrainerName): string {
   return readFileSync(new URL(`../../../src/trainer/requirements-${trainer}.txt`, import.meta.url), 'utf8');
 }
 
+/** The axolotl dataset type's Python package (src/trainer/userlm_axolotl in the package), by file name. */
+export function axolotlStrategyFiles(): Record<string, string> {
+  const read = (name: string) => readFileSync(new URL(`../../../src/trainer/userlm_axolotl/${name}`, import.meta.url), 'utf8');
+  return { 'userlm_axolotl/__init__.py': read('__init__.py'), 'userlm_axolotl/chat.py': read('chat.py') };
+}
+
 /** Config, chat template, launch script and Slurm template for one trainer, into plan.configDir. */
 export async function writeTrainerFiles(p: TrainingPlan): Promise<WrittenTrainerFiles> {
   await mkdir(p.configDir, { recursive: true });
@@ -34,6 +40,8 @@ export async function writeTrainerFiles(p: TrainingPlan): Promise<WrittenTrainer
     out['train_trl.py'] = TRL_SCRIPT;
   } else {
     out['axolotl.yaml'] = stringify(axolotlConfig(p), { lineWidth: 0, version: '1.1' });
+    Object.assign(out, axolotlStrategyFiles());
+    await mkdir(join(p.configDir, 'userlm_axolotl'), { recursive: true });
     if (p.sharding === 'deepspeed') out['deepspeed_zero3.json'] = JSON.stringify(deepspeedZero3(), null, 2) + '\n';
   }
   // YAML 1.1 (PyYAML's dialect) quotes no/yes/on/off, which PyYAML would read as booleans.

@@ -118,8 +118,17 @@ describe('the bundled sample, end to end', () => {
     const front = parseYaml(card.split(/^---$/m)[1]!);
     await withDb(async (db) => {
       const cols = await db.all<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${sqlString(join(dir, 'out', 'data', 'train-*.parquet'))}`);
-      assert.deepEqual(cols.map((c) => c.column_name), Object.keys(schema.properties));
-      assert.deepEqual(front.dataset_info.features.map((f: { name: string }) => f.name), Object.keys(schema.properties));
+      // One copy of the context: the optional chat column is off by default.
+      assert.deepEqual(cols.map((c) => c.column_name), schema.required);
+      assert.deepEqual(front.dataset_info.features.map((f: { name: string }) => f.name), schema.required);
+      // datasets reads the features from the Parquet schema's huggingface metadata.
+      const kv = await db.all<{ key: string; value: string }>(
+        `SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${sqlString(join(dir, 'out', 'data', 'train-00000-of-00001.parquet'))})`,
+      );
+      const hf = JSON.parse(kv.find((k) => k.key === 'huggingface')!.value);
+      assert.deepEqual(Object.keys(hf.info.features), schema.required);
+      assert.deepEqual(hf.info.features.messages, { feature: { role: { dtype: 'string', _type: 'Value' }, content: { dtype: 'string', _type: 'Value' } }, _type: 'List' });
+      assert.deepEqual(hf.info.features.turn_index, { dtype: 'int32', _type: 'Value' });
       const types = Object.fromEntries(cols.map((c) => [c.column_name, c.column_type]));
       assert.equal(types['messages'], 'STRUCT("role" VARCHAR, "content" VARCHAR)[]');
       assert.equal(types['turn_index'], 'INTEGER');
@@ -132,6 +141,17 @@ describe('the bundled sample, end to end', () => {
       const splitsInCard = front.configs[0].data_files.map((d: { split: string }) => d.split);
       assert.deepEqual(splitsInCard, ['train', 'validation', 'test', 'test_ood']);
       assert.equal(front.license, 'cc0-1.0');
+      assert.deepEqual(front.annotations_creators, ['machine-generated']);
+      // num_bytes: uncompressed data per split (more than the zstd files); download_size: the files.
+      for (const sp of front.dataset_info.splits) {
+        assert.equal(sp.num_bytes, manifest.splits[sp.name].num_bytes);
+        assert.ok(sp.num_bytes > manifest.splits[sp.name].bytes);
+      }
+      assert.equal(front.dataset_info.dataset_size, front.dataset_info.splits.reduce((a: number, sp: { num_bytes: number }) => a + sp.num_bytes, 0));
+      assert.equal(front.dataset_info.download_size, manifest.files.reduce((a: number, f: { bytes: number }) => a + f.bytes, 0));
+      assert.match(card, /Training format \(`userlm-8b`, microsoft\/UserLM-8b's own chat template/);
+      assert.match(card, /tokenizer\.add_tokens\(\[AddedToken\("<\|endconversation\|>"/);
+      assert.match(card, /type: userlm_axolotl\.chat/);
       assert.match(card, /\| filter \| \d+ \| \d+ \| - \| .*language: \d+/);
     });
   });

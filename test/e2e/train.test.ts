@@ -24,7 +24,7 @@ describe('userlm-data train', () => {
   const dir = tempDir();
   const out = join(dir, 'out');
   before(async () => {
-    const { pipeline } = writePipeline(dir, samplePipelineYaml(dir, 'stages:\n  shards: {chat_column: true}\n'));
+    const { pipeline } = writePipeline(dir, samplePipelineYaml(dir));
     await buildDataset(pipeline(), silentLogger);
   });
 
@@ -72,7 +72,7 @@ describe('userlm-data train', () => {
     assert.deepEqual(unknownKeys(cfg.special_tokens, axolotl.special_tokens), []);
     for (const ds of [...cfg.datasets, ...cfg.test_datasets]) {
       assert.deepEqual(unknownKeys(ds, axolotl.sft_dataset), []);
-      assert.equal(ds.type, 'chat_template');
+      assert.equal(ds.type, 'userlm_axolotl.chat');
       assert.equal(ds.field_messages, 'chat');
       assert.equal(ds.message_field_training, 'train');
       assert.deepEqual(ds.roles_to_train, []);
@@ -83,6 +83,11 @@ describe('userlm-data train', () => {
     assert.equal(cfg.auto_resume_from_checkpoints, true);
     assert.deepEqual(cfg.fsdp, ['full_shard', 'auto_wrap']);
     assert.equal(cfg.chat_template_jinja, CHAT_FORMATS['userlm-8b'].template);
+    // The dataset type axolotl imports builds the chat list at load time; launch.sh puts it on PYTHONPATH.
+    const strategy = readFileSync(join(dir, 'out-train', 'axolotl', 'userlm_axolotl', 'chat.py'), 'utf8');
+    assert.match(strategy, /^def load\(tokenizer, cfg, ds_cfg=None, processor=None\):/m);
+    assert.match(strategy, /\{"role": "user", "content": target, "train": True\}/);
+    assert.match(readFileSync(join(dir, 'out-train', 'axolotl', 'launch.sh'), 'utf8'), /env PYTHONPATH=".*out-train\/axolotl\$\{PYTHONPATH:\+:\$PYTHONPATH\}" axolotl train/);
   });
 
   it('--dry-run on 1, 2 and 8 nodes of 8 x 80 GB: the same global batch, an 8B plan under 80 GB per GPU', () => {

@@ -103,6 +103,13 @@ describe('TRL trains on the shards through launch.sh, 2 CPU processes', () => {
     assert.ok(!existsSync(join(ckpt, 'checkpoint-1')), 'save_total_limit keeps the newest two');
   });
 
+  it('datasets takes the shards\' features from their metadata, and its num_bytes is the card\'s; axolotl\'s dataset type rebuilds the chat list', () => {
+    const r = sh('python', [join(PY, 'check_hf_shards.py'), out], { HF_DATASETS_OFFLINE: '1', HF_HOME: join(dir, 'hf-home') });
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /train: \d+ file\(s\), features from metadata/);
+    assert.match(r.out, /userlm_axolotl\.chat builds the chat list/);
+  });
+
   it('the GPU configs (FSDP, DeepSpeed) load in accelerate and use only SFTConfig fields', () => {
     const paths: string[] = [];
     const sfts: string[] = [];

@@ -21,7 +21,10 @@ export interface SplitStats {
   conversations: number;
   samples: number;
   users: number;
+  /** The split's shard files on disk (the card's download_size adds these up). */
   bytes: number;
+  /** The split's Arrow size (arrowBytesSql): what `datasets` calls a split's num_bytes. Absent in older manifests. */
+  num_bytes?: number;
   files: number;
 }
 

@@ -11,6 +11,10 @@ import { splitStage } from '../split/split-stage.js';
 import { tokenizeStage } from '../tokenize/tokenize-stage.js';
 import { readSchema, VERSION } from '../../core/version.js';
 import { writeCardCharts } from '../../report/write-card-charts.js';
+import { huggingfaceMetadata } from './hf-features.js';
+import { planShardLayout } from './plan-shard-layout.js';
+import { arrowBytesSql, rowBytesSql } from './row-bytes-sql.js';
+import { writeShardFile } from './write-shard-file.js';
 import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
 
@@ -21,8 +25,9 @@ export const SAMPLE_COLUMNS = [
 ] as const;
 
 /**
- * The context and the target as one message list, each message flagged for training, for
- * trainers (axolotl's chat_template) that cannot join two columns.
+ * The context and the target as one message list, each message flagged for training: a second
+ * copy of the context, off by default (axolotl builds the same list at load time, see
+ * src/trainer/userlm_axolotl/chat.py).
  */
 export const CHAT_COLUMN_SQL = `list_append(
     list_transform(messages, m -> {'role': m.role, 'content': m.content, 'train': false}),
@@ -84,7 +89,7 @@ export function shardName(split: string, i: number, n: number): string {
  */
 export const shardsStage = defineStage({
   name: 'shards',
-  version: 3,
+  version: 4,
   needs: { normalize: normalizeStage, intents: intentsStage, tokenize: tokenizeStage, split: splitStage },
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
   async run({ db, pipeline, dir, input, needs, earlier, log }) {
@@ -92,47 +97,58 @@ export const shardsStage = defineStage({
     const schema = readSchema<SampleSchema>('sample.schema.json');
     await mkdir(join(dir, 'data'), { recursive: true });
     const columns = sampleColumns(o.chat_column);
+    // Sorted by split and shard order, so each row group's subquery reads few of DuckDB's blocks.
     await db.run(
       `CREATE OR REPLACE TEMP TABLE shard_rows AS
-       SELECT ${SAMPLE_COLUMNS.join(', ')}, ${o.chat_column ? `${CHAT_COLUMN_SQL},` : ''}
-         row_number() OVER (PARTITION BY split ORDER BY md5($seed || ':' || sample_id), sample_id) - 1 AS rn
-       FROM read_parquet(${sqlString(input!)})`,
+       SELECT *, ${rowBytesSql(o.chat_column)} AS bytes, ${arrowBytesSql(o.chat_column)} AS arrow_bytes FROM (
+         SELECT ${SAMPLE_COLUMNS.join(', ')}, ${o.chat_column ? `${CHAT_COLUMN_SQL},` : ''}
+           row_number() OVER (PARTITION BY split ORDER BY md5($seed || ':' || sample_id), sample_id) - 1 AS rn
+         FROM read_parquet(${sqlString(input!)}))
+       ORDER BY split, rn`,
       { seed: String(pipeline.config.seed) },
     );
-    const stats = await db.all<{ split: string; samples: unknown; conversations: unknown; users: unknown }>(
+    const stats = await db.all<{ split: string; samples: unknown; conversations: unknown; users: unknown; arrow_bytes: unknown }>(
       `SELECT split, count(*) AS samples, count(DISTINCT conversation_id) AS conversations,
-              count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users
+              count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users, sum(arrow_bytes) AS arrow_bytes
        FROM shard_rows GROUP BY split`,
     );
+    const layout = await planShardLayout(db, 'shard_rows', {
+      maxRowsPerShard: o.max_rows_per_shard,
+      shardBytes: o.shard_bytes,
+      rowGroupRows: o.row_group_rows,
+      rowGroupBytes: o.row_group_bytes,
+    });
+    const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
+    const hfMetadata = huggingfaceMetadata({ ...written, properties: Object.fromEntries(columns.map((c) => [c, schema.properties[c]!])) });
     const files: ShardFile[] = [];
     const splits: Record<string, SplitStats> = {};
     const progress = startProgress(log, 'shards', stats.reduce((a, s) => a + toNumber(s.samples), 0), 'samples');
     for (const split of splitOrder(stats.map((s) => s.split))) {
       const st = stats.find((s) => s.split === split)!;
-      const n = toNumber(st.samples);
-      const shards = Math.max(1, Math.ceil(n / o.max_rows_per_shard));
+      const planned = layout.get(split)!;
       let bytes = 0;
-      for (let i = 0; i < shards; i++) {
-        const rel = shardName(split, i, shards);
-        await db.run(
-          `COPY (SELECT ${columns.join(', ')} FROM shard_rows
-                 WHERE split = $split AND rn >= $lo AND rn < $hi ORDER BY rn)
-           TO ${sqlString(join(dir, rel))}
-           (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${o.compression_level}, ROW_GROUP_SIZE ${o.row_group_rows})`,
-          { split, lo: i * o.max_rows_per_shard, hi: (i + 1) * o.max_rows_per_shard },
-        );
+      for (const [i, file] of planned.entries()) {
+        const rel = shardName(split, i, planned.length);
+        await writeShardFile(db, join(dir, rel), file, {
+          table: 'shard_rows',
+          split,
+          columns,
+          compressionLevel: o.compression_level,
+          rowGroupBytes: o.row_group_bytes,
+          hfMetadata,
+        });
         const h = await sha256File(join(dir, rel));
-        const rows = Math.min(n - i * o.max_rows_per_shard, o.max_rows_per_shard);
-        files.push({ path: rel, split, rows, bytes: h.bytes, sha256: h.sha256 });
+        files.push({ path: rel, split, rows: file.rows, bytes: h.bytes, sha256: h.sha256 });
         bytes += h.bytes;
-        progress.tick(rows);
+        progress.tick(file.rows);
       }
       splits[split] = {
         conversations: toNumber(st.conversations),
-        samples: n,
+        samples: toNumber(st.samples),
         users: toNumber(st.users),
         bytes,
-        files: shards,
+        num_bytes: toNumber(st.arrow_bytes),
+        files: planned.length,
       };
     }
     progress.stop();
@@ -152,7 +168,6 @@ export const shardsStage = defineStage({
     });
     await writeFile(join(dir, 'manifest.json'), redactSecrets(JSON.stringify(manifest, null, 2) + '\n'));
     const charts = await writeCardCharts(db, dir, manifest);
-    const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     await writeFile(
       join(dir, 'README.md'),
       redactSecrets(renderCard(manifest, written, { languages: pipeline.config.stages.filter.languages, endToken: pipeline.config.stages.flip.end_token, charts })),
