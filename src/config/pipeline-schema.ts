@@ -373,7 +373,7 @@ export function sourceOptionOwners(registry: SourceRegistry): Map<string, { sche
 }
 
 function sourceSchema(registry: SourceRegistry) {
-  const { name, files, hub, split, language, license } = COMMON_SOURCE_OPTIONS;
+  const { name, files, hub, split, language, license, trim, consecutive_roles } = COMMON_SOURCE_OPTIONS;
   const options = Object.fromEntries([...sourceOptionOwners(registry)].map(([k, o]) => [k, o.schema])) as BuiltInOptions;
   const defaults = registry.map((d) => `${d.defaultLicense} for ${d.type}`);
   return Type.Object(
@@ -384,6 +384,8 @@ function sourceSchema(registry: SourceRegistry) {
       hub,
       split,
       language,
+      trim,
+      consecutive_roles,
       ...options,
       license: Type.Optional(Type.String({ ...license, description: `Hub license id of this source's data (default: ${defaults.join(', ')}).` })),
     },
