@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { sqlList, toNumber, type Db } from '../core/db.js';
-import { DROPS_FILE, type StageResult } from '../core/stage.js';
+import { DATA_FILE, DROPS_FILE, type StageResult } from '../core/stage.js';
 
 export interface SourceFunnel {
   source: string;
@@ -16,7 +16,8 @@ export interface SourceFunnel {
  */
 export async function sourceFunnels(db: Db, results: StageResult[]): Promise<SourceFunnel[]> {
   const first = results[0]!;
-  const last = results[results.length - 1]!;
+  // The last stage that passes rows on in its data file (the shards stage writes shard files, and drops nothing).
+  const last = [...results].reverse().find((r) => r.written.some((f) => f.path === DATA_FILE)) ?? results[results.length - 1]!;
   const dropsOf = (r: StageResult) => (r.written.some((f) => f.path === DROPS_FILE) ? join(dirname(r.data), DROPS_FILE) : null);
   const src = `split_part(conversation_id, ':', 1)`;
   const inputs = [first.data, dropsOf(first)].filter((x): x is string => x !== null);
