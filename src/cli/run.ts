@@ -10,6 +10,7 @@ import type { RunResult } from '../core/runner.js';
 import { hubCacheDir } from '../hub/hub-cache-dir.js';
 import { checkLanguageLabels } from '../sources/check-language-labels.js';
 import { resolveSourceFiles } from '../sources/resolve-files.js';
+import { userKeyWarnings } from '../sources/user-key-warnings.js';
 import { buildDataset } from '../stages/recipe.js';
 import { formatFunnel, sourceFunnels } from './source-funnel.js';
 
@@ -50,6 +51,7 @@ export function runCommand(): Command {
         const settings = hubSettings();
         await ensureHubSources(pipeline, { settings, log, offline: opts.offline || settings.offline });
       }
+      for (const w of userKeyWarnings(pipeline)) log.warn('source.no_user_key', w, {});
       await checkLanguagesBeforeRun(pipeline);
       const r = await buildDataset(pipeline, log);
       await printFunnels(r, log);

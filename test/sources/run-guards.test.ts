@@ -77,4 +77,16 @@ stages:
     assert.equal(filter.drops['language'], 19);
     assert.equal(pipeline().config.max_drop_fraction, 0.8);
   });
+
+  it('validate and plan warn when a source has no user field (the split is then by conversation)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'x.parquet'), '');
+    writeFileSync(join(dir, 'y.json'), '');
+    const { file } = writePipeline(dir, `${head(dir)}sources:\n  - {name: lm, type: generic, preset: lmsys, files: [${join(dir, 'x.parquet')}]}\n  - {name: sg, type: generic, preset: sharegpt, files: [${join(dir, 'y.json')}]}\n`);
+    for (const cmd of ['validate', 'plan']) {
+      const r = runCli([cmd, file]);
+      assert.match(r.stderr, /warning: sources\[0\] \(lm\) has no user field \(user_key: none\): its conversations are split by conversation, not by user/, cmd);
+      assert.doesNotMatch(r.stderr, /sources\[1\]/, 'sharegpt groups chunks by their base id');
+    }
+  });
 });
