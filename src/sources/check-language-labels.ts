@@ -20,7 +20,11 @@ async function distinctLabels(db: Db, files: SourceFile[], field: string): Promi
   let sql: string;
   if (fmt.kind === 'parquet') {
     const col = field.split('.').map((k) => `"${k.replaceAll('"', '""')}"`).join('.');
-    sql = `SELECT CAST(${col} AS VARCHAR) AS label, count(*) AS n FROM read_parquet(${sqlList(files.map((f) => f.path))}, union_by_name = true) GROUP BY 1`;
+    const from = `read_parquet(${sqlList(files.map((f) => f.path))}, union_by_name = true)`;
+    // A label column of another type is the adapter's to report, with the file and the fix.
+    const t = await db.all<{ column_type: string }>(`DESCRIBE SELECT ${col} AS label FROM ${from}`).catch(() => null);
+    if (t?.[0]?.column_type !== 'VARCHAR') return null;
+    sql = `SELECT label, count(*) AS n FROM (SELECT ${col} AS label FROM ${from}) GROUP BY 1`;
   } else if (fmt.kind === 'json') {
     const path = '$.' + field.split('.').map((k) => `"${k.replaceAll('"', '\\"')}"`).join('.');
     sql = `SELECT json_extract_string(json, ${sqlString(path)}) AS label, count(*) AS n
