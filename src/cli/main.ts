@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { tooManyOpenFiles } from '../core/fs-failure.js';
 
 /**
@@ -10,7 +11,9 @@ function moduleNotOpened(e: unknown): boolean {
   const err = e as NodeJS.ErrnoException;
   if (err?.code !== 'ERR_MODULE_NOT_FOUND') return false;
   const named = /Cannot find (?:package|module) '([^']+)'/.exec(String(err.message))?.[1];
-  return !!named && named.startsWith('/') && existsSync(named);
+  // Without descriptors the loader cannot read a package's package.json and falls back to
+  // its legacy index.js: the package's directory is there even when that file is not.
+  return !!named && named.startsWith('/') && (existsSync(named) || existsSync(dirname(named)));
 }
 
 // The CLI is loaded by a dynamic import: loading it opens a hundred module files at once, and

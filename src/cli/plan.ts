@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { userKeyWarnings } from '../sources/user-key-warnings.js';
 import { stringify } from 'yaml';
 import { loadPipeline } from '../config/load-pipeline.js';
 import { Db } from '../core/db.js';
@@ -12,6 +13,7 @@ export function planCommand(): Command {
     .option('--json', 'print the plan as JSON', false)
     .action(async (file: string, opts: { json: boolean }) => {
       const p = await loadPipeline(file);
+      for (const w of userKeyWarnings(p)) process.stderr.write(`warning: ${w}\n`);
       const db = await Db.open({ threads: 1 });
       try {
         const plan = await planPipeline(p, STAGES, db);

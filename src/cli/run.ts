@@ -3,7 +3,37 @@ import { loadPipeline } from '../config/load-pipeline.js';
 import { createLogger } from '../core/logger.js';
 import { ensureHubSources } from '../hub/ensure-hub-sources.js';
 import { hubSettings } from '../hub/hub-settings.js';
+import type { LoadedPipeline } from '../config/pipeline-config.js';
+import { Db } from '../core/db.js';
+import type { Logger } from '../core/logger.js';
+import type { RunResult } from '../core/runner.js';
+import { hubCacheDir } from '../hub/hub-cache-dir.js';
+import { checkLanguageLabels } from '../sources/check-language-labels.js';
+import { resolveSourceFiles } from '../sources/resolve-files.js';
+import { userKeyWarnings } from '../sources/user-key-warnings.js';
 import { buildDataset } from '../stages/recipe.js';
+import { formatFunnel, sourceFunnels } from './source-funnel.js';
+
+/** A source whose language labels all miss the filter stops here, before any stage runs. */
+async function checkLanguagesBeforeRun(pipeline: LoadedPipeline): Promise<void> {
+  const db = await Db.open({ threads: 2 });
+  try {
+    const where = { runDir: pipeline.config.run_dir, cacheDir: hubCacheDir() };
+    await checkLanguageLabels(db, pipeline, (s, i) => resolveSourceFiles(db, s, i, where));
+  } finally {
+    db.close();
+  }
+}
+
+/** The end of every run: per source, in, kept and the top drop reasons. */
+async function printFunnels(r: RunResult, log: Logger): Promise<void> {
+  const db = await Db.open({ threads: 2 });
+  try {
+    for (const f of await sourceFunnels(db, r.results)) log.info('run.funnel', formatFunnel(f), { ...f });
+  } finally {
+    db.close();
+  }
+}
 
 export function runCommand(): Command {
   return new Command('run')
@@ -21,7 +51,10 @@ export function runCommand(): Command {
         const settings = hubSettings();
         await ensureHubSources(pipeline, { settings, log, offline: opts.offline || settings.offline });
       }
+      for (const w of userKeyWarnings(pipeline)) log.warn('source.no_user_key', w, {});
+      await checkLanguagesBeforeRun(pipeline);
       const r = await buildDataset(pipeline, log);
+      await printFunnels(r, log);
       // The dataset is complete whatever happens here; a report that fails is said, with how to retry.
       // Loaded here, not at start-up: the chart libraries are only needed once a run is done.
       const { reportForPipeline } = await import('../report/report-for-pipeline.js');

@@ -1,4 +1,4 @@
-import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { COMMON_SOURCE_OPTIONS } from '../sources/common-source-options.js';
 import { SOURCE_DEFINITIONS, type SourceRegistry } from '../sources/registry.js';
 import { filled, oneOf, orNull, recordOf } from './schema-kit.js';
@@ -426,6 +426,19 @@ const ShardSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Every stage's guard, beside its options (the runner reads it by stage name). */
+function guarded<T extends TProperties>(schema: TObject<T>) {
+  return Type.Object(
+    {
+      ...schema.properties,
+      max_drop_fraction: Type.Optional(
+        Type.Number({ minimum: 0, maximum: 1, description: 'Stop the run when this stage drops a larger share of its conversations (default: the pipeline\'s max_drop_fraction).' }),
+      ),
+    },
+    { additionalProperties: false, default: {}, ...(schema.description ? { description: schema.description } : {}) },
+  );
+}
+
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 /** Every type-specific key of the built-in source types, typed (optional on every source). */
@@ -452,7 +465,7 @@ export function sourceOptionOwners(registry: SourceRegistry): Map<string, { sche
 }
 
 function sourceSchema(registry: SourceRegistry) {
-  const { name, files, hub, split, language, license } = COMMON_SOURCE_OPTIONS;
+  const { name, files, hub, split, language, license, trim, consecutive_roles } = COMMON_SOURCE_OPTIONS;
   const options = Object.fromEntries([...sourceOptionOwners(registry)].map(([k, o]) => [k, o.schema])) as BuiltInOptions;
   const defaults = registry.map((d) => `${d.defaultLicense} for ${d.type}`);
   return Type.Object(
@@ -463,6 +476,8 @@ function sourceSchema(registry: SourceRegistry) {
       hub,
       split,
       language,
+      trim,
+      consecutive_roles,
       ...options,
       license: Type.Optional(Type.String({ ...license, description: `Hub license id of this source's data (default: ${defaults.join(', ')}).` })),
     },
@@ -494,16 +509,26 @@ export function pipelineSchema(registry: SourceRegistry = SOURCE_DEFINITIONS) {
         ),
       ),
       sources: Type.Array(sourceSchema(registry), { minItems: 1 }),
+      max_drop_fraction: filled(
+        Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.8,
+          description:
+            "Stop the run when any stage drops more than this share of the conversations it received (with the top reasons and example ids); a stage's own max_drop_fraction overrides it. 0.8 lets WildChat's ~50% non-English pass the English filter. A stage that keeps nothing always stops the run.",
+        }),
+      ),
       stages: filled(
         Type.Object(
           {
-            filter: filled(FilterSchema),
-            dedup: filled(DedupSchema),
-            intents: filled(IntentSchema),
-            flip: filled(FlipSchema),
-            tokenize: filled(TokenizeSchema),
-            split: filled(SplitSchema),
-            shards: filled(ShardSchema),
+            normalize: filled(guarded(Type.Object({}))),
+            filter: filled(guarded(FilterSchema)),
+            dedup: filled(guarded(DedupSchema)),
+            intents: filled(guarded(IntentSchema)),
+            flip: filled(guarded(FlipSchema)),
+            tokenize: filled(guarded(TokenizeSchema)),
+            split: filled(guarded(SplitSchema)),
+            shards: filled(guarded(ShardSchema)),
           },
           { additionalProperties: false, default: {} },
         ),

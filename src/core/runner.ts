@@ -12,6 +12,7 @@ import { markerFilesIntact, readMarker, writeMarker, MARKER_FILE, type FileEntry
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
 import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type AnyStageSpec, type ResultOf, type StageCounts, type StageOutcome, type StageResult, type StageSpec } from './stage.js';
 import { processAlive } from './process-alive.js';
+import { checkStageGuards } from './stage-guards.js';
 
 /** A stage's directory: runs/<name>/<stage>/, named by the stage alone so that adding one renames nothing. */
 export function stageDir(runDir: string, spec: Pick<StageSpec, 'name'>): string {
@@ -361,6 +362,7 @@ async function executeStage(args: {
       log,
     });
     const { counts, written } = await countStage(db, spec, tmp, outcome, prev);
+    await checkStageGuards(db, pipeline, spec.name, tmp, written, counts);
     const files: FileEntry[] = [];
     for (const rel of written) {
       const { sha256, bytes } = await sha256File(join(tmp, rel));

@@ -44,6 +44,25 @@ export const COMMON_SOURCE_OPTIONS = {
   ),
   language: Type.Optional(Type.String({ minLength: 1, description: 'Language to assume when the source has no language field (PRISM: English).' })),
   license: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]*$' })),
+  trim: Type.Optional(
+    Type.Object(
+      {
+        leading_assistant: Type.Optional(Type.Boolean({ description: 'Remove assistant turns before the first user turn (a chunk that starts mid-conversation).' })),
+        trailing_user: Type.Optional(Type.Boolean({ description: 'Remove a last user turn that got no reply.' })),
+      },
+      {
+        additionalProperties: false,
+        description:
+          'Repairs instead of drops, counted per source in the normalize notes. Default: on for the sharegpt preset and oasst, off otherwise (then the filter drops such conversations: starts_with_assistant, ends_with_user).',
+      },
+    ),
+  ),
+  consecutive_roles: Type.Optional(
+    oneOf(['drop', 'merge'] as const, {
+      description:
+        'Two or more turns in a row of one role: drop the conversation (filter reason consecutive_roles; the default) or merge them into one turn, their texts joined by a blank line (counted).',
+    }),
+  ),
 };
 
 export type HubRef = Static<typeof HubRefSchema>;

@@ -1,4 +1,5 @@
 import { genericSource } from './generic.js';
+import { oasstSource } from './oasst.js';
 import { prismSource } from './prism.js';
 import type { SourceDefinition } from './source-definition.js';
 import { wildchatSource } from './wildchat.js';
@@ -8,7 +9,7 @@ import { wildchatSource } from './wildchat.js';
  * SourceDefinition, plus one entry here; its schema keys, config rules, adapter, licence,
  * citation and card prose then reach validation, normalize, the manifest and the card.
  */
-export const SOURCE_DEFINITIONS = [wildchatSource, prismSource, genericSource] as const;
+export const SOURCE_DEFINITIONS = [wildchatSource, prismSource, oasstSource, genericSource] as const;
 
 /** The definitions a pipeline is checked and run against (tests pass their own). */
 export type SourceRegistry = readonly SourceDefinition<string, any>[];

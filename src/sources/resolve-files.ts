@@ -48,7 +48,9 @@ export async function resolveSourceFiles(db: Db, source: SourceConfig, index: nu
   const seen = new Set<string>();
   for (const [j, pattern] of (source.files ?? []).entries()) {
     let paths: string[];
-    if (GLOB_CHARS.test(pattern)) {
+    // A file that exists under the literal name is that file, brackets and all ("logs[1].jsonl").
+    const literal = GLOB_CHARS.test(pattern) ? await stat(pattern).then((st) => st.isFile(), () => false) : false;
+    if (GLOB_CHARS.test(pattern) && !literal) {
       const rows = await db.all<{ file: string }>('SELECT file FROM glob($p) ORDER BY file', { p: pattern });
       paths = rows.map((r) => r.file);
       if (paths.length === 0) {

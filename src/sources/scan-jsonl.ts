@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { SourceError } from '../core/errors.js';
+import { readJsonRecords } from './read-json-records.js';
 
 export interface JsonlRecord {
   /** 0-based index among the file's records (blank lines are not records). */
@@ -66,6 +66,96 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return i;
 }
 
+// Integers past 2^53 lose digits in JSON.parse (1234567890123456789 and ...788 become one
+// number); outside strings, such tokens are quoted first, so ids stay exact text.
+const BIG_INT_TOKEN = /\d{16,}/;
+
+function quoteBigIntegers(text: string): string {
+  let out = '';
+  let last = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    const isStart = (c >= 0x30 && c <= 0x39) || c === 0x2d;
+    if (!isStart) continue;
+    let j = c === 0x2d ? i + 1 : i;
+    while (j < text.length && text.charCodeAt(j) >= 0x30 && text.charCodeAt(j) <= 0x39) j++;
+    const next = text.charCodeAt(j);
+    const isInteger = next !== 0x2e && next !== 0x65 && next !== 0x45;
+    if (isInteger && j - i >= 16 && !Number.isSafeInteger(Number(text.slice(i, j)))) {
+      out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
+      last = j;
+    }
+    i = j - 1;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+export interface ParseAt {
+  /** The file as messages name it. */
+  label: string;
+  line: number;
+  row: number;
+  where: string;
+  decoder: TextDecoder;
+  layout: 'lines' | 'array';
+}
+
+/**
+ * One record from its bytes: UTF-8 checked, parsed with big integers kept as text, lone
+ * surrogates repaired and flagged. Null for a blank line. Errors name the file and line and
+ * the fix for that layout.
+ */
+export function parseJsonRecord(bytes: Uint8Array, at: ParseAt): JsonlRecord | null {
+  const { label, line, where } = at;
+  const what = at.layout === 'lines' ? 'line' : 'array element starting on that line';
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 13) end--;
+  const body = bytes.subarray(0, end);
+  let text: string;
+  try {
+    text = at.decoder.decode(body);
+  } catch {
+    const at0 = firstInvalidUtf8(line === 1 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body);
+    throw new SourceError(
+      `${label}:${line}: not valid UTF-8 (byte ${at0 + 1} of the ${at.layout === 'lines' ? 'line' : 'element'}) in ${where}. ` +
+        `The file is damaged or in another encoding: re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8), or repair or delete that ${what}, then rerun.`,
+    );
+  }
+  if (text.trim() === '') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(BIG_INT_TOKEN.test(text) ? quoteBigIntegers(text) : text);
+  } catch (e) {
+    const fix =
+      at.layout === 'lines'
+        ? /^\s*\[/.test(text) && line === 1
+          ? 'The file looks like one JSON array, not JSON lines: remove format: jsonl (the layout is detected from the content) or set format: json.'
+          : 'Each line must hold one JSON object: repair or delete that line, then rerun.'
+        : 'Repair that element of the array, then rerun.';
+    throw new SourceError(`${label}:${line}: not valid JSON (${(e as Error).message}) in ${where}. ${fix}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new SourceError(`${label}:${line}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value} in ${where}. Repair or delete that ${what}, then rerun.`);
+  }
+  let invalidUnicode = false;
+  if (SURROGATE_ESCAPE.test(text)) {
+    const r = repairSurrogates(value);
+    value = r.value;
+    invalidUnicode = r.repaired;
+  }
+  return { row: at.row, line, value, invalidUnicode };
+}
+
 /**
  * Stream a JSON-lines file record by record. A line that is not UTF-8 or not JSON stops the
  * run with its file and line number: a silently skipped line would be a silently lost
@@ -73,62 +163,6 @@ function firstInvalidUtf8(b: Uint8Array): number {
  * the start of the file is allowed.
  */
 export async function* scanJsonl(path: string, where: string): AsyncGenerator<JsonlRecord> {
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  let line = 0;
-  let row = 0;
-  let pending: Buffer[] = [];
-
-  function parse(bytes: Uint8Array): JsonlRecord | null {
-    line++;
-    let end = bytes.length;
-    if (end > 0 && bytes[end - 1] === 13) end--;
-    const body = bytes.subarray(0, end);
-    let text: string;
-    try {
-      text = decoder.decode(body);
-    } catch {
-      const at = firstInvalidUtf8(line === 1 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body);
-      throw new SourceError(
-        `${path}:${line}: not valid UTF-8 (byte ${at + 1} of the line) in ${where}. ` +
-          'The file is damaged or in another encoding: re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8), or repair or delete that line, then rerun.',
-      );
-    }
-    if (text.trim() === '') return null;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      throw new SourceError(
-        `${path}:${line}: not valid JSON (${(e as Error).message}) in ${where}. ` +
-          'Each line must hold one JSON object: repair or delete that line, then rerun.',
-      );
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new SourceError(`${path}:${line}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value} in ${where}. Repair or delete that line, then rerun.`);
-    }
-    let invalidUnicode = false;
-    if (SURROGATE_ESCAPE.test(text)) {
-      const r = repairSurrogates(value);
-      value = r.value;
-      invalidUnicode = r.repaired;
-    }
-    return { row: row++, line, value, invalidUnicode };
-  }
-
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    let start = 0;
-    let nl: number;
-    while ((nl = chunk.indexOf(10, start)) !== -1) {
-      const piece = chunk.subarray(start, nl);
-      const rec = parse(pending.length ? Buffer.concat([...pending, piece]) : piece);
-      pending = [];
-      if (rec) yield rec;
-      start = nl + 1;
-    }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
-  }
-  if (pending.length) {
-    const rec = parse(Buffer.concat(pending));
-    if (rec) yield rec;
-  }
+  // Compression and layout (lines or one array) come from the content.
+  yield* readJsonRecords(path, where);
 }

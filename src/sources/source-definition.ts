@@ -43,6 +43,14 @@ export interface SourceDefinition<T extends string = string, O extends TProperti
     /** Who a user is (the user_key the split keeps disjoint), e.g. "hashed IP + country". */
     userKey?: string;
   };
+  /**
+   * What identifies a user of this source, or null when nothing does (then every
+   * conversation is its own user: plan, validate and run warn, the manifest says
+   * user_key: none). Absent: the type always has one (cardProse.userKey).
+   */
+  userKey?(source: SourceOf<O>): string | null;
+  /** Repairs on by default for this source (chunked corpora), when the pipeline sets no trim. */
+  defaultRepairs?(source: SourceOf<O>): { leading_assistant: boolean; trailing_user: boolean } | null;
 }
 
 /** Checks a definition's literal type and option keys at the definition site. */

@@ -21,7 +21,7 @@ describe('pipeline schema', () => {
     assert.deepEqual(src.properties.type.enum, SOURCE_DEFINITIONS.map((d) => d.type));
     for (const key of ['format', 'preset', 'fields', 'roles']) assert.ok(src.properties[key], key);
     assert.equal(src.additionalProperties, false);
-    assert.match(src.properties.license.description, /odc-by for wildchat, cc-by-nc-4\.0 for prism, other for generic/);
+    assert.match(src.properties.license.description, /odc-by for wildchat, cc-by-nc-4\.0 for prism, apache-2\.0 for oasst, other for generic/);
   });
 
   it('lets two types share an option key only with the same schema', () => {

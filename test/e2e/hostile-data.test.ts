@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { SourceError } from '../../src/core/errors.js';
 import { STAGES, buildDataset } from '../../src/stages/recipe.js';
 import { OUT_MARKER } from '../../src/stages/shards/export-dataset.js';
 import { SAMPLE_WILDCHAT, samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
@@ -94,15 +95,15 @@ stages:
       'a:nul-escaped': 'kept',
       'a:lone-surrogate': 'normalize:invalid_unicode',
       'a:thousand-turns': 'kept',
-      'a:tool-role': 'filter:role_order',
+      'a:tool-role': 'filter:unknown_role',
       'a:leading-system': 'kept',
-      'a:middle-system': 'filter:role_order',
-      'a:consecutive-users': 'filter:role_order',
-      'a:unanswered': 'filter:role_order',
+      'a:middle-system': 'filter:unknown_role',
+      'a:consecutive-users': 'filter:consecutive_roles',
+      'a:unanswered': 'filter:ends_with_user',
       'a:empty': 'filter:empty_conversation',
       'a:null-messages': 'filter:empty_conversation',
       'a:only-system': 'filter:empty_conversation',
-      'a:null-role': 'filter:role_order',
+      'a:null-role': 'filter:unknown_role',
       'a:null-content': 'filter:empty_user_turn',
       'b:plain': 'dedup:exact_duplicate',
       'b:nul-escaped': 'dedup:exact_duplicate',
@@ -144,7 +145,7 @@ stages:
     assert.deepEqual(await fates(join(dir, 'runs'), ['p:big', 'p:small']), { 'p:big': 'filter:turn_too_long', 'p:small': 'kept' });
   });
 
-  it('everything filtered out, or no rows at all: the run finishes with no shards and an honest manifest and card', async () => {
+  it('everything filtered out, or no rows at all: the run fails with exit 3 naming the stage and reasons, and writes no dataset (issue 11)', async () => {
     const d1 = tempDir();
     const d2 = tempDir();
     writeFileSync(join(d2, 'empty.jsonl'), '\n');
@@ -165,29 +166,13 @@ stages:
     ];
     for (const c of cases) {
       const { pipeline } = writePipeline(c.dir, c.yaml);
-      const r = await buildDataset(pipeline(), silentLogger);
-      assert.equal(r.markers.at(-1)!.samples_out, 0, c.name);
-      assert.deepEqual(readdirSync(join(c.dir, 'out')).filter((f) => f !== OUT_MARKER).sort(), ['README.md', 'charts', 'manifest.json'], c.name);
-      assert.deepEqual(readdirSync(join(c.dir, 'out', 'charts')), ['funnel.svg'], `${c.name}: no token histogram without samples`);
-      const manifest = JSON.parse(readFileSync(join(c.dir, 'out', 'manifest.json'), 'utf8'));
-      assert.deepEqual(manifest.splits, {}, c.name);
-      assert.deepEqual(manifest.files, [], c.name);
-      for (const s of manifest.stages) {
-        const dropped = Object.values(s.dropped as Record<string, number>).reduce((a, b) => a + b, 0);
-        assert.equal(s.conversations_in, s.conversations_out + dropped, `${c.name}: ${s.name}`);
-      }
-      const filter = manifest.stages[1];
-      if (c.dir === d1) {
-        assert.ok(filter.conversations_in > 200);
-        assert.equal(filter.conversations_out, 0);
-        assert.ok(filter.dropped.language > 200);
-      } else assert.equal(manifest.stages[0].conversations_in, 0);
-      const card = readFileSync(join(c.dir, 'out', 'README.md'), 'utf8');
-      const front = parseYaml(card.split(/^---$/m)[1]!);
-      assert.deepEqual(front.configs[0].data_files, [], c.name);
-      assert.deepEqual(front.dataset_info.splits, [], c.name);
-      assert.match(card, /^0 samples from 0 conversations\.$/m, c.name);
-      assert.match(card, /\| filter \| [\d,]+ \| 0 \|/, c.name);
+      await assert.rejects(buildDataset(pipeline(), silentLogger), (e: Error) => {
+        assert.ok(e instanceof SourceError && e.exitCode === 3, c.name);
+        if (c.dir === d1) assert.match(e.message, /stage filter kept no conversation of \d+: language \d+ \(e\.g\. /, c.name);
+        else assert.match(e.message, /stage normalize received no conversations: the sources hold none/, c.name);
+        return true;
+      });
+      assert.ok(!existsSync(join(c.dir, 'out')), `${c.name}: no empty dataset written`);
     }
   });
 });

@@ -62,7 +62,7 @@ describe('the bundled sample, end to end', () => {
 
   it('exercises every filter branch and both split kinds', () => {
     const byStage = Object.fromEntries(first.markers.map((m) => [m.stage, m]));
-    for (const reason of ['language', 'toxic', 'redacted', 'empty_user_turn', 'turn_too_long', 'role_order']) {
+    for (const reason of ['language', 'toxic', 'redacted', 'empty_user_turn', 'turn_too_long', 'starts_with_assistant', 'ends_with_user', 'consecutive_roles']) {
       assert.ok((byStage['filter']!.drops[reason] ?? 0) > 0, `filter reason ${reason} seen`);
     }
     // datasets/sample/README.md: six planted exact duplicates, five differing in case or whitespace.

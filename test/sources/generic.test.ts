@@ -54,7 +54,7 @@ sources:
     const r = await buildDataset(pipeline(), silentLogger);
     const [normalize, filter] = r.markers;
     assert.equal(normalize!.conversations_in, 7);
-    assert.deepEqual(filter!.drops, { language: 1, role_order: 1 });
+    assert.deepEqual(filter!.drops, { language: 1, unknown_role: 1 });
     await withDb(async (db) => {
       const rows = await db.all<{ conversation_id: string; user_key: string | null; country: string | null; msgs: string; meta: string }>(
         `SELECT conversation_id, user_key, country, array_to_string(list_transform(messages, m -> m.role || ':' || m.content), ' | ') AS msgs, source_meta AS meta
@@ -64,10 +64,10 @@ sources:
         rows.map((x) => [x.conversation_id, x.user_key, x.country, x.msgs]),
         [
           ['custom:x1', 'custom|alice', 'FR', 'user:bonjour? | assistant:salut'],
-          ['oa:row0', null, null, 'user:open q | assistant:open a'],
-          ['oa:row1', null, null, 'user:second | assistant:ans'],
-          ['sg:a', null, null, 'user:hello there | assistant:hi'],
-          ['sg:b', null, null, 'user:q1 | assistant:a1 | user:q2 | assistant:a2'],
+          ['oa:openai.jsonl#0', null, null, 'user:open q | assistant:open a'],
+          ['oa:openai.jsonl#1', null, null, 'user:second | assistant:ans'],
+          ['sg:a', 'sg|a', null, 'user:hello there | assistant:hi'],
+          ['sg:b', 'sg|b', null, 'user:q1 | assistant:a1 | user:q2 | assistant:a2'],
         ],
       );
       assert.equal(JSON.parse(rows.find((x) => x.conversation_id === 'sg:a')!.meta).system_prompt, 'be nice');
@@ -84,7 +84,7 @@ sources:
     await assert.rejects(buildDataset(pipeline(), silentLogger), (e: Error) => {
       assert.ok(e instanceof SourceError);
       assert.match(e.message, /sources\[0\] \(g\): the field mapping \(.*messages: messages.*\) does not fit .*x\.jsonl/);
-      assert.match(e.message, /Top-level fields there: dialog\. Fix sources\[0\]\.fields or choose another preset\./);
+      assert.match(e.message, /Top-level fields there: dialog\. Fix sources\[0\]\.fields or choose another preset/);
       return true;
     });
   });

@@ -80,8 +80,8 @@ describe('a new source type (toy, defined in this test)', () => {
     assert.equal(p.config.sources[0]!.type, 'toy');
     // Without the registry entry the type is unknown, and the message lists the known ones.
     assert.deepEqual(issuesOf(yaml, SOURCE_DEFINITIONS), [
-      'p.yaml:4:11 sources[0].type: must be one of "wildchat", "prism", "generic" (got "toy")',
-      'p.yaml:6:5 sources[0].speaker_field: unknown key "speaker_field"; known keys: name, type, files, hub, split, language, format, preset, fields, roles, license',
+      'p.yaml:4:11 sources[0].type: must be one of "wildchat", "prism", "oasst", "generic" (got "toy")',
+      'p.yaml:6:5 sources[0].speaker_field: unknown key "speaker_field"; known keys: name, type, files, hub, split, language, trim, consecutive_roles, path, format, preset, fields, roles, user_pattern, license',
     ]);
     assert.deepEqual(issuesOf(yaml.replace('speaker_field: speaker', 'speaker_field: _x')), [
       'p.yaml:6:20 sources[0].speaker_field: must not start with "_" (those fields are internal); rename it',

@@ -6,6 +6,7 @@ import { listValue } from '@duckdb/node-api';
 import type { FilterOptions } from '../../src/config/pipeline-config.js';
 import { sqlString } from '../../src/core/db.js';
 import { filterReasonSql } from '../../src/stages/filter/filter-stage.js';
+import { languageAliases, lookupLanguage } from '../../src/stages/filter/language-aliases.js';
 import { tempDir, withDb } from '../helpers.js';
 
 const OPTS: FilterOptions = { languages: ['English'], drop_toxic: true, drop_redacted: true, drop_control_tokens: false, max_chars_per_turn: 50, min_user_turns: 1, max_user_turns: 3 };
@@ -14,10 +15,17 @@ const ok = (n = 1) => Array.from({ length: n }, (_, i) => [{ role: 'user', conte
 const CASES: [string, Record<string, unknown>, string | null][] = [
   ['kept', {}, null],
   ['no messages', { messages: [] }, 'empty_conversation'],
-  ['starts with assistant', { messages: [{ role: 'assistant', content: 'a' }, { role: 'user', content: 'q' }] }, 'role_order'],
-  ['two user turns in a row', { messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }, { role: 'assistant', content: 'c' }, { role: 'assistant', content: 'd' }] }, 'role_order'],
-  ['ends with the user', { messages: [...ok(1), { role: 'user', content: 'unanswered' }] }, 'role_order'],
-  ['a system turn in the middle', { messages: [...ok(1), { role: 'system', content: 's' }, { role: 'assistant', content: 'x' }] }, 'role_order'],
+  ['starts with assistant', { messages: [{ role: 'assistant', content: 'a' }, { role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }] }, 'starts_with_assistant'],
+  ['two user turns in a row', { messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }, { role: 'assistant', content: 'c' }, { role: 'assistant', content: 'd' }] }, 'consecutive_roles'],
+  ['two assistant turns in a row', { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'assistant', content: 'c' }] }, 'consecutive_roles'],
+  ['ends with the user', { messages: [...ok(1), { role: 'user', content: 'unanswered' }] }, 'ends_with_user'],
+  ['a lone assistant turn', { messages: [{ role: 'assistant', content: 'a' }] }, 'starts_with_assistant'],
+  ['a system turn in the middle', { messages: [...ok(1), { role: 'system', content: 's' }, { role: 'assistant', content: 'x' }] }, 'unknown_role'],
+  ['a null role', { messages: [{ role: null, content: 'q' }, { role: 'assistant', content: 'x' }] }, 'unknown_role'],
+  ['an ISO code label', { language: 'en' }, null],
+  ['a three-letter code in capitals', { language: 'ENG' }, null],
+  ['a lower-case name', { language: 'english ' }, null],
+  ['another code', { language: 'es' }, 'language'],
   ['unknown language', { language: null }, 'language_unknown'],
   ['other language', { language: 'Spanish' }, 'language'],
   ['toxic', { toxic: true }, 'toxic'],
@@ -42,7 +50,7 @@ describe('filter reasons', () => {
       const rows = await db.all<{ name: string; reason: string | null }>(
         `SELECT name, ${filterReasonSql(OPTS)} AS reason
          FROM read_json(${sqlString(json)}, columns = {name: 'VARCHAR', language: 'VARCHAR', toxic: 'BOOLEAN', redacted: 'BOOLEAN', messages: 'STRUCT(role VARCHAR, content VARCHAR)[]'})`,
-        { languages: listValue(OPTS.languages), max_chars: OPTS.max_chars_per_turn, min_user_turns: OPTS.min_user_turns, max_user_turns: OPTS.max_user_turns! },
+        { languages: listValue(languageAliases(OPTS.languages)), max_chars: OPTS.max_chars_per_turn, min_user_turns: OPTS.min_user_turns, max_user_turns: OPTS.max_user_turns! },
       );
       assert.deepEqual(rows.map((r) => [r.name, r.reason]), CASES.map(([n, , r]) => [n, r]));
     });
@@ -57,5 +65,14 @@ describe('filter reasons', () => {
       );
       assert.equal(r.reason, null);
     });
+  });
+
+  it('spells each language every way the ISO 639 table does', () => {
+    assert.deepEqual(languageAliases(['en']), ['en', 'eng', 'english']);
+    assert.deepEqual(languageAliases(['Chinese']), ['chi', 'chinese', 'zh', 'zho']);
+    assert.deepEqual(languageAliases(['DEU']), ['de', 'deu', 'ger', 'german']);
+    assert.deepEqual(languageAliases(['Klingonish']), ['klingonish']);
+    assert.equal(lookupLanguage('pt')?.name, 'Portuguese');
+    assert.equal(lookupLanguage('nope'), null);
   });
 });

@@ -5,6 +5,7 @@ import { sqlString } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 import { controlTokenPattern, controlTokens } from './control-tokens.js';
+import { languageAliases } from './language-aliases.js';
 
 /**
  * Drop reasons in the order they are tested; a conversation gets the first that applies,
@@ -12,7 +13,10 @@ import { controlTokenPattern, controlTokens } from './control-tokens.js';
  */
 export const FILTER_REASONS = [
   'empty_conversation',
-  'role_order',
+  'unknown_role',
+  'starts_with_assistant',
+  'ends_with_user',
+  'consecutive_roles',
   'language_unknown',
   'language',
   'toxic',
@@ -31,15 +35,16 @@ export function filterReasonSql(o: FilterOptions): string {
   const userTurns = USER_TURN_COUNT_SQL;
   const cases: [string, string][] = [
     ['empty_conversation', 'messages IS NULL OR len(messages) = 0'],
-    // Strictly user, assistant, user, assistant, ..., ending with the assistant's reply.
-    [
-      'role_order',
-      `len(messages) % 2 = 1 OR NOT list_bool_and(list_transform(messages, (m, i) -> m.role IS NOT DISTINCT FROM CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END))`,
-    ],
+    // Together the four role reasons admit exactly user, assistant, user, ..., assistant; each
+    // names what to fix (sources[].trim and sources[].consecutive_roles repair the last three).
+    ['unknown_role', `NOT list_bool_and(list_transform(messages, m -> coalesce(m.role IN ('user', 'assistant'), false)))`],
+    ['starts_with_assistant', `messages[1].role = 'assistant'`],
+    ['ends_with_user', `messages[-1].role = 'user'`],
+    ['consecutive_roles', `list_bool_or(list_transform(messages, (m, i) -> i > 1 AND m.role = messages[i - 1].role))`],
   ];
   if (o.languages.length) {
     cases.push(['language_unknown', 'language IS NULL']);
-    cases.push(['language', 'NOT list_contains($languages, language)']);
+    cases.push(['language', 'NOT list_contains($languages, lower(trim(language)))']);
   }
   if (o.drop_toxic) cases.push(['toxic', 'toxic']);
   if (o.drop_redacted) cases.push(['redacted', 'redacted']);
@@ -53,7 +58,8 @@ export function filterReasonSql(o: FilterOptions): string {
 
 export const filterStage = defineStage({
   name: 'filter',
-  version: 1,
+  // 2: role_order split into four reasons; languages match ISO 639 names and codes; control tokens.
+  version: 2,
   options: (p) => ({
       ...p.config.stages.filter,
       ...(p.config.stages.filter.drop_control_tokens ? { control_tokens: controlTokens(p.config.stages.tokenize.tokenizer_json, p.config.stages.flip.end_token) } : {}),
@@ -62,7 +68,7 @@ export const filterStage = defineStage({
     const o = pipeline.config.stages.filter;
     const params = {
       ...(o.drop_control_tokens ? { control_tokens: controlTokenPattern(controlTokens(pipeline.config.stages.tokenize.tokenizer_json, pipeline.config.stages.flip.end_token)) } : {}),
-      ...(o.languages.length ? { languages: listValue(o.languages) } : {}),
+      ...(o.languages.length ? { languages: listValue(languageAliases(o.languages)) } : {}),
       max_chars: o.max_chars_per_turn,
       min_user_turns: o.min_user_turns,
       ...(o.max_user_turns !== null ? { max_user_turns: o.max_user_turns } : {}),

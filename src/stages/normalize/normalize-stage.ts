@@ -9,7 +9,8 @@ import { resolveSourceFiles } from '../../sources/resolve-files.js';
 import { CANONICAL_COLUMNS } from '../../sources/source-adapter.js';
 import { firstLine } from '../../sources/read-parquet.js';
 import { hubCacheDir } from '../../hub/hub-cache-dir.js';
-import type { LoadedPipeline } from '../../config/pipeline-config.js';
+import type { LoadedPipeline, SourceConfig } from '../../config/pipeline-config.js';
+import { REPAIRS, repairSelect, type Repair, type RepairOptions } from './repair-turns.js';
 
 const where = (p: LoadedPipeline) => ({ runDir: p.config.run_dir, cacheDir: hubCacheDir() });
 
@@ -27,6 +28,18 @@ export interface NormalizeNotes {
   hub_commits?: Record<string, string>;
   /** Per source name, what its adapter noted (columns a variant lacked, repaired records, ...). */
   adapters?: Record<string, Record<string, number | string | string[]>>;
+  /** Per source name, how many kept conversations each repair changed (sources[].trim, consecutive_roles). */
+  repairs?: Record<string, Partial<Record<Repair, number>>>;
+}
+
+/** A source's repairs: its trim and consecutive_roles keys, else its type's defaults. */
+export function repairOptions(source: SourceConfig): RepairOptions {
+  const d = sourceDefinition(source.type).defaultRepairs?.(source) ?? { leading_assistant: false, trailing_user: false };
+  return {
+    leading_assistant: source.trim?.leading_assistant ?? d.leading_assistant,
+    trailing_user: source.trim?.trailing_user ?? d.trailing_user,
+    merge_consecutive: source.consecutive_roles === 'merge',
+  };
 }
 
 /**
@@ -37,7 +50,8 @@ export interface NormalizeNotes {
 export const normalizeStage = defineStage({
   name: 'normalize',
   // 2: invalid UTF-8 in JSON lines is an error, lone surrogates a drop (invalid_unicode).
-  version: 2,
+  // 3: repairs (trim, consecutive_roles); fallback ids unique across files; JSON read with a fixed schema.
+  version: 3,
   options: (p) => p.config.sources.map(({ hub: _hub, ...s }) => s),
   async externalInputs(p, db) {
     const out = [];
@@ -65,7 +79,7 @@ export const normalizeStage = defineStage({
       log.info('source.read', `  source ${source.name} (${source.type}): ${files.length} file(s)`, { source: source.name, files: files.length });
       const res = await sourceDefinition(source.type).adapter({ db, source, index: i, files, scratchDir });
       if (Object.keys(res.notes).length) notes[source.name] = res.notes;
-      selects.push(`SELECT ${CANONICAL_COLUMNS.join(', ')}, ord, drop_reason, ${i} AS src_index FROM (${res.sql})`);
+      selects.push(`SELECT *, ${i} AS src_index FROM (${repairSelect(res.sql, repairOptions(source))})`);
       Object.assign(params, res.params);
     }
     try {
@@ -97,6 +111,18 @@ export const normalizeStage = defineStage({
       const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized WHERE src_index = $i', { i })).n);
       if (n === 0) log.warn('source.empty', `source ${source.name} yielded no conversations; check sources[${i}].files`, { source: source.name });
     }
+    const repairs: Record<string, Partial<Record<Repair, number>>> = {};
+    for (const [i, source] of pipeline.config.sources.entries()) {
+      const row = await db.one<Record<Repair, unknown>>(
+        `SELECT ${REPAIRS.map((r) => `count(*) FILTER (WHERE ${r}) AS ${r}`).join(', ')} FROM normalized WHERE src_index = $i AND drop_reason IS NULL`,
+        { i },
+      );
+      const got = Object.fromEntries(REPAIRS.map((r) => [r, toNumber(row[r])]).filter(([, n]) => (n as number) > 0));
+      if (Object.keys(got).length) {
+        repairs[source.name] = got;
+        log.info('source.repaired', `  source ${source.name}: repaired ${Object.entries(got).map(([k, n]) => `${n} ${k.replaceAll('_', ' ')}`).join(', ')}`, { source: source.name, repairs: got });
+      }
+    }
     const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
     await db.run(
       `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL ORDER BY src_index, source_file, ord)
@@ -112,6 +138,7 @@ export const normalizeStage = defineStage({
       sources: sourceFiles,
       ...(Object.keys(hubCommits).length ? { hub_commits: hubCommits } : {}),
       ...(Object.keys(notes).length ? { adapters: notes } : {}),
+      ...(Object.keys(repairs).length ? { repairs } : {}),
     };
     return { conversationsIn: raw, notes: out };
   },
