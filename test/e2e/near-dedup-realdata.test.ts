@@ -16,7 +16,7 @@ const COIL = 'coil designer is obliged';
 
 function pipelineYaml(dir: string, file: string, text = 'first_user_turn'): string {
   // All languages: every one of the 50 real conversations reaches dedup.
-  return `name: nd\nrun_dir: ${join(dir, 'runs')}\nout_dir: ${join(dir, 'out')}\nsources:\n  - {name: wc, type: wildchat, files: [${file}]}\nstages:\n  filter: {languages: []}\n  dedup: {near: {text: ${text}}}\n`;
+  return `name: nd\nrun_dir: ${join(dir, 'runs')}\nout_dir: ${join(dir, 'out')}\nsources:\n  - {name: wc, type: wildchat, files: [${file}]}\nstages:\n  filter: {languages: []}\n  dedup: {near: {text: ${text}, ngram: 2, threshold: 0.65, min_words: 1}}\n`;
 }
 
 describe('near-duplicate removal on real WildChat rows', () => {

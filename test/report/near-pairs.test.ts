@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { sqlString } from '../../src/core/db.js';
@@ -24,6 +25,8 @@ describe('near-misses in the report dedup section', () => {
   });
 
   it('says "not recorded by this run" when the dedup stage wrote no near_pairs.parquet', async () => {
+    // The dedup stage records its pairs: take them away to see a run that did not.
+    rmSync(join(dedupDir, 'near_pairs.parquet'), { force: true });
     const data = await withDb((db) => collectReportData(db, runDir, { stages }));
     assert.equal(data.dedup!.nearPairs, null);
     assert.match(renderReportHtml(data, []), /near_pairs\.parquet\): not recorded by this run/);
