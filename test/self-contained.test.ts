@@ -10,7 +10,7 @@ function sources(dir: string): string[] {
   );
 }
 
-/** A path to ../shared: `../shared`, `join(.., '..', 'shared')`, or its realdata folder. */
+/** A path into the shared folder beside the repository, in any of the spellings a path join allows. */
 const SHARED_PATH = /\.\.\/shared\b|['"]\.\.['"],\s*['"]shared['"]|shared\/realdata|['"]realdata['"]/;
 
 describe('a fresh clone is enough', () => {

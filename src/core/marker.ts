@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
+import type { StageCounts } from './stage.js';
 
 export const MARKER_FILE = '_SUCCESS.json';
 
@@ -12,7 +13,8 @@ export interface FileEntry {
   rows?: number;
 }
 
-export interface StageMarker {
+/** A finished stage's completion record: the runner's counts plus what decides reuse. */
+export interface StageMarker extends StageCounts {
   stage: string;
   index: number;
   version: number;
@@ -20,13 +22,6 @@ export interface StageMarker {
   fingerprint: string;
   /** Fresh for every execution, so that stages after a re-executed one re-execute too. */
   execution_id: string;
-  conversations_in: number;
-  conversations_out: number;
-  samples_out: number | null;
-  drops: Record<string, number>;
-  /** Only for stages that drop single samples (sample_drops.parquet). */
-  samples_in?: number;
-  sample_drops?: Record<string, number>;
   notes: unknown;
   /** Files later stages may read, by name (relative to the stage directory). */
   published?: Record<string, string>;

@@ -9,7 +9,7 @@ import { readParquetIndependently, REALDATA, tempDir, writePipeline } from '../h
 interface RawMessage { role: string; content: string; turn_identifier: number }
 interface RawRow { conversation_hash: string; language: string; hashed_ip: string; country: string; conversation: RawMessage[] }
 
-// 50 real WildChat-1M conversations (../shared/realdata): the JSONL copy is the ground truth
+// 50 real WildChat-1M conversations (vendored in test/fixtures/, see its README): the JSONL copy is the ground truth
 // the shards are checked against, read without DuckDB on either side.
 describe('real WildChat rows', () => {
   it('drops the 19 non-English ones and flips the rest exactly', async () => {
