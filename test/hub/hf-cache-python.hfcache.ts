@@ -9,26 +9,16 @@ import { sha256Hex } from '../../src/core/hash.js';
 import { cacheLayout } from '../../src/hub/cache-layout.js';
 import { ROOT, runCliAsync, tempDir } from '../helpers.js';
 import { startHubServer, type HubServer } from '../servers/hub-server.js';
+import { noiseBytes } from './noise-bytes.js';
 
 const PYTHON = process.env['USERLM_HF_PYTHON'];
 const CLIENT = join(ROOT, 'test', 'python', 'hf_cache_client.py');
 
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 const REPO = 'acme/py';
 const A = 'data/train-00000-of-00002.parquet';
 const B = 'data/train-00001-of-00002.parquet';
-const FILES: Record<string, Buffer> = { [A]: bytes(500_000, 21), [B]: bytes(300_000, 22), 'extra/other.parquet': bytes(2000, 23), 'README.md': Buffer.from('# py\n') };
+const FILES: Record<string, Buffer> = { [A]: noiseBytes(500_000, 21), [B]: noiseBytes(300_000, 22), 'extra/other.parquet': noiseBytes(2000, 23), 'README.md': Buffer.from('# py\n') };
 
 interface Py {
   status: number;

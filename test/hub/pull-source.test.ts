@@ -10,29 +10,18 @@ import { pullSource } from '../../src/hub/pull-source.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { tempDir } from '../helpers.js';
 import { startHubServer, type HubServer } from '../servers/hub-server.js';
+import { noiseBytes } from './noise-bytes.js';
 
 const noSleep = async () => {};
 
-/** Deterministic bytes that do not compress to nothing and are not valid text. */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 describe('pullSource against a local Hub', () => {
   let hub: HubServer;
   let sha: string;
   const files: Record<string, Buffer> = {
-    'data/train-00000-of-00002.parquet': bytes(300_000, 1),
-    'data/train-00001-of-00002.parquet': bytes(200_000, 2),
-    'data/other.parquet': bytes(10, 3),
+    'data/train-00000-of-00002.parquet': noiseBytes(300_000, 1),
+    'data/train-00001-of-00002.parquet': noiseBytes(200_000, 2),
+    'data/other.parquet': noiseBytes(10, 3),
     'README.md': Buffer.from('# a card\n'),
   };
 

@@ -10,18 +10,8 @@ import { sha256Hex } from '../../src/core/hash.js';
 import { cacheLayout } from '../../src/hub/cache-layout.js';
 import { runCliAsync, tempDir } from '../helpers.js';
 import { startHubServer, type HubServer } from '../servers/hub-server.js';
+import { noiseBytes } from './noise-bytes.js';
 
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 /** The name a blob must have for its bytes: sha256 (LFS) or git's blob id. */
 function blobNameOk(name: string, content: Buffer): boolean {
@@ -31,9 +21,9 @@ function blobNameOk(name: string, content: Buffer): boolean {
 
 const REPO = 'acme/shared';
 const FILES: Record<string, Buffer> = {
-  'data/train-00000-of-00002.parquet': bytes(600_000, 11),
-  'data/train-00001-of-00002.parquet': bytes(450_000, 12),
-  'extra/not-pulled.parquet': bytes(1000, 13),
+  'data/train-00000-of-00002.parquet': noiseBytes(600_000, 11),
+  'data/train-00001-of-00002.parquet': noiseBytes(450_000, 12),
+  'extra/not-pulled.parquet': noiseBytes(1000, 13),
   'README.md': Buffer.from('# shared\n'),
 };
 
