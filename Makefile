@@ -56,7 +56,12 @@ test-trainer: $(BUILT)
 	PATH="$(CURDIR)/.venv-trainer/bin:$$PATH" $(NODE) --enable-source-maps --test dist/test/trainer/trl-cpu-training.slow.js
 
 ## The crash test at length: USERLM_SOAK_KILLS (default 200) SIGKILLs at seeded random points
-## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed).
+## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed). Its seeded
+## episodes also replace a dataset while a user's file is put into out_dir (between runs and
+## mid-export: it must survive, exit 2), and take intents from a local OpenAI-compatible
+## server that turns bad mid-run (500, 429, nonsense, 400, hang, slow, reset): exit 5 with the
+## previous dataset kept, then fixed, and the same dataset as an all-good run
+## (docs/reliability.md, The crash test).
 ## The property tests run 10x longer on fresh random inputs (a failure prints its seed).
 soak: $(BUILT)
 	$(NODE) --enable-source-maps --test dist/test/crash/crash.soak.js

@@ -13,6 +13,8 @@ export const ALWAYS_INVALID = 'ALWAYS_INVALID';
 export interface ServerFaults {
   /** Delay before every chat answer. */
   latencyMs: number;
+  /** Extra delay of a 'slow' answer. */
+  slowMs: number;
   /** Shares of chat requests answered with 429 (with Retry-After), 500, never (a hang), or a body that is not JSON. */
   rateLimitShare: number;
   serverErrorShare: number;
@@ -35,6 +37,7 @@ export interface ServerFaults {
 
 export const NO_FAULTS: ServerFaults = {
   latencyMs: 0,
+  slowMs: 300,
   rateLimitShare: 0,
   serverErrorShare: 0,
   hangShare: 0,
@@ -57,6 +60,8 @@ export interface ServerStats {
   rateLimited: number;
   serverErrors: number;
   hung: number;
+  /** Connections destroyed without an answer ('reset'). */
+  reset: number;
   malformed: number;
   invalid: number;
   empty: number;
@@ -75,8 +80,12 @@ export interface ServerStats {
   lastAnsweredAt: number | null;
 }
 
-/** huge: a 200 whose body goes on for 600 MB (sent in chunks while the client reads; it stops when the client hangs up). */
-export type Fate = 'ok' | 'rate_limit' | 'server_error' | 'hang' | 'malformed' | 'bad_request' | 'huge';
+/**
+ * huge: a 200 whose body goes on for 600 MB (sent in chunks while the client reads; it stops when the client hangs up).
+ * invalid: a 200 whose content is not an intent. slow: a good answer after faults.slowMs.
+ * reset: the connection is destroyed without an answer (ECONNRESET at the client).
+ */
+export type Fate = 'ok' | 'rate_limit' | 'server_error' | 'hang' | 'malformed' | 'bad_request' | 'huge' | 'invalid' | 'slow' | 'reset';
 
 export const HUGE_BODY_BYTES = 600 * 1024 * 1024;
 
@@ -169,9 +178,9 @@ function chatCompletion(body: ChatBody, content: string | null): Record<string, 
   };
 }
 
-function answerContent(body: ChatBody, roll: number, f: ServerFaults, stats: ServerStats, echo = ''): string | null {
+function answerContent(body: ChatBody, roll: number, f: ServerFaults, stats: ServerStats, echo = '', forceInvalid = false): string | null {
   const last = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user')?.content ?? '';
-  if (last.includes(ALWAYS_INVALID) || roll < f.invalidShare) {
+  if (forceInvalid || last.includes(ALWAYS_INVALID) || roll < f.invalidShare) {
     stats.invalid++;
     return `Sure! Here is the intent you asked for: the user wants help with ${sha(last).slice(0, 8)}.${echo}`;
   }
@@ -228,6 +237,7 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
     rateLimited: 0,
     serverErrors: 0,
     hung: 0,
+    reset: 0,
     malformed: 0,
     invalid: 0,
     empty: 0,
@@ -386,13 +396,19 @@ export async function startOpenAICompatibleServer(o: ServerOptions = {}): Promis
         stats.hung++;
         return; // never answered; the client's timeout ends it (or close() does)
       }
+      if (fate === 'reset') {
+        stats.reset++;
+        req.socket.destroy();
+        return;
+      }
       if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+      if (fate === 'slow') await new Promise((r) => setTimeout(r, faults.slowMs));
       if (fate === 'huge') return sendHuge(res, stats);
       if (fate === 'malformed') {
         stats.malformed++;
         return send(res, 200, '{"id": "chatcmpl-broken", "choices": [');
       }
-      const content = answerContent(body, unit(`${bodyHash}:${n}:answer`), faults, stats, echo);
+      const content = answerContent(body, unit(`${bodyHash}:${n}:answer`), faults, stats, echo, fate === 'invalid');
       const text = JSON.stringify(chatCompletion(body, content));
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
       res.end(text, () => {

@@ -224,8 +224,27 @@ async function writeRecord(dir: string, record: OutRecord): Promise<void> {
   await writeFileAtomic(join(dir, OUT_MARKER), JSON.stringify(record, null, 2) + '\n');
 }
 
-/** Rebuild beside the old one and swap by renames: readers never see a half-written dataset. */
-async function replaceWhole(stageDir: string, marker: StageMarker, target: string, owner: OutDirOwner, hadOld: boolean): Promise<void> {
+/**
+ * Files a user put into out_dir while the export was copying (after the check under the
+ * lock): renamed aside with the old dataset, they are not the tool's to delete, so out_dir is
+ * put back as it was and the export refused. Once out_dir is renamed, a writer that opens a
+ * path inside it finds nothing or the new dataset: checking the renamed directory is enough.
+ */
+async function filesAddedDuringExport(dir: string, owned: ReadonlySet<string>): Promise<string[]> {
+  return (await listAll(dir)).filter((f) => !owned.has(f) && !f.startsWith(STAGING));
+}
+
+function addedDuringExport(owner: OutDirOwner, outDir: string, added: string[]): ConfigError {
+  return foreign(
+    owner,
+    outDir,
+    `received files userlm-data did not write while the dataset was being exported (${added.slice(0, 3).join(', ')}${added.length > 3 ? ', ...' : ''}); ` +
+      'they were left where they are and out_dir is as it was. Move them out of out_dir, then rerun (finished stages are kept)',
+  );
+}
+
+/** Rebuild beside the old one and swap by renames: readers never see a half-written dataset. owned: the old dataset's files, as checked under the lock. */
+async function replaceWhole(stageDir: string, marker: StageMarker, target: string, outDir: string, owner: OutDirOwner, hadOld: boolean, owned: ReadonlySet<string>): Promise<void> {
   const tmp = `${target}.tmp-${process.pid}`;
   const old = `${target}.old-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
@@ -242,8 +261,23 @@ async function replaceWhole(stageDir: string, marker: StageMarker, target: strin
   await syncDir(tmp);
   // Between these two renames out_dir is briefly absent (never half-written); a run killed
   // there leaves out_dir.tmp-<pid> complete, and the next run rebuilds out_dir.
-  if (hadOld) await rename(target, old);
-  await rename(tmp, target);
+  if (hadOld) {
+    await rename(target, old);
+    const added = await filesAddedDuringExport(old, owned);
+    if (added.length) {
+      await rename(old, target);
+      await rm(tmp, { recursive: true, force: true });
+      throw addedDuringExport(owner, outDir, added);
+    }
+  }
+  try {
+    await rename(tmp, target);
+  } catch (e) {
+    // out_dir was made, with files in it, while the first export was copying.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    await rm(tmp, { recursive: true, force: true });
+    throw addedDuringExport(owner, outDir, await filesAddedDuringExport(target, owned));
+  }
   await syncDir(dirname(target));
   if (hadOld) await rm(old, { recursive: true, force: true });
 }
@@ -306,6 +340,8 @@ export async function exportDataset(
     const claimed = await claimOutDir(outDir, owner);
     target = claimed.target;
     if (!mountPoint) await removeStaleSiblings(target);
+    // What out_dir held as the claim saw it: anything else found there at the swap arrived since.
+    const owned = new Set(claimed.record ? claimed.record.files.map((f) => f.path) : await listAll(target).catch(() => []));
     const current = claimed.record ? await upToDate(target, claimed.record, marker) : null;
     if (current) {
       if (current !== claimed.record) await writeRecord(target, current);
@@ -313,7 +349,7 @@ export async function exportDataset(
     }
     const exists = await stat(target).then(() => true, () => false);
     if (mountPoint) await updateInPlace(stageDir, marker, target, owner, claimed.record);
-    else await replaceWhole(stageDir, marker, target, owner, exists);
+    else await replaceWhole(stageDir, marker, target, outDir, owner, exists, owned);
     log.info('export', `dataset written to ${outDir}/`, { out_dir: outDir });
     return 'written';
   } finally {
