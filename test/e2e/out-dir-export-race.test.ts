@@ -104,4 +104,30 @@ describe('out_dir: a user file put in while the export copies', () => {
     assert.deepEqual(readFileSync(join(out, 'thesis.tex')), USER_BYTES);
     assert.deepEqual(readdirSync(dir).filter((n) => /^out\.(tmp|old)-/.test(n)), []);
   });
+
+  it("a killed export's old copy that holds a user's file is left beside out_dir, with a warning; a clean one is removed", async () => {
+    const dir = tempDir();
+    const { stageDir, marker, owner } = await smallDataset(dir);
+    const out = join(dir, 'out');
+    // As a kill leaves it between renaming the old dataset aside and the check: its record,
+    // its files, and a file a user put in during the copy. pid 2^22+1 is past pid_max's default.
+    const record = JSON.parse(readFileSync(join(out, OUT_MARKER), 'utf8')) as { files: { path: string }[] };
+    for (const [name, user] of [['out.old-4194305', true], ['out.old-4194306', false]] as const) {
+      const old = join(dir, name);
+      for (const f of record.files) {
+        mkdirSync(join(old, f.path, '..'), { recursive: true });
+        writeFileSync(join(old, f.path), readFileSync(join(out, f.path)));
+      }
+      writeFileSync(join(old, OUT_MARKER), JSON.stringify(record));
+      if (user) writeFileSync(join(old, 'thesis.tex'), USER_BYTES);
+    }
+    writeFileSync(join(out, marker.files.find((f) => f.path.endsWith('.parquet'))!.path), 'damaged');
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (_e: string, m: string) => void warnings.push(m) };
+    assert.equal(await exportDataset(stageDir, marker, out, log, owner), 'written');
+    assert.deepEqual(readFileSync(join(dir, 'out.old-4194305', 'thesis.tex')), USER_BYTES);
+    assert.equal(existsSync(join(dir, 'out.old-4194306')), false, 'the leftover with only the tool\'s files is removed');
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /out\.old-4194305 is a killed export's copy .* holds files userlm-data did not write; it was left as it is/);
+  });
 });

@@ -186,7 +186,6 @@ async function place(from: string, to: string): Promise<void> {
   await syncFile(to);
 }
 
-/** out_dir.tmp-<pid>, out_dir.old-<pid> and staged lock files of killed runs; only ones the tool marked (or empty ones). */
 /**
  * A staging directory killed while its first marker was being written holds nothing but the
  * marker's temp file (writeFileAtomic's `.<name>.tmp-<pid>-<hex>`): it is the tool's own.
@@ -196,7 +195,13 @@ async function onlyMarkerInProgress(dir: string): Promise<boolean> {
   return !!ents && ents.length > 0 && ents.every((e) => e.startsWith(`.${OUT_MARKER}.tmp-`));
 }
 
-async function removeStaleSiblings(target: string): Promise<void> {
+/**
+ * out_dir.tmp-<pid>, out_dir.old-<pid> and staged lock files of killed runs; only ones the tool
+ * marked (or empty ones). An old-<pid> copy holding a file its record does not list (a user's
+ * file that arrived while a killed export was swapping) is kept and returned, never deleted.
+ */
+async function removeStaleSiblings(target: string): Promise<string[]> {
+  const kept: string[] = [];
   const parent = dirname(target);
   const base = basename(target);
   for (const e of await readdir(parent).catch(() => [] as string[])) {
@@ -206,10 +211,22 @@ async function removeStaleSiblings(target: string): Promise<void> {
     const pid = Number((dirMatch ?? lockMatch)?.[dirMatch ? 2 : 1] ?? NaN);
     if (!Number.isInteger(pid) || (pid !== process.pid && processAlive(pid))) continue;
     const path = join(parent, e);
-    if (lockMatch) await rm(path, { force: true });
-    else if ((await readRecord(path)) || (await onlyMarkerInProgress(path))) await rm(path, { recursive: true, force: true });
+    if (lockMatch) {
+      await rm(path, { force: true });
+      continue;
+    }
+    const record = await readRecord(path);
+    if (record && dirMatch![1] === 'old') {
+      const listed = new Set(record.files.map((f) => f.path));
+      if ((await listAll(path).catch(() => [])).some((p) => !listed.has(p))) {
+        kept.push(path);
+        continue;
+      }
+    }
+    if (record || (await onlyMarkerInProgress(path))) await rm(path, { recursive: true, force: true });
     else await rmdir(path).catch(() => undefined);
   }
+  return kept;
 }
 
 function lockPath(target: string, mountPoint: boolean): string {
@@ -339,7 +356,10 @@ export async function exportDataset(
     // Again under the lock: another pipeline may have taken out_dir in between.
     const claimed = await claimOutDir(outDir, owner);
     target = claimed.target;
-    if (!mountPoint) await removeStaleSiblings(target);
+    if (!mountPoint) {
+      for (const path of await removeStaleSiblings(target))
+        log.warn('export', `${path} is a killed export's copy of an earlier dataset that also holds files userlm-data did not write; it was left as it is: move those files out, then delete it`, { path });
+    }
     // What out_dir held as the claim saw it: anything else found there at the swap arrived since.
     const owned = new Set(claimed.record ? claimed.record.files.map((f) => f.path) : await listAll(target).catch(() => []));
     const current = claimed.record ? await upToDate(target, claimed.record, marker) : null;
