@@ -4,12 +4,12 @@ import { sqlString, toNumber, type Db } from '../core/db.js';
 import { sha256File } from '../core/hash.js';
 import { MARKER_FILE, type StageMarker } from '../core/marker.js';
 import { stageDir } from '../core/runner.js';
-import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE } from '../core/stage.js';
+import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE } from '../core/stage.js';
 
 export const REPORT_BENCH_STAGES = ['normalize', 'filter', 'dedup', 'intents', 'flip', 'tokenize', 'split', 'shards'];
 
 /** Bumped whenever the generated run changes shape, so that a cached run is rebuilt. */
-const GENERATOR_VERSION = 2;
+const GENERATOR_VERSION = 3;
 /** Written last: a run directory without it is a half-written one and is rebuilt. */
 const COMPLETE_FILE = 'GENERATED';
 
@@ -88,9 +88,17 @@ async function generateRun(db: Db, runDir: string, n: number): Promise<void> {
             CASE WHEN source = 'prism' THEN 'test_ood' WHEN hash(user_key) % 100 < 90 THEN 'train' WHEN hash(user_key) % 100 < 95 THEN 'validation' ELSE 'test' END AS split, i
      FROM bench_conv, range(1, turns + 2) r(t) WHERE kept_dedup ORDER BY i, t`,
   );
-  for (const s of ['flip', 'tokenize']) await copy('SELECT * EXCLUDE (split, i) FROM bench_samples', d(s));
+  // Between flip and shards a run passes conversation rows on: sample counts, per-sample lists, the split.
+  const perConversation = `FROM bench_samples GROUP BY conversation_id, i ORDER BY i`;
+  await copy(`SELECT conversation_id, any_value(num_user_turns) AS num_user_turns, count(*)::INTEGER AS ${NUM_SAMPLES_COLUMN} ${perConversation}`, d('flip'));
+  await copy(
+    `SELECT conversation_id, count(*)::INTEGER AS ${NUM_SAMPLES_COLUMN}, list(num_tokens ORDER BY turn_index) AS num_tokens,
+            list(num_target_tokens ORDER BY turn_index) AS num_target_tokens, list(history_messages_dropped ORDER BY turn_index) AS history_messages_dropped,
+            list(false ORDER BY turn_index) AS too_long ${perConversation}`,
+    d('tokenize'),
+  );
   await copy(`SELECT sample_id, conversation_id, 'too_long' AS reason, 3000 AS num_tokens FROM bench_samples WHERE false`, d('tokenize', SAMPLE_DROPS_FILE));
-  await copy('SELECT * EXCLUDE (i) FROM bench_samples', d('split'));
+  await copy(`SELECT conversation_id, any_value(split) AS split, count(*)::INTEGER AS ${NUM_SAMPLES_COLUMN} ${perConversation}`, d('split'));
   await copy(`SELECT DISTINCT user_key, country AS stratum, split FROM bench_samples WHERE split <> 'test_ood' ORDER BY ALL`, d('split', 'users.parquet'));
   await copy(`SELECT conversation_id, split, 'src1:1' AS train_conversation_id, 0.7::FLOAT AS similarity FROM bench_samples WHERE split = 'validation' AND i % 997 = 0 AND turn_index = 1`, d('split', 'leaks.parquet'));
   const splits = (await db.all<{ split: string; n: unknown; c: unknown; u: unknown }>(`SELECT split, count(*) AS n, count(DISTINCT conversation_id) AS c, count(DISTINCT user_key) AS u FROM bench_samples GROUP BY 1 ORDER BY 1`)).map((r) => ({ split: r.split, n: toNumber(r.n), c: toNumber(r.c), u: toNumber(r.u) }));

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { END_TOKEN, flipConversation, type ChatMessage } from '../stages/flip/flip-conversation.js';
 import { CHAT_FORMATS, renderTrainingText } from '../stages/tokenize/chat-format.js';
+import type { BatchCounts, ConversationBatch } from '../stages/tokenize/count-batch.js';
+import { countBatches } from '../stages/tokenize/count-batches.js';
 import { countConversationSamples } from '../stages/tokenize/count-conversation-samples.js';
 import { loadTokenizer } from '../stages/tokenize/load-tokenizer.js';
 import { uniform as rng } from '../core/seeded-random.js';
@@ -59,8 +62,77 @@ function sampleTextBytes(c: ChatMessage[]): number {
   return total + Buffer.byteLength(INTENT) + prefix;
 }
 
-/** Prints tokenization throughput at 1M samples, with per-turn reuse and without. */
+/** Conversations in the batches the tokenize stage sends its workers (at most 2048 conversations or 1M characters). */
+function stageBatches(convs: Iterable<ChatMessage[]>): ConversationBatch[] {
+  const out: ConversationBatch[] = [];
+  let b = { intents: [] as string[], roles: [] as string[], contents: [] as string[], offsets: [0], size: 0 };
+  const close = () => {
+    out.push({ intents: b.intents, roles: b.roles, contents: b.contents, offsets: Int32Array.from(b.offsets) });
+    b = { intents: [], roles: [], contents: [], offsets: [0], size: 0 };
+  };
+  for (const c of convs) {
+    b.intents.push(INTENT);
+    b.size += INTENT.length;
+    for (const m of c) {
+      b.roles.push(m.role);
+      b.contents.push(m.content);
+      b.size += m.content.length;
+    }
+    b.offsets.push(b.contents.length);
+    if (b.size >= 1 << 20 || b.intents.length >= 2048) close();
+  }
+  if (b.intents.length) close();
+  return out;
+}
+
+async function* replay(batches: ConversationBatch[]): AsyncGenerator<ConversationBatch> {
+  yield* batches;
+}
+
+/**
+ * The stage's counting path (countBatches) on one worker thread, then on one per core:
+ * rates of conversation text, their ratio, and whether every sample's counts are equal.
+ */
+async function benchWorkers(samples: number): Promise<boolean> {
+  const convs = [...conversations(samples, 4, 5)];
+  const bytes = convs.reduce((a, c) => a + bytesOf(c), 0);
+  const batches = stageBatches(convs);
+  const setup = { tokenizerJson: null, endToken: END_TOKEN, format: 'userlm-8b' as const, maxSeqLen: 2048, overflow: 'truncate_history' as const };
+  const run = async (workers: number) => {
+    const got: BatchCounts[] = [];
+    const cpu0 = process.cpuUsage();
+    const t = performance.now();
+    await countBatches(replay(batches), setup, workers, (c) => got.push(c));
+    const s = (performance.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    return { s, cpu: (cpu.user + cpu.system) / 1e6, got };
+  };
+  // Both measured the same way: fresh worker threads that load their own tokenizer and start
+  // with a cold pre-token cache, as the stage's workers do.
+  const one = await run(1);
+  const n = availableParallelism();
+  const many = await run(n);
+  let equal = one.got.length === many.got.length;
+  let tokens = 0;
+  for (let i = 0; equal && i < one.got.length; i++) {
+    const a = one.got[i]!;
+    const b = many.got[i]!;
+    for (const k of ['sampleOffsets', 'numTokens', 'numTargetTokens', 'historyDropped', 'tooLong'] as const) equal &&= Buffer.from(a[k].buffer).equals(Buffer.from(b[k].buffer));
+    for (const x of a.numTokens) tokens += x;
+  }
+  const mb = bytes / 1e6;
+  const ratio = one.s / many.s;
+  console.log(`worker threads: ${convs.length.toLocaleString('en-US')} conversations (${mb.toFixed(1)} MB of text, ${tokens.toLocaleString('en-US')} sample tokens) in ${batches.length} batches, as the stage counts them`);
+  console.log(`  single thread (1 worker):  ${(mb / one.s).toFixed(2).padStart(6)} MB/s  (${one.s.toFixed(1)} s wall, ${one.cpu.toFixed(1)} CPU s)`);
+  console.log(`  ${String(n).padStart(2)} worker threads:         ${(mb / many.s).toFixed(2).padStart(6)} MB/s  (${many.s.toFixed(1)} s wall, ${many.cpu.toFixed(1)} CPU s; start-up and tokenizer loading included in both)`);
+  console.log(`  ratio ${ratio.toFixed(2)}x on ${n} cores (target >= 2x on 2 cores: ${n >= 2 && ratio >= 2 ? 'ok' : 'MISSED'}); counts of every sample equal: ${equal ? 'yes' : 'NO'}`);
+  return equal;
+}
+
+/** Prints tokenization throughput at 1M samples, with per-turn reuse and without, and on every core. */
 export async function benchTokenize(): Promise<void> {
+  if (!(await benchWorkers(Number(process.env['USERLM_BENCH_TOKENIZE_SAMPLES'] ?? 400_000)))) process.exitCode = 1;
+  if (process.env['USERLM_BENCH_TOKENIZE_WORKERS_ONLY']) return;
   const { tokenizer: tok } = await loadTokenizer({ tokenizerJson: null, endToken: END_TOKEN });
   const o = { maxSeqLen: 2048, overflow: 'truncate_history' as const, endToken: END_TOKEN, format: CHAT_FORMATS['userlm-8b'] };
   const SAMPLES = 1_000_000;

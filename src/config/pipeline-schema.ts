@@ -502,7 +502,13 @@ export function pipelineSchema(registry: SourceRegistry = SOURCE_DEFINITIONS) {
       engine: filled(
         Type.Object(
           {
-            threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+            threads: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: 1024,
+                description: 'Cores the run uses: DuckDB threads, and the worker threads that tokenize (1: tokenize on the main thread). Default: all cores. Output does not depend on it.',
+              }),
+            ),
             memory_limit: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$' })),
           },
           { additionalProperties: false, default: {} },

@@ -10,7 +10,7 @@ import { hashValue, sha256File } from './hash.js';
 import type { Logger } from './logger.js';
 import { markerFilesIntact, readMarker, writeMarker, MARKER_FILE, type FileEntry, type StageMarker } from './marker.js';
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
-import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, type AnyStageSpec, type ResultOf, type StageCounts, type StageOutcome, type StageResult, type StageSpec } from './stage.js';
+import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, type AnyStageSpec, type ResultOf, type StageCounts, type StageOutcome, type StageResult, type StageSpec } from './stage.js';
 import { processAlive } from './process-alive.js';
 import { checkStageGuards } from './stage-guards.js';
 
@@ -101,10 +101,12 @@ async function countRows(db: Db, files: string[]): Promise<{ conversations: numb
   if (files.length === 0) return { conversations: 0, samples: 0 };
   const cols = await db.all<{ column_name: string }>(`DESCRIBE SELECT * FROM read_parquet(${sqlList(files)})`);
   const isSamples = cols.some((c) => c.column_name === 'sample_id');
+  // Stages after flip pass conversations on, each saying how many samples it will give.
+  const perConversation = !isSamples && cols.some((c) => c.column_name === NUM_SAMPLES_COLUMN);
   const row = await db.one<{ c: unknown; s: unknown }>(
-    `SELECT count(DISTINCT conversation_id) AS c, count(*) AS s FROM read_parquet(${sqlList(files)})`,
+    `SELECT count(DISTINCT conversation_id) AS c, ${perConversation ? `coalesce(sum(${NUM_SAMPLES_COLUMN}), 0)` : 'count(*)'} AS s FROM read_parquet(${sqlList(files)})`,
   );
-  return { conversations: toNumber(row.c), samples: isSamples ? toNumber(row.s) : null };
+  return { conversations: toNumber(row.c), samples: isSamples || perConversation ? toNumber(row.s) : null };
 }
 
 async function countDrops(db: Db, file: string): Promise<Record<string, number>> {

@@ -12,6 +12,12 @@ export const DROPS_FILE = 'drops.parquet';
  */
 export const SAMPLE_DROPS_FILE = 'sample_drops.parquet';
 
+/**
+ * A column of conversation rows that stand for samples not yet expanded (the stages between
+ * flip and shards): how many samples the row gives. The runner counts samples as its sum.
+ */
+export const NUM_SAMPLES_COLUMN = 'num_samples';
+
 /** What the runner counted for a finished stage. */
 export interface StageCounts {
   conversations_in: number;

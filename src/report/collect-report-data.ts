@@ -80,7 +80,12 @@ interface StageInfo {
   marker: StageMarker;
   /** Parquet files with the rows the stage passed on. */
   data: string[];
-  conversationLevel: boolean;
+  /**
+   * Whether data holds whole conversations (one row each, with messages). The stages between
+   * flip and shards pass on narrow conversation rows (counts, split) whose text stays in the
+   * intents stage's files; the shards hold samples.
+   */
+  conversationTexts: boolean;
 }
 
 async function columns(db: Db, files: string[]): Promise<string[]> {
@@ -99,8 +104,8 @@ async function loadStages(db: Db, runDir: string, names: string[]): Promise<Stag
     }
     const hasData = marker.files.some((f) => f.path === DATA_FILE);
     const data = hasData ? [join(dir, DATA_FILE)] : marker.files.filter((f) => f.path.startsWith('data/') && f.path.endsWith('.parquet')).map((f) => join(dir, f.path));
-    const conversationLevel = data.length > 0 && !(await columns(db, data)).includes('sample_id');
-    out.push({ name, order, dir, marker, data, conversationLevel });
+    const cols = data.length > 0 ? await columns(db, data) : [];
+    out.push({ name, order, dir, marker, data, conversationTexts: cols.includes('messages') && !cols.includes('sample_id') });
   }
   return out;
 }
@@ -168,7 +173,7 @@ export async function collectReportData(db: Db, runDir: string, opts: CollectOpt
   for (const [i, st] of stages.entries()) {
     if (has(st, DROPS_FILE)) {
       // The text comes from the nearest earlier stage that holds whole conversations.
-      const textStage = stages.slice(0, i).reverse().find((s) => s.conversationLevel);
+      const textStage = stages.slice(0, i).reverse().find((s) => s.conversationTexts);
       const picked = await db.all<Record<string, unknown>>(
         `SELECT * FROM read_parquet(${sqlList([join(st.dir, DROPS_FILE)])})
          QUALIFY row_number() OVER (PARTITION BY reason ORDER BY md5(conversation_id), conversation_id) <= ${perReason}

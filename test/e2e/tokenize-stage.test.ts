@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { buildDataset } from '../../src/stages/recipe.js';
+import { collectReportData } from '../../src/report/collect-report-data.js';
+import { buildDataset, STAGES } from '../../src/stages/recipe.js';
 import { tempDir, withDb, writePipeline } from '../helpers.js';
 
 const long = (word: string, n: number) => Array.from({ length: n }, (_, i) => `${word}${i}`).join(' ');
@@ -82,6 +83,13 @@ describe('the tokenize stage', () => {
     assert.match(card, /## Token lengths/);
     assert.match(card, /\| train \| \d+ \| [\d,]+ \| [\d,]+ \| [\d.]+ \| \d+ \| \d+ \| \d+ \| 0 \| \d+ \|/);
     assert.match(card, /too_long: \d+ samples/);
+    // The report quotes a conversation tokenize dropped from the intents stage's files: the
+    // stages between flip and shards keep no text of their own.
+    const report = await withDb((db) => collectReportData(db, join(dir, 'runs'), { stages: STAGES.map((s) => s.name) }));
+    const ex = report.dropExamples.find((e) => e.stage === 'tokenize' && e.reason === 'all_samples_too_long')!;
+    assert.ok(ex.messages[0]!.content.startsWith('huge0 huge1'), JSON.stringify(ex));
+    assert.deepEqual(report.sampleDrops, [{ stage: 'tokenize', reason: 'too_long', n: dropped }]);
+    assert.equal(report.stages.find((x) => x.name === 'split')!.samples_out, tok.samples_out);
   });
 
   it('truncates the oldest exchanges instead under truncate_history, and the shards hold the cut history', async () => {

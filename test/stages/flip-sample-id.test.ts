@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { sqlString } from '../../src/core/db.js';
-import { flipSql } from '../../src/stages/flip/flip-stage.js';
+import { expandSamplesSql } from '../../src/stages/flip/flip-stage.js';
 import { tempDir, withDb } from '../helpers.js';
+import { writeConversations } from './flip-rows.js';
 
 describe('sample_id', () => {
   it('is unique past 999 user turns, and keeps its three-digit form below', async () => {
     const dir = tempDir();
-    const json = join(dir, 'conv.json');
     const messages = Array.from({ length: 1001 }, (_, i) => [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }]).flat();
-    writeFileSync(json, JSON.stringify({ conversation_id: 'c', intent: 'i', messages, source: 's', user_key: 'u', country: 'X', language: 'English', split_override: null }));
-    const file = join(dir, 'conv.parquet');
     await withDb(async (db) => {
-      await db.run(
-        `COPY (SELECT * FROM read_json(${sqlString(json)}, columns = {conversation_id: 'VARCHAR', intent: 'VARCHAR', messages: 'STRUCT(role VARCHAR, content VARCHAR)[]', source: 'VARCHAR', user_key: 'VARCHAR', country: 'VARCHAR', language: 'VARCHAR', split_override: 'VARCHAR'}))
-         TO ${sqlString(file)} (FORMAT parquet)`,
-      );
-      const rows = await db.all<{ sample_id: string; turn_index: number }>(`SELECT sample_id, turn_index FROM (${flipSql(file)})`, { end_token: '<|endconversation|>' });
+      const file = await writeConversations(db, dir, [{ conversation_id: 'c', intent: 'i', messages }]);
+      const rows = await db.all<{ sample_id: string; turn_index: number }>(`SELECT sample_id, turn_index FROM (${expandSamplesSql(file)})`, { end_token: '<|endconversation|>' });
       assert.equal(rows.length, 1002);
       // lpad(t, 3) cut turns 1000, 1001 and 1002 to "100": three samples shared one id.
       assert.equal(new Set(rows.map((r) => r.sample_id)).size, 1002);

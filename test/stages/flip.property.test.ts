@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { sqlString } from '../../src/core/db.js';
 import { END_TOKEN, flipConversation, type ChatMessage } from '../../src/stages/flip/flip-conversation.js';
-import { flipSql } from '../../src/stages/flip/flip-stage.js';
+import { expandSamplesSql } from '../../src/stages/flip/flip-stage.js';
 import { propertyOptions, tempDir, withDb } from '../helpers.js';
+import { writeConversations } from './flip-rows.js';
 
 // Any Unicode text (no lone surrogates: those are dropped at normalize), NUL included.
 const text = fc.string({ unit: 'binary', maxLength: 40 });
@@ -40,20 +38,14 @@ describe('flip, property-based', () => {
     );
   });
 
-  it('the SQL the stage runs agrees with the reference on any filtered conversations', async () => {
+  it('the SQL the shards stage expands samples with agrees with the reference on any filtered conversations', async () => {
     const dir = tempDir();
     await withDb(async (db) => {
       await fc.assert(
         fc.asyncProperty(fc.array(fc.tuple(text, alternating), { minLength: 1, maxLength: 8 }), async (convs) => {
           const rows = convs.map(([intent, messages], i) => ({ conversation_id: `c${i}`, intent, messages }));
-          const json = join(dir, 'conv.json');
-          const file = join(dir, 'conv.parquet');
-          writeFileSync(json, rows.map((r) => JSON.stringify({ ...r, source: 's', user_key: 'u', country: 'X', language: 'English', split_override: null })).join('\n'));
-          await db.run(
-            `COPY (SELECT * FROM read_json(${sqlString(json)}, columns = {conversation_id: 'VARCHAR', intent: 'VARCHAR', messages: 'STRUCT(role VARCHAR, content VARCHAR)[]', source: 'VARCHAR', user_key: 'VARCHAR', country: 'VARCHAR', language: 'VARCHAR', split_override: 'VARCHAR'}))
-             TO ${sqlString(file)} (FORMAT parquet)`,
-          );
-          const got = await db.all<{ conversation_id: string; turn_index: number; kind: string; messages: ChatMessage[]; target: string; num_user_turns: number }>(flipSql(file), { end_token: END_TOKEN });
+          const file = await writeConversations(db, dir, rows);
+          const got = await db.all<{ conversation_id: string; turn_index: number; kind: string; messages: ChatMessage[]; target: string; num_user_turns: number }>(expandSamplesSql(file), { end_token: END_TOKEN });
           const want = rows.flatMap((r) => flipConversation(r.intent, r.messages).map((s) => ({ conversation_id: r.conversation_id, num_user_turns: r.messages.length / 2, ...s })));
           assert.deepEqual(
             got.map((g) => ({ conversation_id: g.conversation_id, num_user_turns: g.num_user_turns, turn_index: g.turn_index, kind: g.kind, messages: g.messages, target: g.target })),

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { sqlString } from '../../src/core/db.js';
 import { END_TOKEN, flipConversation, type ChatMessage } from '../../src/stages/flip/flip-conversation.js';
-import { flipSql } from '../../src/stages/flip/flip-stage.js';
+import { expandSamplesSql } from '../../src/stages/flip/flip-stage.js';
 import { tempDir, withDb } from '../helpers.js';
+import { writeConversations } from './flip-rows.js';
 
 function conversation(k: number, tag: string): ChatMessage[] {
   const out: ChatMessage[] = [];
@@ -27,19 +26,13 @@ describe('flipConversation', () => {
     assert.equal(s[3]!.messages.length, 1 + 6);
   });
 
-  it('matches the SQL the stage runs, for 1 to 12 user turns', async () => {
+  it('matches the SQL the shards stage expands samples with, for 1 to 12 user turns', async () => {
     const dir = tempDir();
-    const file = join(dir, 'conv.parquet');
     await withDb(async (db) => {
       const rows = Array.from({ length: 12 }, (_, i) => ({ conversation_id: `c${i + 1}`, intent: `intent ${i + 1}`, messages: conversation(i + 1, `c${i + 1}`) }));
-      const json = join(dir, 'conv.json');
-      (await import('node:fs')).writeFileSync(json, rows.map((r) => JSON.stringify({ ...r, source: 's', user_key: 'u', country: 'X', language: 'English', split_override: null })).join('\n'));
-      await db.run(
-        `COPY (SELECT * FROM read_json(${sqlString(json)}, columns = {conversation_id: 'VARCHAR', intent: 'VARCHAR', messages: 'STRUCT(role VARCHAR, content VARCHAR)[]', source: 'VARCHAR', user_key: 'VARCHAR', country: 'VARCHAR', language: 'VARCHAR', split_override: 'VARCHAR'}))
-         TO ${sqlString(file)} (FORMAT parquet)`,
-      );
-      const got = await db.all<{ conversation_id: string; turn_index: number; kind: string; messages: { role: string; content: string }[]; target: string; sample_id: string }>(
-        flipSql(file),
+      const file = await writeConversations(db, dir, rows);
+      const got = await db.all<{ conversation_id: string; turn_index: number; kind: string; messages: { role: string; content: string }[]; target: string; sample_id: string; num_tokens: number }>(
+        expandSamplesSql(file),
         { end_token: END_TOKEN },
       );
       const want = rows.flatMap((r) =>
@@ -55,6 +48,7 @@ describe('flipConversation', () => {
         assert.deepEqual(g.messages, w.messages);
         assert.equal(g.target, w.target);
         assert.equal(g.sample_id, `${w.conversation_id}#${String(w.turn_index).padStart(3, '0')}`);
+        assert.equal(g.num_tokens, 10 * (w.turn_index - 1), 'the count of its own turn');
       }
     });
   });

@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { sqlString, toNumber } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
+import type { ResultOf } from '../../src/core/stage.js';
+import type { intentsStage } from '../../src/stages/intents/intents-stage.js';
 import { splitStage, userSplitSql } from '../../src/stages/split/split-stage.js';
 import { propertyOptions, samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
 
@@ -31,28 +33,26 @@ describe('split, property-based', () => {
       await fc.assert(
         fc.asyncProperty(conversations, fc.integer({ min: 0, max: 2 ** 31 }), async (convs, seed) => {
           run++;
-          const json = join(dir, `in-${run}.json`);
           const input = join(dir, `in-${run}.parquet`);
-          const rows = convs.flatMap((c, i) =>
-            Array.from({ length: c.turns + 1 }, (_, t) => ({
-              conversation_id: `c${i}`, user_key: c.user === null ? null : `u${c.user}`, country: c.country, split_override: c.override, turn_index: t + 1, kind: t === 0 ? 'initiation' : 'interaction', target: `conversation ${i} turn ${t}`,
-            })),
-          );
-          writeFileSync(json, rows.map((r) => JSON.stringify(r)).join('\n'));
-          await db.run(
-            `COPY (SELECT * FROM read_json(${sqlString(json)}, columns = {conversation_id: 'VARCHAR', user_key: 'VARCHAR', country: 'VARCHAR', split_override: 'VARCHAR', turn_index: 'INTEGER', kind: 'VARCHAR', target: 'VARCHAR'}))
-             TO ${sqlString(input)} (FORMAT parquet)`,
-          );
+          // The tokenize stage's conversation rows, and the intents stage's conversations they point at.
+          const json = join(dir, `in-${run}.json`);
+          const intents = join(dir, `intents-${run}.parquet`);
+          const messages = (i: number, turns: number) => Array.from({ length: turns }, (_, t) => [{ role: 'user', content: `conversation ${i} turn ${t}` }, { role: 'assistant', content: 'ok' }]).flat();
+          writeFileSync(json, convs.map((c, i) => JSON.stringify({ conversation_id: `c${i}`, user_key: c.user === null ? null : `u${c.user}`, country: c.country, split_override: c.override, messages: messages(i, c.turns), num_samples: c.turns + 1, too_long: Array.from({ length: c.turns + 1 }, () => false) })).join('\n'));
+          const read = `read_json(${sqlString(json)}, columns = {conversation_id: 'VARCHAR', user_key: 'VARCHAR', country: 'VARCHAR', split_override: 'VARCHAR', messages: 'STRUCT(role VARCHAR, content VARCHAR)[]', num_samples: 'INTEGER', too_long: 'BOOLEAN[]'})`;
+          await db.run(`COPY (SELECT conversation_id, user_key, country, split_override, messages FROM ${read}) TO ${sqlString(intents)} (FORMAT parquet)`);
+          await db.run(`COPY (SELECT conversation_id, num_samples, too_long FROM ${read}) TO ${sqlString(input)} (FORMAT parquet)`);
+          const samples = convs.reduce((a, c) => a + c.turns + 1, 0);
           const out = tempDir();
-          await splitStage.run({ db, pipeline: { ...p, config: { ...p.config, seed } }, dir: out, input, needs: {}, earlier: [], scratchDir: out, log: silentLogger });
+          await splitStage.run({ db, pipeline: { ...p, config: { ...p.config, seed } }, dir: out, input, needs: { intents: { data: intents } as ResultOf<typeof intentsStage> }, earlier: [], scratchDir: out, log: silentLogger });
           const data = sqlString(join(out, 'data.parquet'));
           const twoSplits = await db.all(
-            `SELECT coalesce(user_key, 'conversation|' || conversation_id) AS u FROM read_parquet(${data})
+            `SELECT coalesce(user_key, 'conversation|' || conversation_id) AS u FROM read_parquet(${data}) s JOIN read_parquet(${sqlString(intents)}) i USING (conversation_id)
              WHERE split <> 'test_ood' GROUP BY 1 HAVING count(DISTINCT split) > 1`,
           );
           assert.deepEqual(twoSplits, []);
-          const n = await db.one<{ rows: unknown; convs: unknown }>(`SELECT count(*) AS rows, count(DISTINCT conversation_id) AS convs FROM read_parquet(${data})`);
-          assert.equal(toNumber(n.rows), rows.length, 'every sample kept');
+          const n = await db.one<{ samples: unknown; convs: unknown }>(`SELECT sum(num_samples) AS samples, count(DISTINCT conversation_id) AS convs FROM read_parquet(${data})`);
+          assert.equal(toNumber(n.samples), samples, 'every sample kept');
           assert.equal(toNumber(n.convs), convs.length);
           const badOverride = await db.all(`SELECT conversation_id FROM read_parquet(${data}) WHERE (conversation_id IN (${convs.flatMap((c, i) => (c.override ? [`'c${i}'`] : [])).join(', ') || "''"})) <> (split = 'test_ood')`);
           assert.deepEqual(badOverride, [], 'a fixed-split source goes wholly to its split, and nothing else does');

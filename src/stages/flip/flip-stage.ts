@@ -1,43 +1,79 @@
 import { join } from 'node:path';
 import { sqlString } from '../../core/db.js';
-import { DATA_FILE, defineStage } from '../../core/stage.js';
+import { DATA_FILE, NUM_SAMPLES_COLUMN, defineStage } from '../../core/stage.js';
+
+// K user turns -> K+1 samples (see flip-conversation.ts for the rule). Samples are a pure
+// function of a conversation, its intent and its per-sample token counts, so no stage
+// stores them: flip says how many each conversation gives, and the shards stage expands
+// them with sampleFieldsSql while it writes the output files. The filter stage has
+// guaranteed strict user/assistant alternation, so user turn t sits at position 2t-1.
+
+/** sample_id of turn t of a conversation (both SQL expressions). */
+export function sampleIdSql(conversationId: string, t: string): string {
+  // lpad cuts to its width: turn 1000 would get turn 100's id. Past 999 the number is
+  // written whole, so ids up to 999 keep the form they always had.
+  return `(${conversationId} || '#' || CASE WHEN ${t} < 1000 THEN lpad(${t}::VARCHAR, 3, '0') ELSE ${t}::VARCHAR END)`;
+}
 
 /**
- * K user turns -> K+1 samples (see flip-conversation.ts for the rule). The filter stage has
- * guaranteed strict user/assistant alternation, so user turn t sits at position 2t-1.
+ * The columns of sample t of conversation row c: c has the conversation's columns (intent,
+ * messages, ...) and history_messages_dropped, the list of oldest history messages each
+ * sample leaves out (tokenize's max_seq_len policy), indexed by turn. $end_token is bound.
  */
-export function flipSql(input: string): string {
+export function sampleFieldsSql(c: string, t: string): string {
+  const k = `(len(${c}.messages) // 2)`;
+  const dropped = `coalesce(${c}.history_messages_dropped[${t}], 0)`;
+  return `${sampleIdSql(`${c}.conversation_id`, t)} AS sample_id,
+      ${c}.conversation_id,
+      ${c}.source,
+      ${c}.split,
+      ${c}.user_key,
+      ${c}.country,
+      ${c}.language,
+      ${t}::INTEGER AS turn_index,
+      ${k}::INTEGER AS num_user_turns,
+      CASE WHEN ${t} = 1 THEN 'initiation' WHEN ${t} <= ${k} THEN 'interaction' ELSE 'termination' END AS kind,
+      ${c}.intent,
+      list_prepend({'role': 'system', 'content': ${c}.intent}, ${c}.messages[1 + ${dropped} : 2 * (${t} - 1)]) AS messages,
+      CASE WHEN ${t} <= ${k} THEN ${c}.messages[2 * ${t} - 1].content ELSE $end_token END AS target,
+      ${c}.num_tokens[${t}] AS num_tokens,
+      ${c}.num_target_tokens[${t}] AS num_target_tokens,
+      ${dropped}::INTEGER AS history_messages_dropped`;
+}
+
+/**
+ * Every kept sample of the conversation rows in the Parquet file `input` (with the per-sample
+ * lists num_tokens, num_target_tokens, history_messages_dropped and too_long, indexed by turn,
+ * and split), in file order then turn order.
+ */
+export function expandSamplesSql(input: string): string {
   return `
-    SELECT
-      -- lpad cuts to its width: turn 1000 would get turn 100's id. Past 999 the number is
-      -- written whole, so ids up to 999 keep the form they always had.
-      c.conversation_id || '#' || CASE WHEN t < 1000 THEN lpad(t::VARCHAR, 3, '0') ELSE t::VARCHAR END AS sample_id,
-      c.conversation_id,
-      c.source,
-      c.user_key,
-      c.country,
-      c.language,
-      c.split_override,
-      t::INTEGER AS turn_index,
-      (len(c.messages) // 2)::INTEGER AS num_user_turns,
-      CASE WHEN t = 1 THEN 'initiation' WHEN t <= len(c.messages) // 2 THEN 'interaction' ELSE 'termination' END AS kind,
-      c.intent,
-      list_prepend({'role': 'system', 'content': c.intent}, c.messages[1 : 2 * (t - 1)]) AS messages,
-      CASE WHEN t <= len(c.messages) // 2 THEN c.messages[2 * t - 1].content ELSE $end_token END AS target
-    FROM read_parquet(${sqlString(input)}, file_row_number = true) c,
-         range(1, len(c.messages) // 2 + 2) r(t)
-    ORDER BY c.file_row_number, t`;
+    SELECT ${sampleFieldsSql('c', 'r.t')}
+    FROM read_parquet(${sqlString(input)}, file_row_number = true) c, range(1, len(c.messages) // 2 + 2) r(t)
+    WHERE NOT c.too_long[r.t]
+    ORDER BY c.file_row_number, r.t`;
+}
+
+/** One row per conversation: its user turns and the K+1 samples it gives. */
+export function flipPlanSql(input: string): string {
+  return `
+    SELECT conversation_id, (len(messages) // 2)::INTEGER AS num_user_turns, (len(messages) // 2 + 1)::INTEGER AS ${NUM_SAMPLES_COLUMN}
+    FROM read_parquet(${sqlString(input)}, file_row_number = true)
+    ORDER BY file_row_number`;
+}
+
+export interface FlipNotes {
+  end_token: string;
 }
 
 export const flipStage = defineStage({
   name: 'flip',
-  version: 1,
+  // 2: conversation rows with their sample counts instead of the K+1 sample rows.
+  version: 2,
   options: (p) => p.config.stages.flip,
   async run({ db, pipeline, dir, input }) {
-    await db.run(
-      `COPY (${flipSql(input!)}) TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
-      { end_token: pipeline.config.stages.flip.end_token },
-    );
-    return { notes: {} };
+    await db.run(`COPY (${flipPlanSql(input!)}) TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`);
+    const notes: FlipNotes = { end_token: pipeline.config.stages.flip.end_token };
+    return { notes };
   },
 });

@@ -1,20 +1,26 @@
+/** Per message of a sample, strlen(role) + strlen(content): the list rowBytesSql and arrowBytesSql sum. */
+export function messageSizesSql(messages: string): string {
+  return `list_transform(${messages}, m -> strlen(m.role) + strlen(m.content))`;
+}
+
 /**
  * SQL for the uncompressed size of one shard row, in bytes: each string's bytes plus its 4-byte
  * length (Parquet's plain encoding; Arrow's int32 offset), 4 per int32, 4 per list offset and a
  * few bytes per value for Parquet's repetition/definition levels and page headers: an upper
- * bound of what DuckDB writes uncompressed, which row groups and files are cut by.
+ * bound of what DuckDB writes uncompressed, which row groups and files are cut by. sizes: the
+ * sample's messages as messageSizesSql lists them (the shards stage computes it without
+ * building the messages).
  */
-export function rowBytesSql(chatColumn: boolean): string {
+export function rowBytesSql(chatColumn: boolean, sizes = messageSizesSql('messages')): string {
   const str = (c: string) => `(coalesce(strlen(${c}), 0) + 4)`;
   const strings = ['sample_id', 'conversation_id', 'source', 'split', 'user_key', 'country', 'language', 'kind', 'intent', 'target'];
-  const message = (m: string) => `strlen(${m}.role) + strlen(${m}.content) + 12`;
-  const list = (col: string, extra: number) => `(8 + coalesce(list_sum(list_transform(${col}, m -> ${message('m')} + ${extra})), 0))`;
+  const list = (extra: number) => `(8 + coalesce(list_sum(list_transform(${sizes}, s -> s + ${12 + extra})), 0))`;
   const parts = [
     ...strings.map(str),
     // turn_index, num_user_turns, num_tokens, num_target_tokens, history_messages_dropped, and levels.
     '5 * 4 + 16',
-    list('messages', 0),
-    ...(chatColumn ? [`${list('messages', 1)} + strlen(target) + 13`] : []),
+    list(0),
+    ...(chatColumn ? [`${list(1)} + strlen(target) + 13`] : []),
   ];
   return `(${parts.join(' + ')})`;
 }
@@ -25,10 +31,10 @@ export function rowBytesSql(chatColumn: boolean): string {
  * a 4-byte offset per list). Validity bitmaps and each array's one extra offset are left out:
  * on the sample this is 0.05% under what datasets 5.0.1 reports.
  */
-export function arrowBytesSql(chatColumn: boolean): string {
+export function arrowBytesSql(chatColumn: boolean, sizes = messageSizesSql('messages')): string {
   const str = (c: string) => `(coalesce(strlen(${c}), 0) + 4)`;
   const strings = ['sample_id', 'conversation_id', 'source', 'split', 'user_key', 'country', 'language', 'kind', 'intent', 'target'];
-  const list = (col: string) => `(4 + coalesce(list_sum(list_transform(${col}, m -> strlen(m.role) + strlen(m.content) + 8)), 0))`;
-  const parts = [...strings.map(str), '5 * 4', list('messages'), ...(chatColumn ? [`${list('messages')} + strlen(target) + 12`] : [])];
+  const list = `(4 + coalesce(list_sum(list_transform(${sizes}, s -> s + 8)), 0))`;
+  const parts = [...strings.map(str), '5 * 4', list, ...(chatColumn ? [`${list} + strlen(target) + 12`] : [])];
   return `(${parts.join(' + ')})`;
 }

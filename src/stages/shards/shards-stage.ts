@@ -13,7 +13,8 @@ import { readSchema, VERSION } from '../../core/version.js';
 import { writeCardCharts } from '../../report/write-card-charts.js';
 import { huggingfaceMetadata } from './hf-features.js';
 import { planShardLayout } from './plan-shard-layout.js';
-import { arrowBytesSql, rowBytesSql } from './row-bytes-sql.js';
+import { arrowBytesSql, messageSizesSql, rowBytesSql } from './row-bytes-sql.js';
+import { sampleFieldsSql, sampleIdSql } from '../flip/flip-stage.js';
 import { writeShardFile } from './write-shard-file.js';
 import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
@@ -37,18 +38,18 @@ export function sampleColumns(chatColumn: boolean): string[] {
   return chatColumn ? [...SAMPLE_COLUMNS, 'chat'] : [...SAMPLE_COLUMNS];
 }
 
-/** Per-split token statistics of shard_rows, with the tokenize stage's sample drops. */
-async function tokenSummary(db: Db, tokenize: ResultOf<typeof tokenizeStage>): Promise<TokenSummary> {
+/** Per-split token statistics of the planned samples (table `plan`), with the tokenize stage's sample drops. */
+async function tokenSummary(db: Db, plan: string, tokenize: ResultOf<typeof tokenizeStage>): Promise<TokenSummary> {
   const rows = await db.all<Record<string, unknown>>(
     `SELECT split, count(*) AS samples, sum(num_tokens) AS tokens, sum(num_target_tokens) AS target_tokens,
             avg(num_tokens) AS mean, quantile_disc(num_tokens, 0.5) AS p50, quantile_disc(num_tokens, 0.95) AS p95,
             max(num_tokens) AS max, count(*) FILTER (WHERE history_messages_dropped > 0) AS truncated
-     FROM shard_rows GROUP BY split`,
+     FROM ${plan} GROUP BY split`,
   );
   const dropped = await db.all<{ split: string | null; n: unknown }>(
     `SELECT s.split, count(*) AS n
      FROM read_parquet(${sqlString(tokenize.files.sampleDrops)}) d
-     LEFT JOIN (SELECT DISTINCT conversation_id, split FROM shard_rows) s USING (conversation_id)
+     LEFT JOIN (SELECT DISTINCT conversation_id, split FROM ${plan}) s USING (conversation_id)
      GROUP BY s.split`,
   );
   const splits: Record<string, TokenStats> = {};
@@ -89,7 +90,8 @@ export function shardName(split: string, i: number, n: number): string {
  */
 export const shardsStage = defineStage({
   name: 'shards',
-  version: 4,
+  // 5: samples expanded here from conversation rows (same output bytes as version 4).
+  version: 5,
   needs: { normalize: normalizeStage, intents: intentsStage, tokenize: tokenizeStage, split: splitStage },
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
   async run({ db, pipeline, dir, input, needs, earlier, log }) {
@@ -97,22 +99,43 @@ export const shardsStage = defineStage({
     const schema = readSchema<SampleSchema>('sample.schema.json');
     await mkdir(join(dir, 'data'), { recursive: true });
     const columns = sampleColumns(o.chat_column);
-    // Sorted by split and shard order, so each row group's subquery reads few of DuckDB's blocks.
+    // The conversations that reach the shards, with their split and per-sample token counts:
+    // the only copy of their text this stage holds. msg_sizes feed the byte estimates.
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE shard_rows AS
-       SELECT *, ${rowBytesSql(o.chat_column)} AS bytes, ${arrowBytesSql(o.chat_column)} AS arrow_bytes FROM (
-         SELECT ${SAMPLE_COLUMNS.join(', ')}, ${o.chat_column ? `${CHAT_COLUMN_SQL},` : ''}
-           row_number() OVER (PARTITION BY split ORDER BY md5($seed || ':' || sample_id), sample_id) - 1 AS rn
-         FROM read_parquet(${sqlString(input!)}))
+      `CREATE OR REPLACE TEMP TABLE shard_conv AS
+       SELECT s.file_row_number AS cpos, i.conversation_id, i.source, s.split, i.user_key, i.country, i.language, i.intent, i.messages,
+              ${messageSizesSql('i.messages')} AS msg_sizes,
+              t.num_tokens, t.num_target_tokens, t.history_messages_dropped, t.too_long
+       FROM read_parquet(${sqlString(input!)}, file_row_number = true) s
+       JOIN read_parquet(${sqlString(needs.tokenize.data)}) t USING (conversation_id)
+       JOIN read_parquet(${sqlString(needs.intents.data)}) i USING (conversation_id)`,
+    );
+    // One narrow row per sample (no text): its place in the shard order (rn), token counts and
+    // byte estimates. Sorted by split and shard order, so each file's rows are few of DuckDB's blocks.
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE sample_plan AS
+       SELECT cpos, t, split, sample_id, conversation_id, user_key, num_tokens, num_target_tokens, history_messages_dropped,
+              ${rowBytesSql(o.chat_column, 'sizes')} AS bytes, ${arrowBytesSql(o.chat_column, 'sizes')} AS arrow_bytes,
+              row_number() OVER (PARTITION BY split ORDER BY md5($seed || ':' || sample_id), sample_id) - 1 AS rn
+       FROM (
+         SELECT c.cpos, r.t, c.split, ${sampleIdSql('c.conversation_id', 'r.t')} AS sample_id, c.conversation_id, c.source, c.user_key,
+                c.country, c.language, c.intent,
+                CASE WHEN r.t = 1 THEN 'initiation' WHEN r.t <= len(c.messages) // 2 THEN 'interaction' ELSE 'termination' END AS kind,
+                CASE WHEN r.t <= len(c.messages) // 2 THEN c.messages[2 * r.t - 1].content ELSE $end_token END AS target,
+                c.num_tokens[r.t] AS num_tokens, c.num_target_tokens[r.t] AS num_target_tokens,
+                c.history_messages_dropped[r.t] AS history_messages_dropped,
+                list_prepend(strlen('system') + strlen(c.intent), c.msg_sizes[1 + c.history_messages_dropped[r.t] : 2 * (r.t - 1)]) AS sizes
+         FROM shard_conv c, range(1, len(c.messages) // 2 + 2) r(t)
+         WHERE NOT c.too_long[r.t])
        ORDER BY split, rn`,
-      { seed: String(pipeline.config.seed) },
+      { seed: String(pipeline.config.seed), end_token: pipeline.config.stages.flip.end_token },
     );
     const stats = await db.all<{ split: string; samples: unknown; conversations: unknown; users: unknown; arrow_bytes: unknown }>(
       `SELECT split, count(*) AS samples, count(DISTINCT conversation_id) AS conversations,
               count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users, sum(arrow_bytes) AS arrow_bytes
-       FROM shard_rows GROUP BY split`,
+       FROM sample_plan GROUP BY split`,
     );
-    const layout = await planShardLayout(db, 'shard_rows', {
+    const layout = await planShardLayout(db, 'sample_plan', {
       maxRowsPerShard: o.max_rows_per_shard,
       shardBytes: o.shard_bytes,
       rowGroupRows: o.row_group_rows,
@@ -129,14 +152,27 @@ export const shardsStage = defineStage({
       let bytes = 0;
       for (const [i, file] of planned.entries()) {
         const rel = shardName(split, i, planned.length);
+        // The file's samples, expanded from their conversations: one output file's rows at a time.
+        const lo = file.groups[0]!.lo;
+        const hi = file.groups[file.groups.length - 1]!.hi;
+        await db.run(
+          `CREATE OR REPLACE TEMP TABLE shard_file_rows AS
+           SELECT *${o.chat_column ? `, ${CHAT_COLUMN_SQL}` : ''} FROM (
+             SELECT p.rn, ${sampleFieldsSql('c', 'p.t')}
+             FROM sample_plan p JOIN shard_conv c ON c.cpos = p.cpos
+             WHERE p.split = $split AND p.rn >= ${lo} AND p.rn < ${hi})
+           ORDER BY rn`,
+          { split, end_token: pipeline.config.stages.flip.end_token },
+        );
         await writeShardFile(db, join(dir, rel), file, {
-          table: 'shard_rows',
+          table: 'shard_file_rows',
           split,
           columns,
           compressionLevel: o.compression_level,
           rowGroupBytes: o.row_group_bytes,
           hfMetadata,
         });
+        await db.run('DROP TABLE shard_file_rows');
         const h = await sha256File(join(dir, rel));
         files.push({ path: rel, split, rows: file.rows, bytes: h.bytes, sha256: h.sha256 });
         bytes += h.bytes;
@@ -152,8 +188,9 @@ export const shardsStage = defineStage({
       };
     }
     progress.stop();
-    const tokens = await tokenSummary(db, needs.tokenize);
-    await db.run('DROP TABLE shard_rows');
+    const tokens = await tokenSummary(db, 'sample_plan', needs.tokenize);
+    await db.run('DROP TABLE sample_plan');
+    await db.run('DROP TABLE shard_conv');
     const manifest = buildManifest({
       pipeline,
       version: VERSION,

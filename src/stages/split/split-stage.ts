@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { SplitOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE, defineStage, type StageContext } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, defineStage, type StageContext } from '../../core/stage.js';
+import { intentsStage } from '../intents/intents-stage.js';
 import { lshShape, resolveWorkers } from '../dedup/near-dedup.js';
 import { sketchDocuments } from '../dedup/sketch-documents.js';
 import { crossSplitLeaks } from './cross-split-leaks.js';
@@ -13,7 +14,7 @@ import { crossSplitLeaks } from './cross-split-leaks.js';
  * share first exceeds (i + 0.5) / n: exact shares at scale, stable under the seed, and a
  * user never lands in two splits because the assignment is per user, not per row.
  */
-export function userSplitSql(o: Pick<SplitOptions, 'fractions' | 'stratify_by'>, samplesSql: string): { sql: string; params: Record<string, DuckDBValue> } {
+export function userSplitSql(o: Pick<SplitOptions, 'fractions' | 'stratify_by'>, conversationsSql: string): { sql: string; params: Record<string, DuckDBValue> } {
   const entries = Object.entries(o.fractions);
   const params: Record<string, DuckDBValue> = {};
   let cum = 0;
@@ -27,7 +28,7 @@ export function userSplitSql(o: Pick<SplitOptions, 'fractions' | 'stratify_by'>,
   const sql = `
     WITH users AS (
       SELECT coalesce(user_key, 'conversation|' || conversation_id) AS user_key, ${stratum} AS stratum
-      FROM (${samplesSql}) WHERE split_override IS NULL
+      FROM (${conversationsSql}) WHERE split_override IS NULL
       GROUP BY 1
     ), ranked AS (
       SELECT user_key, stratum,
@@ -126,7 +127,9 @@ async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string,
 
 export const splitStage = defineStage({
   name: 'split',
-  version: 3,
+  // 4: conversation rows (conversation_id, split, num_samples) instead of sample rows.
+  version: 4,
+  needs: { intents: intentsStage },
   options: (p) => ({
     ...p.config.stages.split,
     seed: p.config.seed,
@@ -134,10 +137,17 @@ export const splitStage = defineStage({
     leak_sketch: p.config.stages.split.check_leaks ? (({ workers: _w, ...n }) => n)(p.config.stages.dedup.near) : null,
   }),
   async run(ctx) {
-    const { db, pipeline, dir, input } = ctx;
+    const { db, pipeline, dir, input, needs } = ctx;
     const o = pipeline.config.stages.split;
-    const samples = `SELECT * FROM read_parquet(${sqlString(input!)})`;
-    const { sql, params } = userSplitSql(o, samples);
+    // The tokenize stage's conversations with the fields the split needs from the conversation.
+    // first_user: the first user turn, or the earliest one left when tokenize dropped samples.
+    const conversations = `
+      SELECT t.file_row_number AS pos, t.conversation_id, i.user_key, i.country, i.split_override, t.${NUM_SAMPLES_COLUMN},
+             coalesce(i.messages[2 * list_position(t.too_long[1 : len(i.messages) // 2], false) - 1].content, '') AS first_user
+      FROM read_parquet(${sqlString(input!)}, file_row_number = true) t
+      JOIN read_parquet(${sqlString(needs.intents.data)}) i USING (conversation_id)`;
+    await db.run(`CREATE OR REPLACE TEMP TABLE split_conv AS ${conversations}`);
+    const { sql, params } = userSplitSql(o, 'SELECT * FROM split_conv');
     await db.run(`CREATE OR REPLACE TEMP TABLE user_split AS ${sql}`, { ...params, seed: String(pipeline.config.seed) });
     await db.run(
       `COPY (SELECT * FROM user_split ORDER BY stratum, user_key) TO ${sqlString(join(dir, 'users.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
@@ -146,26 +156,20 @@ export const splitStage = defineStage({
     // DuckDB fall back to a nested-loop join (minutes at 100k conversations).
     await db.run(
       `CREATE OR REPLACE TEMP TABLE conv_split AS
-       SELECT s.conversation_id, coalesce(any_value(s.split_override), any_value(u.split)) AS split,
-              -- The first user turn, or the earliest one left when tokenize dropped samples.
-              coalesce(arg_min(s.target, s.turn_index) FILTER (WHERE s.kind <> 'termination'), '') AS first_user
-       FROM read_parquet(${sqlString(input!)}) s
+       SELECT s.pos, s.conversation_id, coalesce(s.split_override, u.split) AS split, s.first_user, s.${NUM_SAMPLES_COLUMN},
+              coalesce(s.user_key, 'conversation|' || s.conversation_id) AS user_key
+       FROM split_conv s
        LEFT JOIN user_split u
-         ON u.user_key = CASE WHEN s.split_override IS NULL THEN coalesce(s.user_key, 'conversation|' || s.conversation_id) END
-       GROUP BY s.conversation_id`,
+         ON u.user_key = CASE WHEN s.split_override IS NULL THEN coalesce(s.user_key, 'conversation|' || s.conversation_id) END`,
     );
+    await db.run('DROP TABLE split_conv');
     const leaksFile = join(dir, 'leaks.parquet');
     if (o.check_leaks) await writeLeaks(ctx, o, 'conv_split', leaksFile);
     else await writeNoLeaks(db, leaksFile);
     const leaks = `read_parquet(${sqlString(leaksFile)})`;
-    const dropped = o.drop_leaks ? `AND c.conversation_id NOT IN (SELECT conversation_id FROM ${leaks})` : '';
+    const kept = `FROM conv_split WHERE true ${o.drop_leaks ? `AND conversation_id NOT IN (SELECT conversation_id FROM ${leaks})` : ''}`;
     await db.run(
-      `COPY (
-         SELECT s.* EXCLUDE (split_override, file_row_number), c.split
-         FROM read_parquet(${sqlString(input!)}, file_row_number = true) s
-         JOIN conv_split c USING (conversation_id)
-         WHERE true ${dropped}
-         ORDER BY s.file_row_number)
+      `COPY (SELECT conversation_id, split, ${NUM_SAMPLES_COLUMN} ${kept} ORDER BY pos)
        TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     if (o.drop_leaks) {
@@ -175,9 +179,8 @@ export const splitStage = defineStage({
       );
     }
     const counts = await db.all<{ split: string; conversations: unknown; samples: unknown; users: unknown }>(
-      `SELECT split, count(DISTINCT conversation_id) AS conversations, count(*) AS samples,
-              count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users
-       FROM read_parquet(${sqlString(join(dir, DATA_FILE))}) GROUP BY split ORDER BY split`,
+      `SELECT split, count(*) AS conversations, sum(${NUM_SAMPLES_COLUMN}) AS samples, count(DISTINCT user_key) AS users
+       ${kept} GROUP BY split ORDER BY split`,
     );
     const leakCounts = await db.all<{ split: string; n: unknown }>(`SELECT split, count(*) AS n FROM ${leaks} GROUP BY split ORDER BY split`);
     await db.run('DROP TABLE user_split');

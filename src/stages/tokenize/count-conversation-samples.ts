@@ -1,7 +1,8 @@
 import type { ChatMessage } from '../flip/flip-conversation.js';
 import type { BpeTokenizer } from './bpe-tokenizer.js';
-import { generationPrompt, renderMessage, type ChatFormat } from './chat-format.js';
-import { fitSample, type OverflowPolicy } from './fit-sample.js';
+import { countBatch, type CountOptions } from './count-batch.js';
+
+export type { CountOptions };
 
 export interface SampleTokens {
   turn_index: number;
@@ -11,19 +12,10 @@ export interface SampleTokens {
   too_long: boolean;
 }
 
-export interface CountOptions {
-  maxSeqLen: number;
-  overflow: OverflowPolicy;
-  endToken: string;
-  format: ChatFormat;
-}
-
 /**
  * Token counts of the K+1 samples of one conversation (messages: user/assistant, strictly
- * alternating, ending with an assistant reply). Every message is tokenized once: its
- * rendering starts and ends with special tokens, so a sample's length is the sum of its
- * messages' counts, and the work is linear in the conversation's text, not in the
- * (quadratic) text of its samples. textChars reports how much text was tokenized.
+ * alternating, ending with an assistant reply): countBatch on a batch of one, as objects.
+ * textChars reports how much text was tokenized.
  */
 export function countConversationSamples(
   tok: BpeTokenizer,
@@ -31,32 +23,10 @@ export function countConversationSamples(
   messages: ChatMessage[],
   o: CountOptions,
 ): { samples: SampleTokens[]; textChars: number } {
-  const n = messages.length;
-  const counts = new Int32Array(n);
-  let textChars = intent.length;
-  for (let i = 0; i < n; i++) {
-    const m = messages[i]!;
-    counts[i] = tok.count(renderMessage(o.format, m.role, m.content));
-    textChars += m.content.length;
-  }
-  // The prompt ends with the user header opened for the target, so the target's whole user
-  // message (header, content, <|eot_id|>) is the header plus the trained completion.
-  const start = tok.count(o.format.start);
-  const system = tok.count(renderMessage(o.format, 'system', intent));
-  const genPrompt = tok.count(generationPrompt(o.format));
-  const end = tok.count(renderMessage(o.format, 'user', o.endToken));
-  const k = n >> 1;
+  const c = countBatch(tok, { intents: [intent], roles: messages.map((m) => m.role), contents: messages.map((m) => m.content), offsets: Int32Array.of(0, messages.length) }, o);
   const samples: SampleTokens[] = [];
-  for (let t = 1; t <= k + 1; t++) {
-    const targetMsg = t <= k ? counts[2 * (t - 1)]! : end;
-    const fit = fitSample(start + system + targetMsg, counts, 2 * (t - 1), o.maxSeqLen, o.overflow);
-    samples.push({
-      turn_index: t,
-      num_tokens: fit.tokens,
-      num_target_tokens: targetMsg - genPrompt,
-      history_messages_dropped: fit.historyDropped,
-      too_long: fit.tooLong,
-    });
+  for (let i = 0; i < c.numTokens.length; i++) {
+    samples.push({ turn_index: i + 1, num_tokens: c.numTokens[i]!, num_target_tokens: c.numTargetTokens[i]!, history_messages_dropped: c.historyDropped[i]!, too_long: c.tooLong[i] === 1 });
   }
-  return { samples, textChars };
+  return { samples, textChars: c.textChars };
 }

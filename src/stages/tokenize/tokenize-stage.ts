@@ -3,18 +3,21 @@ import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
-import { DATA_FILE, DROPS_FILE, SAMPLE_DROPS_FILE, defineStage } from '../../core/stage.js';
-import type { ChatMessage } from '../flip/flip-conversation.js';
+import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, defineStage } from '../../core/stage.js';
+import { sampleIdSql } from '../flip/flip-stage.js';
+import { intentsStage } from '../intents/intents-stage.js';
 import { chatFormat, checkChatFormat } from './chat-format.js';
-import { countConversationSamples } from './count-conversation-samples.js';
+import type { ConversationBatch } from './count-batch.js';
+import { countBatches, resolveTokenizeWorkers } from './count-batches.js';
 import { loadTokenizer } from './load-tokenizer.js';
 
 /**
- * Exact token counts of every sample as the trainer will see it, and the max_seq_len policy.
- * Only each conversation's termination sample is streamed (its messages are the whole
- * conversation), so the text read and tokenized is linear in the conversations; the counts
- * of all K+1 samples come from per-message counts. SQL then joins the counts back, cuts the
- * truncated histories and drops what does not fit.
+ * Exact token counts of every sample as the trainer will see it, and the max_seq_len policy,
+ * kept per conversation: data.parquet holds one row per conversation with lists indexed by
+ * turn (num_tokens, num_target_tokens, history_messages_dropped, too_long) and num_samples,
+ * the samples it keeps. Each conversation's text is read once and each message tokenized once
+ * (a sample's count is a sum of its messages' counts), in worker threads, so the work is
+ * linear in the conversations' text; the shards stage expands the samples from these lists.
  */
 export interface TokenizeNotes {
   tokenizer: string;
@@ -28,90 +31,138 @@ export interface TokenizeNotes {
   truncated_samples: number;
   too_long_samples: number;
   text_mchars_per_s: number | null;
+  /** Worker threads that tokenized (0: the main thread; engine.threads sets it). The output does not depend on it. */
+  workers: number;
 }
+
+/** A batch sent to a worker closes at this many characters of text, or of conversations. */
+const BATCH_CHARS = 1 << 20;
+const BATCH_CONVERSATIONS = 2048;
 
 export const tokenizeStage = defineStage({
   name: 'tokenize',
-  version: 3,
+  // 4: one row per conversation with per-sample lists instead of sample rows.
+  version: 4,
+  needs: { intents: intentsStage },
   options: (p) => ({ ...p.config.stages.tokenize, end_token: p.config.stages.flip.end_token }),
   async externalInputs(p) {
     const path = p.config.stages.tokenize.tokenizer_json;
     return path ? { tokenizer_sha256: sha256Hex(await readFile(path).catch(() => Buffer.from(''))) } : { tokenizer: 'bundled-llama3' };
   },
-  async run({ db, pipeline, dir, input, log }) {
+  async run({ db, pipeline, dir, input, needs, log }) {
     const o = pipeline.config.stages.tokenize;
     const endToken = pipeline.config.stages.flip.end_token;
-    const { tokenizer, name, sha256 } = await loadTokenizer({ tokenizerJson: o.tokenizer_json, endToken });
+    // Loaded here too: a bad tokenizer.json is a config error before any worker starts.
+    const { name, sha256 } = await loadTokenizer({ tokenizerJson: o.tokenizer_json, endToken });
     const format = chatFormat(o.format);
     checkChatFormat(format);
-    const src = `read_parquet(${sqlString(input!)})`;
+    const from = `FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true) i
+                  WHERE i.conversation_id IN (SELECT conversation_id FROM read_parquet(${sqlString(input!)}))`;
+    // Not TEMP: the appenders write through a second connection, which cannot see temp tables.
+    await db.run('CREATE OR REPLACE TABLE tok_conv (pos BIGINT, conversation_id VARCHAR)');
     await db.run(
-      `CREATE OR REPLACE TABLE sample_tokens (conversation_id VARCHAR, turn_index INTEGER, num_tokens INTEGER,
-         num_target_tokens INTEGER, history_messages_dropped INTEGER, too_long BOOLEAN)`,
+      `CREATE OR REPLACE TABLE tok_samples (pos BIGINT, turn_index INTEGER, num_tokens INTEGER, num_target_tokens INTEGER,
+         history_messages_dropped INTEGER, too_long BOOLEAN)`,
     );
     // Counted before streaming: another query on the connection would end the stream.
-    const conversations = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM ${src} WHERE kind = 'termination'`)).n);
-    const appender = await db.appender('sample_tokens');
-    const result = await db.conn.stream(`SELECT conversation_id, intent, messages[2:] AS history FROM ${src} WHERE kind = 'termination'`);
+    const conversations = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n ${from}`)).n);
+    const workers = resolveTokenizeWorkers(pipeline.config.engine.threads, conversations);
+    const convApp = await db.appender('tok_conv');
+    const sampleApp = await db.appender('tok_samples');
+    const result = await db.conn.stream(
+      `SELECT i.file_row_number AS pos, i.conversation_id, i.intent,
+              list_transform(i.messages, m -> m.role) AS roles, list_transform(i.messages, m -> m.content) AS contents
+       ${from}`,
+    );
     const progress = startProgress(log, 'tokenize', conversations, 'conversations');
     const started = performance.now();
     let chars = 0;
-    try {
-      for await (const rows of result.yieldRowObjectJs()) {
+    // Positions and ids stay on this thread; only the texts go to the workers.
+    const pending: { pos: bigint[]; ids: string[] }[] = [];
+    async function* batches(): AsyncGenerator<ConversationBatch> {
+      let b = { intents: [] as string[], roles: [] as string[], contents: [] as string[], offsets: [0], size: 0, pos: [] as bigint[], ids: [] as string[] };
+      const close = () => {
+        pending.push({ pos: b.pos, ids: b.ids });
+        const out = { intents: b.intents, roles: b.roles, contents: b.contents, offsets: Int32Array.from(b.offsets) };
+        b = { intents: [], roles: [], contents: [], offsets: [0], size: 0, pos: [], ids: [] };
+        return out;
+      };
+      for await (const rows of result.yieldRowsJs()) {
         for (const r of rows) {
-          const id = String(r['conversation_id']);
-          const counted = countConversationSamples(tokenizer, String(r['intent']), r['history'] as unknown as ChatMessage[], {
-            maxSeqLen: o.max_seq_len,
-            overflow: o.overflow,
-            endToken,
-            format,
-          });
-          chars += counted.textChars;
-          for (const s of counted.samples) {
-            appender.appendVarchar(id);
-            appender.appendInteger(s.turn_index);
-            appender.appendInteger(s.num_tokens);
-            appender.appendInteger(s.num_target_tokens);
-            appender.appendInteger(s.history_messages_dropped);
-            appender.appendBoolean(s.too_long);
-            appender.endRow();
+          b.pos.push(BigInt(r[0] as number | bigint));
+          b.ids.push(String(r[1]));
+          const intent = String(r[2] ?? '');
+          b.intents.push(intent);
+          b.size += intent.length;
+          const roles = r[3] as string[];
+          const contents = r[4] as string[];
+          for (let j = 0; j < contents.length; j++) {
+            b.roles.push(roles[j]!);
+            b.contents.push(contents[j]!);
+            b.size += contents[j]!.length;
+          }
+          b.offsets.push(b.contents.length);
+          if (b.size >= BATCH_CHARS || b.ids.length >= BATCH_CONVERSATIONS) yield close();
+        }
+      }
+      if (b.ids.length) yield close();
+    }
+    try {
+      await countBatches(batches(), { tokenizerJson: o.tokenizer_json, endToken, format: o.format, maxSeqLen: o.max_seq_len, overflow: o.overflow }, workers, (c) => {
+        const { pos, ids } = pending.shift()!;
+        for (let i = 0; i < ids.length; i++) {
+          const p = pos[i]!;
+          convApp.appendBigInt(p);
+          convApp.appendVarchar(ids[i]!);
+          convApp.endRow();
+          for (let at = c.sampleOffsets[i]!, t = 1; at < c.sampleOffsets[i + 1]!; at++, t++) {
+            sampleApp.appendBigInt(p);
+            sampleApp.appendInteger(t);
+            sampleApp.appendInteger(c.numTokens[at]!);
+            sampleApp.appendInteger(c.numTargetTokens[at]!);
+            sampleApp.appendInteger(c.historyDropped[at]!);
+            sampleApp.appendBoolean(c.tooLong[at] === 1);
+            sampleApp.endRow();
           }
         }
-        progress.tick(rows.length);
-      }
+        chars += c.textChars;
+        progress.tick(ids.length);
+      });
     } finally {
       progress.stop();
-      appender.closeSync();
+      convApp.closeSync();
+      sampleApp.closeSync();
     }
     const seconds = (performance.now() - started) / 1000;
-    const joined = `FROM read_parquet(${sqlString(input!)}, file_row_number = true) s
-                    JOIN sample_tokens t ON t.conversation_id = s.conversation_id AND t.turn_index = s.turn_index`;
+    const joined = 'FROM tok_conv c JOIN tok_samples s USING (pos)';
     await db.run(
-      `COPY (SELECT s.* EXCLUDE (file_row_number, messages),
-                    CASE WHEN t.history_messages_dropped > 0
-                         THEN list_prepend(s.messages[1], s.messages[2 + t.history_messages_dropped:])
-                         ELSE s.messages END AS messages,
-                    t.num_tokens, t.num_target_tokens, t.history_messages_dropped
-             ${joined} WHERE NOT t.too_long ORDER BY s.file_row_number)
+      `COPY (SELECT any_value(c.conversation_id) AS conversation_id,
+                    (count(*) FILTER (WHERE NOT s.too_long))::INTEGER AS ${NUM_SAMPLES_COLUMN},
+                    list(s.num_tokens ORDER BY s.turn_index) AS num_tokens,
+                    list(s.num_target_tokens ORDER BY s.turn_index) AS num_target_tokens,
+                    list(s.history_messages_dropped ORDER BY s.turn_index) AS history_messages_dropped,
+                    list(s.too_long ORDER BY s.turn_index) AS too_long
+             ${joined} GROUP BY c.pos HAVING NOT bool_and(s.too_long) ORDER BY c.pos)
        TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     await db.run(
-      `COPY (SELECT s.sample_id, s.conversation_id, 'too_long' AS reason, t.num_tokens
-             ${joined} WHERE t.too_long ORDER BY s.file_row_number)
+      `COPY (SELECT ${sampleIdSql('c.conversation_id', 's.turn_index')} AS sample_id, c.conversation_id, 'too_long' AS reason, s.num_tokens
+             ${joined} WHERE s.too_long ORDER BY c.pos, s.turn_index)
        TO ${sqlString(join(dir, SAMPLE_DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     await db.run(
-      `COPY (SELECT conversation_id, 'all_samples_too_long' AS reason FROM sample_tokens
-             GROUP BY conversation_id HAVING bool_and(too_long) ORDER BY conversation_id)
+      `COPY (SELECT any_value(c.conversation_id) AS conversation_id, 'all_samples_too_long' AS reason ${joined}
+             GROUP BY c.pos HAVING bool_and(s.too_long) ORDER BY conversation_id)
        TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const t = await db.one<{ tokens: unknown; truncated: unknown; too_long: unknown }>(
       `SELECT coalesce(sum(num_tokens) FILTER (WHERE NOT too_long), 0) AS tokens,
               count(*) FILTER (WHERE history_messages_dropped > 0 AND NOT too_long) AS truncated,
               count(*) FILTER (WHERE too_long) AS too_long
-       FROM sample_tokens`,
+       FROM tok_samples`,
     );
-    await db.run('DROP TABLE sample_tokens');
+    await db.run('DROP TABLE tok_samples');
+    await db.run('DROP TABLE tok_conv');
     const notes: TokenizeNotes = {
       tokenizer: name,
       tokenizer_sha256: sha256,
@@ -123,6 +174,7 @@ export const tokenizeStage = defineStage({
       truncated_samples: toNumber(t.truncated),
       too_long_samples: toNumber(t.too_long),
       text_mchars_per_s: seconds > 0 ? Math.round((chars / 1e6 / seconds) * 100) / 100 : null,
+      workers,
     };
     // sample_drops.parquet (sample_id, conversation_id, reason, num_tokens) is read by the shards stage.
     return { notes, publish: { sampleDrops: SAMPLE_DROPS_FILE } };
