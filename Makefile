@@ -79,6 +79,9 @@ sample: $(BUILT)
 clean:
 	rm -rf dist runs out
 
-## Benchmarks (prints numbers; USERLM_BENCH_SIZES=100000 for a quick run).
+## Benchmarks (prints numbers; USERLM_BENCH_SIZES=100000 for a quick dedup run).
+## USERLM_BENCH_ONLY=pipeline: the whole pipeline on the realistic WildChat-shaped corpus vs
+## the DuckDB floor, at USERLM_BENCH_PIPELINE_SIZES (default 1000000,3000000; ~4 GB of text
+## per million, generated once and cached under USERLM_BENCH_DIR, default runs/bench).
 bench: $(BUILT)
 	$(NODE) --enable-source-maps dist/src/bench/main.js

@@ -1,10 +1,13 @@
 // `make bench`: every benchmark, printing its numbers. USERLM_BENCH_SIZES=100000 narrows the
-// dedup sizes (comma-separated); USERLM_BENCH_ONLY=dedup,tokenize,report,intents picks benchmarks;
-// USERLM_BENCH_REPORT_SIZE sets the report benchmark's run size (default 1M conversations).
+// dedup sizes (comma-separated); USERLM_BENCH_ONLY=dedup,tokenize,report,intents,pipeline picks
+// benchmarks; USERLM_BENCH_REPORT_SIZE sets the report benchmark's run size (default 1M
+// conversations); USERLM_BENCH_PIPELINE_SIZES the whole-pipeline sizes (default 1M,3M).
+// Generated corpora are cached under USERLM_BENCH_DIR (default runs/bench).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchDedup } from './dedup-bench.js';
+import { benchPipeline } from './pipeline-bench.js';
 import { benchReport } from './report-bench.js';
 import { benchTokenize } from './tokenize-bench.js';
 
@@ -27,4 +30,9 @@ if (want('intents')) {
   // client should use, and runs its server in another process.
   const r = spawnSync(process.execPath, [fileURLToPath(new URL('./intents-bench.js', import.meta.url))], { stdio: 'inherit' });
   if (r.status !== 0) process.exitCode = r.status ?? 1;
+}
+if (want('pipeline')) {
+  process.stdout.write('\n== whole pipeline on the realistic corpus vs the DuckDB floor ==\n');
+  const pipelineSizes = process.env['USERLM_BENCH_PIPELINE_SIZES']?.split(',').map(Number) ?? [1_000_000, 3_000_000];
+  await benchPipeline(pipelineSizes, process.env['USERLM_BENCH_DIR'] ?? 'runs/bench');
 }
