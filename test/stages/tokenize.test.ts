@@ -51,6 +51,26 @@ describe('Llama-3 token ids', () => {
     for (const t of cases) assert.deepEqual(tok.encode(t), await referenceIds(t), JSON.stringify(t));
   });
 
+  it('equal Hugging Face tokenizers on pre-tokens of thousands of bytes (unspaced Chinese, Thai, Japanese, base64, one repeated letter)', async () => {
+    // Words past 64 bytes merge through the heap, not the scan: both must give the Rust library's ids.
+    let x = 12345;
+    const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n);
+    const from = (alphabet: string, n: number) => Array.from({ length: n }, () => alphabet[rnd(alphabet.length)]).join('');
+    const cases = [
+      from('的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年', 3000),
+      from('กขคงจฉชซญดตถทนบปผพฟมยรลวศสหอะาิีึืุูเแโใไ่้๊๋', 2000),
+      from('あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん', 2000),
+      from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 4000),
+      'a'.repeat(5000),
+      'ab'.repeat(3000),
+      from('ab', 70) + ' ' + from('xyz', 65),
+    ];
+    for (const t of cases) {
+      assert.deepEqual(tok.encode(t), await referenceIds(t), JSON.stringify(t.slice(0, 40)));
+      assert.equal(tok.count(t), (await referenceIds(t)).length);
+    }
+  });
+
   it('add <|endconversation|> as one special token after the vocabulary', () => {
     assert.deepEqual(tok.encode(END_TOKEN), [128256]);
     assert.equal(tok.count(`a${END_TOKEN}b`), 3);

@@ -54,7 +54,7 @@ function splitPattern(p: PreTokenizerJson | null | undefined): string {
   return split.pattern.Regex;
 }
 
-const PAIR = 1 << 18; // > every vocabulary id we accept, so a*PAIR+b is a unique exact number
+const PAIR = 1 << 18; // the largest vocabulary accepted (Llama-3 has 128,257 ids with the end token)
 
 /**
  * An exact byte-level BPE tokenizer for tokenizer.json files shaped like Llama-3's. Counting
@@ -63,7 +63,7 @@ const PAIR = 1 << 18; // > every vocabulary id we accept, so a*PAIR+b is a uniqu
  */
 export class BpeTokenizer {
   private readonly vocab: Map<string, number>;
-  private readonly merges: Map<number, number>;
+  private readonly merges: PairTable;
   private readonly byteIds = new Int32Array(256);
   private readonly byteChars = byteLevelAlphabet();
   private readonly pre: RegExp;
@@ -90,15 +90,14 @@ export class BpeTokenizer {
       if (id === undefined) throw new Error('vocabulary lacks a byte-level symbol; not a byte-level BPE');
       this.byteIds[b] = id;
     }
-    this.merges = new Map();
+    this.merges = new PairTable(m.merges.length);
     m.merges.forEach((entry, rank) => {
       const [a, b] = typeof entry === 'string' ? (entry.split(' ') as [string, string]) : entry;
       const ia = this.vocab.get(a);
       const ib = this.vocab.get(b);
       const ic = this.vocab.get(a + b);
       if (ia === undefined || ib === undefined || ic === undefined) throw new Error(`merge ${a} ${b} names tokens outside the vocabulary`);
-      const key = ia * PAIR + ib;
-      if (!this.merges.has(key)) this.merges.set(key, rank * PAIR + ic);
+      this.merges.addFirst(ia, ib, rank, ic);
     });
     this.ignoreMerges = m.ignore_merges ?? false;
     this.pre = new RegExp(onigToJsRegex(splitPattern(json.pre_tokenizer)), 'gu');
@@ -224,24 +223,193 @@ export class BpeTokenizer {
       const whole = this.vocab.get(s);
       if (whole !== undefined) return Int32Array.of(whole);
     }
+    return bytes.length <= SHORT_WORD ? this.mergeShort(bytes) : this.mergeLong(bytes);
+  }
+
+  /**
+   * Lowest-ranked pair first, leftmost among equals: a scan of the pairs' ranks per merge
+   * (fastest for short words); only the two pairs beside a merge are looked up again.
+   */
+  private mergeShort(bytes: Uint8Array): Int32Array {
     let len = bytes.length;
+    const t = this.merges;
     const ids = new Int32Array(len);
+    const ranks = new Int32Array(len);
+    const made = new Int32Array(len);
     for (let i = 0; i < len; i++) ids[i] = this.byteIds[bytes[i]!]!;
+    const look = (i: number) => {
+      const at = t.find(ids[i]!, ids[i + 1]!);
+      ranks[i] = at < 0 ? NO_MERGE : t.rank[at]!;
+      made[i] = at < 0 ? -1 : t.made[at]!;
+    };
+    for (let i = 0; i + 1 < len; i++) look(i);
     for (;;) {
-      let best = Infinity;
+      let best = NO_MERGE;
       let at = -1;
-      for (let i = 0; i < len - 1; i++) {
-        const r = this.merges.get(ids[i]! * PAIR + ids[i + 1]!);
-        if (r !== undefined && r < best) {
-          best = r;
+      for (let i = 0; i + 1 < len; i++) {
+        if (ranks[i]! < best) {
+          best = ranks[i]!;
           at = i;
         }
       }
       if (at < 0) break;
-      ids[at] = best % PAIR;
+      ids[at] = made[at]!;
       ids.copyWithin(at + 1, at + 2, len);
+      ranks.copyWithin(at + 1, at + 2, len);
+      made.copyWithin(at + 1, at + 2, len);
       len--;
+      if (at > 0) look(at - 1);
+      if (at + 1 < len) look(at);
     }
     return ids.slice(0, len);
+  }
+
+  /**
+   * The same merge order for long words (an unspaced Chinese or Thai paragraph, a base64 paste
+   * is one pre-token of thousands of bytes, where a scan per merge is quadratic): candidate
+   * pairs in a min-heap keyed by (rank, position of the left symbol) over a linked list of
+   * symbols, as the Rust library's merge_all does. Stale heap entries are skipped when popped.
+   */
+  private mergeLong(bytes: Uint8Array): Int32Array {
+    const n = bytes.length;
+    const ids = new Int32Array(n);
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      ids[i] = this.byteIds[bytes[i]!]!;
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const heap = new MinHeap(n * 3);
+    const t = this.merges;
+    const push = (i: number) => {
+      const j = next[i]!;
+      if (j < 0) return;
+      const at = t.find(ids[i]!, ids[j]!);
+      if (at >= 0) heap.push(t.rank[at]! * POS + i);
+    };
+    for (let i = 0; i + 1 < n; i++) push(i);
+    let len = n;
+    while (heap.size > 0) {
+      const key = heap.pop();
+      const i = key % POS;
+      const j = next[i]!;
+      if (ids[i]! < 0 || j < 0) continue;
+      const at = t.find(ids[i]!, ids[j]!);
+      if (at < 0 || t.rank[at] !== Math.floor(key / POS)) continue;
+      ids[i] = t.made[at]!;
+      ids[j] = -1;
+      const k = next[j]!;
+      next[i] = k;
+      if (k >= 0) prev[k] = i;
+      len--;
+      if (prev[i]! >= 0) push(prev[i]!);
+      push(i);
+    }
+    const out = new Int32Array(len);
+    for (let i = 0, o = 0; i >= 0; i = next[i]!) out[o++] = ids[i]!;
+    return out;
+  }
+}
+
+/** Words up to this many bytes merge by scanning (measured: faster than the heap below ~64). */
+const SHORT_WORD = 64;
+/** Heap keys are rank * POS + position: exact in a double for ranks < 2^21 and words < 2^31 bytes. */
+const POS = 2 ** 31;
+
+/** A binary min-heap of numbers in a Float64Array (no objects per entry). */
+class MinHeap {
+  private a: Float64Array;
+  size = 0;
+  constructor(capacity: number) {
+    this.a = new Float64Array(Math.max(capacity, 16));
+  }
+  push(v: number): void {
+    if (this.size === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    const a = this.a;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= v) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = v;
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0]!;
+    const v = a[--this.size]!;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= this.size) break;
+      if (c + 1 < this.size && a[c + 1]! < a[c]!) c++;
+      if (a[c]! >= v) break;
+      a[i] = a[c]!;
+      i = c;
+    }
+    a[i] = v;
+    return top;
+  }
+}
+
+const NO_MERGE = 0x7fffffff;
+
+/**
+ * The merge table: (left id, right id) -> (rank, merged id), open addressing over typed arrays.
+ * A Map keyed by left * 2^18 + right hashes a double per lookup and was the tokenizer's
+ * hottest line on unspaced and non-Latin text, where few pre-tokens repeat.
+ */
+class PairTable {
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  readonly rank: Int32Array;
+  readonly made: Int32Array;
+  private readonly shift: number;
+  private readonly mask: number;
+
+  constructor(entries: number) {
+    let bits = 4;
+    while (1 << bits < entries * 2) bits++;
+    const size = 1 << bits;
+    this.left = new Int32Array(size).fill(-1);
+    this.right = new Int32Array(size);
+    this.rank = new Int32Array(size);
+    this.made = new Int32Array(size);
+    this.shift = 32 - bits;
+    this.mask = size - 1;
+  }
+
+  private slot(a: number, b: number): number {
+    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> this.shift;
+  }
+
+  /** Index of the pair's slot, or -1. */
+  find(a: number, b: number): number {
+    for (let i = this.slot(a, b); ; i = (i + 1) & this.mask) {
+      const l = this.left[i]!;
+      if (l === -1) return -1;
+      if (l === a && this.right[i] === b) return i;
+    }
+  }
+
+  /** Records the pair unless it is already there (the first, lowest rank wins, as in the file). */
+  addFirst(a: number, b: number, rank: number, made: number): void {
+    for (let i = this.slot(a, b); ; i = (i + 1) & this.mask) {
+      const l = this.left[i]!;
+      if (l === a && this.right[i] === b) return;
+      if (l === -1) {
+        this.left[i] = a;
+        this.right[i] = b;
+        this.rank[i] = rank;
+        this.made[i] = made;
+        return;
+      }
+    }
   }
 }
