@@ -32,6 +32,7 @@ export function flipSql(input: string): string {
 export const flipStage = defineStage({
   name: 'flip',
   version: 1,
+  map: {},
   options: (p) => p.config.stages.flip,
   async run({ db, pipeline, dir, input }) {
     await db.run(
