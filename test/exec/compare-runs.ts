@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { STAGES } from '../../src/stages/recipe.js';
+import { samplePipelineYaml } from '../helpers.js';
 
 /** Files under dir, relative to it, sorted. */
 export function filesUnder(dir: string, root = dir): string[] {
@@ -34,3 +35,17 @@ export function differingFiles(a: { runDir: string; outDir: string }, b: { runDi
   }
   return diff.sort();
 }
+
+/** The bundled sample with the shipped stage options that drop, dedup and truncate. */
+export function shardedSampleYaml(dir: string): string {
+  return samplePipelineYaml(
+    dir,
+    `stages:
+  filter: { drop_toxic: true, drop_redacted: true, max_chars_per_turn: 32000 }
+  dedup: { exact: { enabled: true, text: all_user_turns } }
+  tokenize: { max_seq_len: 2048, overflow: truncate_history }
+  split: { fractions: { train: 0.9, validation: 0.05, test: 0.05 }, stratify_by: country }
+`,
+  );
+}
+
