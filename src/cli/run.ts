@@ -13,7 +13,7 @@ import { checkLanguageLabels } from '../sources/check-language-labels.js';
 import { resolveSourceFiles } from '../sources/resolve-files.js';
 import { userKeyWarnings } from '../sources/user-key-warnings.js';
 import { build, type BuildOutcome, type Execution } from '../stages/recipe.js';
-import { parsePartition, type Partition } from '../exec/partition.js';
+import { arraySpec, parsePartition, type Partition } from '../exec/partition.js';
 import { formatFunnel, sourceFunnels } from './source-funnel.js';
 
 /** A source whose language labels all miss the filter stops here, before any stage runs. */
@@ -91,7 +91,7 @@ function reportPartial(outcome: Exclude<BuildOutcome, { kind: 'built' }>, log: L
     const r = outcome.run;
     log.info('run.partition_done', `partition done in ${secs}s: ${r.executed.length} stage(s) ran, ${r.skipped.length} skipped` + (r.stoppedBefore ? `; next: ${r.stoppedBefore}, a reduce step` : ''), { ...r, seconds: Number(secs) });
   } else if (outcome.kind === 'waiting') {
-    log.info('run.waiting', `stopped after ${secs}s: stage ${outcome.stage} needs partition(s) ${outcome.partitions.map((i) => `${i}/${outcome.count}`).join(', ')}`, { ...outcome, seconds: Number(secs) });
+    log.info('run.waiting', `stopped after ${secs}s: stage ${outcome.stage} needs partition(s) ${arraySpec(outcome.partitions)} of ${outcome.count}`, { ...outcome, seconds: Number(secs) });
   } else if (outcome.kind === 'submitted') {
     log.info('run.submitted', `${outcome.jobs.length} Slurm job(s) submitted: ${outcome.jobs.map((j) => j.job_id).join(', ')}; rerun with --wait to follow them, or rerun to resubmit what failed`, { jobs: outcome.jobs });
   } else {

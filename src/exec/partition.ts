@@ -53,3 +53,15 @@ export function taskScratchDir(runDir: string, p: Partition): string {
 export function taskName(p: Partition): string {
   return pad(p.index);
 }
+
+/** Contiguous runs as sbatch --array takes them: 0-3,5,7-8. */
+export function arraySpec(indices: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < indices.length; i++) {
+    let j = i;
+    while (j + 1 < indices.length && indices[j + 1] === indices[j]! + 1) j++;
+    parts.push(i === j ? String(indices[i]) : `${indices[i]}-${indices[j]}`);
+    i = j;
+  }
+  return parts.join(',');
+}

@@ -24,7 +24,7 @@ import {
 } from '../core/runner.js';
 import { isMapStage, type AnyStageSpec, type StageCounts, type StageResult } from '../core/stage.js';
 import { mergePartitions, type FinishedTask } from './merge-partitions.js';
-import { partitionSql, partitionsRoot, taskDir, taskName, taskScratchDir, type Partition } from './partition.js';
+import { arraySpec, partitionSql, partitionsRoot, taskDir, taskName, taskScratchDir, type Partition } from './partition.js';
 
 /** A task marker: a stage's marker for one partition. */
 export interface TaskMarker extends StageMarker {
@@ -275,7 +275,7 @@ export async function runReduce(
           result.waiting = { stage: spec.name, partitions: missing };
           log.info(
             'partition.wait',
-            `${tag}: partition(s) ${missing.map((k) => `${k}/${count}`).join(', ')} not finished; stopping here (run them with \`run --shard i/${count}\`)`,
+            `${tag}: partition(s) ${arraySpec(missing)} of ${count} not finished; stopping here (run them with \`run --shard i/${count}\`)`,
             { stage: spec.name, partitions: missing, count },
           );
           return result;

@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { resultFromMarker, stageDir, type RunResult } from '../core/runner.js';
 import type { AnyStageSpec } from '../core/stage.js';
 import { executionSteps, pendingWork, type ExecutionStep } from './execution-steps.js';
-import { partitionsRoot } from './partition.js';
+import { arraySpec, partitionsRoot } from './partition.js';
 import { inspectPartitions, type PartitionedStageState } from './partitioned-run.js';
 import { CLI_MAIN, shellQuote, taskArgs, type TaskCommand } from './task-command.js';
 
@@ -40,18 +40,6 @@ export interface SlurmSubmission {
   job_id: string;
   /** Map steps: the array indices submitted (the unfinished partitions). */
   array?: number[];
-}
-
-/** Contiguous runs as sbatch --array takes them: 0-3,5,7-8. */
-export function arraySpec(indices: number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < indices.length; i++) {
-    let j = i;
-    while (j + 1 < indices.length && indices[j + 1] === indices[j]! + 1) j++;
-    parts.push(i === j ? String(indices[i]) : `${indices[i]}-${indices[j]}`);
-    i = j;
-  }
-  return parts.join(',');
 }
 
 async function slurmCommand(cmd: string, args: string[]): Promise<string> {
@@ -144,10 +132,10 @@ export async function submitSlurm(
   const states = await inspect(pipeline, stages, count);
   const missing = states.find((s) => !s.done);
   if (missing || (state !== 'COMPLETED' && state !== 'GONE')) {
-    const parts = missing?.map ? missing.tasks.flatMap((t, i) => (t ? [] : [`${i}/${count}`])) : [];
+    const parts = missing?.map ? missing.tasks.flatMap((t, i) => (t ? [] : [i])) : [];
     throw new RetryableError(
       `the Slurm jobs ended (last job ${lastJob}: ${state}) before the run finished` +
-        (missing ? `: stage ${missing.spec.name}${parts.length ? ` partition(s) ${parts.join(', ')}` : ''} is not done` : '') +
+        (missing ? `: stage ${missing.spec.name}${parts.length ? ` partition(s) ${arraySpec(parts)} of ${count}` : ''} is not done` : '') +
         `. Logs: ${logs}. Rerun the same command to submit only what is missing.`,
     );
   }

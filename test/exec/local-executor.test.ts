@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { readMarker } from '../../src/core/marker.js';
 import { sqlString, toNumber } from '../../src/core/db.js';
-import { partitionOf, partitionSql, partitionsRoot } from '../../src/exec/partition.js';
+import { arraySpec, parsePartition, partitionOf, partitionSql, partitionsRoot } from '../../src/exec/partition.js';
 import { runCliAsync, tempDir, withDb, writePipeline } from '../helpers.js';
 import { differingFiles, shardedSampleYaml } from './compare-runs.js';
 
@@ -161,5 +161,15 @@ describe('the partition of a conversation', () => {
     });
     // Pinned: a change of hash would move the conversations of a half-finished run to other partitions.
     assert.deepEqual([partitionOf('abc', 7), partitionOf('wildchat:0', 4), partitionOf('prism:c1', 4), partitionOf('ünï©ødé 会話', 16)], [0, 1, 2, 6]);
+  });
+});
+
+describe('partition lists', () => {
+  it('are written as sbatch --array ranges, and i/n is parsed 0-based', () => {
+    assert.equal(arraySpec([0, 2, 3, 4, 7]), '0,2-4,7');
+    assert.equal(arraySpec([5]), '5');
+    assert.equal(arraySpec([0, 1, 2, 3]), '0-3');
+    assert.deepEqual(parsePartition('3/4'), { index: 3, count: 4 });
+    assert.match(String(parsePartition('4/4')), /i must be below n/);
   });
 });
