@@ -7,7 +7,7 @@ INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
 CLI := $(NODE) --enable-source-maps dist/src/cli/main.js
 
-.PHONY: all install build dataset test test-hf-cache test-trainer soak bench sample clean schema
+.PHONY: all install build dataset test test-hf-cache test-trainer slurm-test soak bench sample clean schema
 
 all: dataset
 
@@ -54,6 +54,13 @@ test-hf-cache: $(BUILT)
 test-trainer: $(BUILT)
 	PIP_RETRIES=$${PIP_RETRIES:-0} test/python/make-venv.sh .venv-trainer src/trainer/requirements-trl.txt
 	PATH="$(CURDIR)/.venv-trainer/bin:$$PATH" $(NODE) --enable-source-maps --test dist/test/trainer/trl-cpu-training.slow.js
+
+## The sample through `run --executor slurm --shards 4` on a real one-node Slurm cluster that
+## the test starts itself (munged, slurmctld, slurmd from Debian's slurmctld/slurmd/munge; as
+## root, no systemd), with one array task killed midway and the run resubmitted; every output
+## file is compared with cmp against a local n = 1 run. Fails, never skips, without Slurm.
+slurm-test: $(BUILT)
+	$(NODE) --enable-source-maps --test dist/test/exec/slurm.slurm.js
 
 ## The crash test at length: USERLM_SOAK_KILLS (default 200) SIGKILLs at seeded random points
 ## of the sample run; USERLM_CRASH_SEED replays a schedule (the seed is printed). Its seeded

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { LoadedPipeline } from '../config/pipeline-config.js';
 import { syncDir, syncFile } from './atomic.js';
 import { Db, sqlList, toNumber } from './db.js';
@@ -10,7 +10,7 @@ import { hashValue, sha256File } from './hash.js';
 import type { Logger } from './logger.js';
 import { markerFilesIntact, readMarker, writeMarker, MARKER_FILE, type FileEntry, type StageMarker } from './marker.js';
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
-import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, type AnyStageSpec, type ResultOf, type StageCounts, type StageOutcome, type StageResult, type StageSpec } from './stage.js';
+import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, type AnyStageSpec, type ResultOf, type StageContext, type StageCounts, type StageOutcome, type StageResult, type StageSpec } from './stage.js';
 import { processAlive } from './process-alive.js';
 import { checkStageGuards } from './stage-guards.js';
 
@@ -27,7 +27,7 @@ export async function openPipelineDb(pipeline: LoadedPipeline, tempDirectory?: s
   return Db.open({ threads: e.threads, memoryLimit: e.memory_limit, tempDirectory });
 }
 
-async function fingerprint(spec: AnyStageSpec, pipeline: LoadedPipeline, db: Db, upstream: string | null): Promise<string> {
+export async function stageFingerprint(spec: AnyStageSpec, pipeline: LoadedPipeline, db: Db, upstream: string | null): Promise<string> {
   return hashValue({
     stage: spec.name,
     version: spec.version,
@@ -41,14 +41,14 @@ async function fingerprint(spec: AnyStageSpec, pipeline: LoadedPipeline, db: Db,
  * Whether a stage's directory holds an up-to-date result: the one test `plan` reports and
  * `run` skips on. `upstream` is the execution id of the previous stage (null for the first).
  */
-async function stageStatus(
+export async function stageStatus(
   spec: AnyStageSpec,
   pipeline: LoadedPipeline,
   db: Db,
   upstream: string | null,
 ): Promise<{ fingerprint: string; marker: StageMarker | null; reason: string | null }> {
   const dir = stageDir(pipeline.config.run_dir, spec);
-  const fp = await fingerprint(spec, pipeline, db, upstream);
+  const fp = await stageFingerprint(spec, pipeline, db, upstream);
   const marker = await readMarker(dir);
   if (!marker) return { fingerprint: fp, marker, reason: 'no completion marker' };
   if (marker.fingerprint !== fp) return { fingerprint: fp, marker, reason: 'options, inputs or code version changed' };
@@ -97,7 +97,7 @@ export function resultOf<S extends AnyStageSpec>(run: Pick<RunResult, 'results'>
   return r as ResultOf<S>;
 }
 
-async function countRows(db: Db, files: string[]): Promise<{ conversations: number; samples: number | null }> {
+export async function countRows(db: Db, files: string[]): Promise<{ conversations: number; samples: number | null }> {
   if (files.length === 0) return { conversations: 0, samples: 0 };
   const cols = await db.all<{ column_name: string }>(`DESCRIBE SELECT * FROM read_parquet(${sqlList(files)})`);
   const isSamples = cols.some((c) => c.column_name === 'sample_id');
@@ -127,7 +127,7 @@ function leftoverPid(name: string): number | null {
  * scratch area. None of it is ever visible as stage output. A staged lock file of a live
  * process belongs to a run that is about to be refused the lock: leave it to that run.
  */
-async function removeLeftovers(runDir: string, scratchRoot: string): Promise<void> {
+export async function removeLeftovers(runDir: string, scratchRoot: string): Promise<void> {
   for (const ent of await readdir(runDir)) {
     const pid = leftoverPid(ent);
     if (pid === null) continue;
@@ -157,7 +157,7 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
 }
 
 /** A finished stage as later stages see it, from its marker. */
-function resultFromMarker(dir: string, marker: StageMarker): StageResult<unknown, string> {
+export function resultFromMarker(dir: string, marker: StageMarker): StageResult<unknown, string> {
   const published = marker.published ?? {};
   return {
     stage: marker.stage,
@@ -173,13 +173,13 @@ function resultFromMarker(dir: string, marker: StageMarker): StageResult<unknown
   };
 }
 
-function countsOf(r: StageResult): StageCounts & { stage: string } {
+export function countsOf(r: StageResult): StageCounts & { stage: string } {
   const { stage, conversations_in, conversations_out, samples_out, drops, samples_in, sample_drops } = r;
   return { stage, conversations_in, conversations_out, samples_out, drops, ...(sample_drops ? { samples_in, sample_drops } : {}) };
 }
 
 /** The stages a spec declared in `needs`, each of which must have finished before it. */
-function neededResults(spec: AnyStageSpec, done: Map<AnyStageSpec, StageResult>): Record<string, StageResult> {
+export function neededResults(spec: AnyStageSpec, done: Map<AnyStageSpec, StageResult>): Record<string, StageResult> {
   const out: Record<string, StageResult> = {};
   for (const [key, dep] of Object.entries<AnyStageSpec>(spec.needs ?? {})) {
     const r = done.get(dep);
@@ -205,7 +205,7 @@ async function countStage(
   spec: AnyStageSpec,
   tmp: string,
   outcome: StageOutcome,
-  prev: StageResult | null,
+  prev: StageCounts | null,
 ): Promise<{ counts: StageCounts; written: string[] }> {
   const counted = await countRows(db, (outcome.outputs ?? [DATA_FILE]).map((f) => join(tmp, f)));
   const written = await listFiles(tmp);
@@ -244,7 +244,7 @@ async function removeLegacyStageDirs(runDir: string, stages: AnyStageSpec[], log
   }
 }
 
-function checkStageNames(stages: AnyStageSpec[]): void {
+export function checkStageNames(stages: AnyStageSpec[]): void {
   const seen = new Set<string>();
   for (const s of stages) {
     if (seen.has(s.name) || RESERVED_NAMES.has(s.name) || s.name.startsWith('.') || s.name.includes('/')) {
@@ -294,7 +294,22 @@ export async function runPipeline(
         marker = st.marker!;
       } else {
         log.info('stage.start', `${progressTag}: running`, { stage: spec.name });
-        marker = await executeStage({ spec, index: i, pipeline, db, fingerprint: st.fingerprint, prev, done, earlier: result.results, tag: progressTag, log });
+        marker = await executeStage({
+          spec,
+          index: i,
+          pipeline,
+          db,
+          fingerprint: st.fingerprint,
+          dir,
+          scratchDir: join(scratchRoot, spec.name),
+          input: prev?.data ?? null,
+          prev,
+          needs: neededResults(spec, done),
+          earlier: result.results.map(countsOf),
+          guards: true,
+          tag: progressTag,
+          log,
+        });
         result.executed.push(spec.name);
       }
       const r = resultFromMarker(dir, marker);
@@ -326,45 +341,49 @@ function dropSummary(counts: StageCounts): string {
   ].join(', ');
 }
 
-/** Run one stage into a temporary directory, then put it in place with its marker. */
-async function executeStage(args: {
+/**
+ * Run one stage (or one partition of it) into a temporary directory next to `dir`, then put
+ * it in place with its marker. `produce` replaces the stage's own run (merging partitions);
+ * `extra` adds fields to the marker (the partition a task marker covers).
+ */
+export async function executeStage(args: {
   spec: AnyStageSpec;
   index: number;
   pipeline: LoadedPipeline;
   db: Db;
   fingerprint: string;
-  prev: StageResult | null;
-  done: Map<AnyStageSpec, StageResult>;
-  earlier: StageResult[];
+  /** The directory the result ends up in. */
+  dir: string;
+  scratchDir: string;
+  input: string | null;
+  /** Counts of what the stage reads (null for the first stage). */
+  prev: StageCounts | null;
+  needs: Record<string, StageResult>;
+  earlier: (StageCounts & { stage: string })[];
+  /** Empty-output and max_drop_fraction guards: for whole stages, not for one partition. */
+  guards: boolean;
+  produce?: (ctx: StageContext) => Promise<StageOutcome<unknown, string>>;
+  extra?: Record<string, unknown>;
   /** "[i/n] name", for log lines. */
   tag: string;
   log: Logger;
 }): Promise<StageMarker> {
-  const { spec, index, pipeline, db, prev, log } = args;
-  const runDir = pipeline.config.run_dir;
-  const dir = stageDir(runDir, spec);
+  const { spec, index, pipeline, db, prev, log, dir, scratchDir } = args;
+  const parent = dirname(dir);
   const started = performance.now();
-  const tmp = join(runDir, `.${spec.name}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
-  const scratchDir = join(runDir, '.scratch', spec.name);
+  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
   try {
     await mkdir(tmp, { recursive: true });
     await mkdir(scratchDir, { recursive: true });
   } catch (e) {
-    throw fsFailure(e, `stage ${spec.name}: cannot create its directory in ${runDir}`);
+    throw fsFailure(e, `stage ${spec.name}: cannot create its directory in ${parent}`);
   }
   try {
-    const outcome: StageOutcome<unknown, string> = await spec.run({
-      db,
-      pipeline,
-      dir: tmp,
-      input: prev?.data ?? null,
-      needs: neededResults(spec, args.done),
-      earlier: args.earlier.map(countsOf),
-      scratchDir,
-      log,
-    });
+    const ctx: StageContext = { db, pipeline, dir: tmp, input: args.input, needs: args.needs, earlier: args.earlier, scratchDir, log };
+    const outcome: StageOutcome<unknown, string> = await (args.produce ?? spec.run)(ctx);
+
     const { counts, written } = await countStage(db, spec, tmp, outcome, prev);
-    await checkStageGuards(db, pipeline, spec.name, tmp, written, counts);
+    if (args.guards) await checkStageGuards(db, pipeline, spec.name, tmp, written, counts);
     const files: FileEntry[] = [];
     for (const rel of written) {
       const { sha256, bytes } = await sha256File(join(tmp, rel));
@@ -378,6 +397,7 @@ async function executeStage(args: {
       version: spec.version,
       fingerprint: args.fingerprint,
       execution_id: randomUUID(),
+      ...args.extra,
       ...counts,
       notes: outcome.notes ?? {},
       ...(outcome.publish ? { published: outcome.publish } : {}),
@@ -388,13 +408,13 @@ async function executeStage(args: {
     await writeMarker(tmp, marker);
     // The outdated directory is renamed aside (a leftover name) before the new one takes
     // its place, so a crash in between leaves no half-deleted stage under the real name.
-    const aside = join(runDir, `.${spec.name}.tmp-${process.pid}-old-${randomUUID().slice(0, 8)}`);
+    const aside = join(parent, `.${basename(dir)}.tmp-${process.pid}-old-${randomUUID().slice(0, 8)}`);
     const hadOld = await rename(dir, aside).then(() => true, (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return false;
       throw e;
     });
     await rename(tmp, dir);
-    await syncDir(runDir);
+    await syncDir(parent);
     if (hadOld) await rm(aside, { recursive: true, force: true });
     const dropText = dropSummary(counts);
     log.info(

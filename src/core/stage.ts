@@ -105,6 +105,32 @@ export interface StageSpec<Notes = unknown, Files extends string = never, D exte
   /** Identity of external inputs (source files) for the fingerprint. */
   externalInputs?(p: LoadedPipeline, db: Db): Promise<unknown>;
   run(ctx: StageContext<D>): Promise<StageOutcome<Notes, Files>>;
+  /** Present for per-conversation stages (see MapDeclaration). */
+  map?: MapDeclaration<Notes>;
+}
+
+/** Whether a stage runs on partitions in this pipeline. */
+export function isMapStage(spec: AnyStageSpec, p: LoadedPipeline): boolean {
+  return !!spec.map && (spec.map.when?.(p) ?? true);
+}
+
+/**
+ * A stage whose work is per conversation: `run --shard i/n` runs it on the i-th of n
+ * partitions of its input (by a stable hash of conversation_id), and the partitions'
+ * outputs are merged into the file a single run writes. Without it a stage is a reduce
+ * step and runs once over everything.
+ */
+export interface MapDeclaration<Notes = unknown> {
+  /** Whether this pipeline's options keep the stage per conversation (default: always). */
+  when?(p: LoadedPipeline): boolean;
+  /**
+   * The ORDER BY of an output file whose rows are not in input order (by file name relative
+   * to the stage directory); every other Parquet file keeps input order, conversation by
+   * conversation.
+   */
+  order?: Record<string, string>;
+  /** The whole stage's notes from its partitions' notes (default: every partition's must be equal). */
+  mergeNotes?(parts: Notes[]): Notes;
 }
 
 /** Identity function that lets TypeScript infer a spec's notes, files and needs. */

@@ -60,6 +60,7 @@ export const filterStage = defineStage({
   name: 'filter',
   // 2: role_order split into four reasons; languages match ISO 639 names and codes; control tokens.
   version: 2,
+  map: {},
   options: (p) => ({
       ...p.config.stages.filter,
       ...(p.config.stages.filter.drop_control_tokens ? { control_tokens: controlTokens(p.config.stages.tokenize.tokenizer_json, p.config.stages.flip.end_token) } : {}),

@@ -70,6 +70,7 @@ export const flipStage = defineStage({
   name: 'flip',
   // 2: conversation rows with their sample counts instead of the K+1 sample rows.
   version: 2,
+  map: {},
   options: (p) => p.config.stages.flip,
   async run({ db, pipeline, dir, input }) {
     await db.run(`COPY (${flipPlanSql(input!)}) TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`);

@@ -83,6 +83,8 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
 export const intentsStage = defineStage({
   name: 'intents',
   version: 3,
+  // LLM backends scale through the provider (Batch API, a vLLM fleet), and one task owns their cache and batch jobs.
+  map: { when: (p) => p.config.stages.intents.backend === 'template' },
   options: (p) => intentOutputOptions(p.config.stages.intents),
   async externalInputs(p: LoadedPipeline) {
     const o = p.config.stages.intents;

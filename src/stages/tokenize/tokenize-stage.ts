@@ -44,6 +44,17 @@ export const tokenizeStage = defineStage({
   // 4: one row per conversation with per-sample lists instead of sample rows.
   version: 4,
   needs: { intents: intentsStage },
+  map: {
+    order: { [DROPS_FILE]: 'conversation_id' },
+    // A rate is one process's: a partitioned run's is in each partition's marker.
+    mergeNotes: (parts: TokenizeNotes[]): TokenizeNotes => ({
+      ...parts[0]!,
+      tokens: parts.reduce((a, n) => a + n.tokens, 0),
+      truncated_samples: parts.reduce((a, n) => a + n.truncated_samples, 0),
+      too_long_samples: parts.reduce((a, n) => a + n.too_long_samples, 0),
+      text_mchars_per_s: null,
+    }),
+  },
   options: (p) => ({ ...p.config.stages.tokenize, end_token: p.config.stages.flip.end_token }),
   async externalInputs(p) {
     const path = p.config.stages.tokenize.tokenizer_json;
