@@ -27,40 +27,30 @@ export interface LshOptions {
    * verified pairs. Without verify both are the same.
    */
   linkage?: Linkage;
-  /** Exact shingle sets of short documents (sorted, distinct), compared instead of their signatures. */
-  exactSets?: { sets: Uint32Array; offsets: Uint32Array };
+  /**
+   * How similar documents i and j are, compared with threshold (e.g. near-dedup's word edit
+   * similarity); default: the signatures' estimated Jaccard.
+   */
+  similarity?: (i: number, j: number) => number;
 }
 
-/** Similarity of documents i and j: exact Jaccard when both have exact sets, else the signatures' estimate. */
-export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'exactSets'>): (i: number, j: number) => number {
-  const e = o.exactSets;
-  if (!e) return (i, j) => estimateJaccard(sig, i, j, o.numPerm);
-  const { sets, offsets } = e;
-  return (i, j) => {
-    const a0 = offsets[i]!;
-    const a1 = offsets[i + 1]!;
-    const b0 = offsets[j]!;
-    const b1 = offsets[j + 1]!;
-    if (a1 === a0 || b1 === b0) return estimateJaccard(sig, i, j, o.numPerm);
-    let x = a0;
-    let y = b0;
-    let both = 0;
-    while (x < a1 && y < b1) {
-      if (sets[x] === sets[y]) {
-        both++;
-        x++;
-        y++;
-      } else if (sets[x]! < sets[y]!) x++;
-      else y++;
-    }
-    return both / (a1 - a0 + (b1 - b0) - both);
-  };
+/** The similarity lshClusters verifies with: the caller's, or the signatures' estimated Jaccard. */
+export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'similarity'>): (i: number, j: number) => number {
+  return o.similarity ?? ((i, j) => estimateJaccard(sig, i, j, o.numPerm));
 }
 
 export type Linkage = 'keeper' | 'single';
 
 /** Keepers of one transitive component that a later member is compared with, in priority order. */
 const KEEPER_CAP = 64;
+
+/**
+ * A bucket member is verified against the bucket's first member and the WINDOW members
+ * before it, until one matches: linear in the bucket's size (a bucket of thousands of
+ * templated prompts stays cheap), and a chance collision at the bucket's head (common words
+ * of short prompts, a family of re-sent variants) does not hide the real pair behind it.
+ */
+const WINDOW = 16;
 
 /** Two documents (by index) and their estimated Jaccard. */
 export interface ScoredPair {
@@ -132,9 +122,8 @@ export function forEachBucket(
 
 /**
  * Near-duplicate clusters by LSH banding over MinHash signatures (n x numPerm, row-major).
- * Within a bucket each document is verified against the bucket's first document and its
- * predecessor (not all pairs, so a bucket of thousands of templated prompts stays linear),
- * and clusters form transitively.
+ * Within a bucket each document is verified against earlier members (see SMALL_BUCKET), and
+ * clusters form transitively before keeper linkage splits them.
  */
 export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResult {
   const uf = new UnionFind(n);
@@ -161,10 +150,13 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
     const anchor = order[runStart]!;
     for (let k = runStart + 1; k < runEnd; k++) {
       const x = order[k]!;
-      const prev = order[k - 1]!;
-      candidatePairs++;
-      if (uf.find(x) === uf.find(anchor)) continue;
-      if (!tryJoin(anchor, x) && prev !== anchor) tryJoin(prev, x);
+      // The bucket's first member, then the WINDOW members just before x, until one joins.
+      const from = Math.max(runStart + 1, k - WINDOW);
+      for (let q = runStart; q < k; q = q === runStart ? from : q + 1) {
+        const y = order[q]!;
+        candidatePairs++;
+        if (uf.find(x) === uf.find(y) || tryJoin(y, x)) break;
+      }
     }
   });
   const root = new Int32Array(n);
@@ -214,15 +206,19 @@ function splitByKeeper(
     keepers.length = 0;
     for (let k = a; k < b; k++) {
       const m = members[k]!;
+      // The most similar keeper (ties: the earlier one), not the first similar one: a copy
+      // of B belongs with B even when an earlier A is also within the threshold.
       let to = -1;
-      let s = 1;
+      let s = 0;
       for (const kp of keepers) {
-        s = sim(m, kp);
-        if (s >= o.threshold) {
-          to = kp;
-          break;
-        }
-        misses?.add(kp, m, s);
+        const x = sim(m, kp);
+        if (x >= o.threshold) {
+          if (x > s) {
+            s = x;
+            to = kp;
+            if (x === 1) break;
+          }
+        } else misses?.add(kp, m, x);
       }
       if (to < 0) {
         root[m] = m;

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { DedupOptions } from '../../config/pipeline-config.js';
-import { chooseBands } from './lsh-params.js';
+import { candidateProbability, chooseBands } from './lsh-params.js';
+import { wordEditSimilarity } from './word-edit-similarity.js';
 import { lshClusters, type ScoredPair } from './lsh-clusters.js';
 import { sketchDocuments, type TextBatch } from './sketch-documents.js';
 import { templatedDocuments, type TemplateFamily } from './template-filter.js';
@@ -28,10 +29,46 @@ export interface NearDedupStats {
  * false candidate costs one signature comparison while a missed pair is a kept duplicate,
  * so the choice weighs misses 4:1.
  */
-export function lshShape(near: DedupOptions['near']): { bands: number; rows: number } {
+export function lshShape(near: Pick<DedupOptions['near'], 'bands' | 'rows' | 'verify' | 'num_perm' | 'threshold'>): { bands: number; rows: number } {
   if (near.bands !== null && near.rows !== null) return { bands: near.bands, rows: near.rows };
   return near.verify ? chooseBands(near.num_perm, near.threshold, 0.2, 0.8) : chooseBands(near.num_perm, near.threshold);
 }
+
+/**
+ * The lowest word-set Jaccard of two texts whose word edit similarity is s: k substitutions
+ * in L words leave at worst (L - k) / (L + k) = s / (2 - s) (insertions and deletions leave
+ * more). Near-dedup's LSH finds candidates at this Jaccard; the edit similarity decides.
+ */
+export function candidateJaccard(s: number): number {
+  return s / (2 - s);
+}
+
+/**
+ * The LSH shape of near-dedup, unless bands and rows are given: the candidate step must not
+ * lose a pair the threshold would merge (verification is cheap; a missed pair is a kept
+ * duplicate), so among the shapes within num_perm that make a pair at the candidate Jaccard
+ * less 0.05 a candidate with probability >= 0.999, the one that makes fewest pairs at
+ * Jaccard 0.5 candidates. 128 permutations at threshold 0.9: 25 bands x 5 rows.
+ */
+export function nearLshShape(near: Pick<DedupOptions['near'], 'bands' | 'rows' | 'num_perm' | 'threshold'>): { bands: number; rows: number } {
+  if (near.bands !== null && near.rows !== null) return { bands: near.bands, rows: near.rows };
+  const low = Math.max(0.05, candidateJaccard(near.threshold) - 0.05);
+  let best = { bands: near.num_perm, rows: 1 };
+  let bestP = Infinity;
+  for (let rows = 1; rows <= near.num_perm; rows++) {
+    const bands = Math.floor(near.num_perm / rows);
+    if (candidateProbability(low, bands, rows) < 0.999) continue;
+    const p = candidateProbability(0.5, bands, rows);
+    if (p < bestP) {
+      bestP = p;
+      best = { bands, rows };
+    }
+  }
+  return best;
+}
+
+/** Near misses are ranked exactly down to this far below the threshold. */
+const NEAR_MISS_RANGE = 0.1;
 
 export function resolveWorkers(w: number | null): number {
   return w ?? Math.min(8, availableParallelism());
@@ -72,15 +109,19 @@ export interface NearDedupInput {
 export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, input: NearDedupInput): Promise<NearDedupResult> {
   const near = o.near;
   const n = input.count;
-  const { bands, rows } = lshShape(near);
+  const { bands, rows } = nearLshShape(near);
   const workers = resolveWorkers(near.workers);
   const t0 = performance.now();
   const sk = await sketchDocuments(
     input.batches,
     n,
     {
-      ngram: near.ngram,
+      // Candidates by word sets; the word sequences decide (see word-edit-similarity.ts).
+      ngram: 1,
+      wordBreaks: 'whitespace',
       numPerm: near.num_perm,
+      keepWords: near.enabled,
+      keepSignatures: false,
       seed: input.seed,
       method: near.method,
       templateNgram: o.templates.enabled ? o.templates.ngram : 0,
@@ -102,7 +143,7 @@ export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templat
   let templatedCount = 0;
   for (let i = 0; i < n; i++) {
     if (tpl.templated[i]) templatedCount++;
-    if (near.enabled && !(dropTemplated && tpl.templated[i]) && sk.words[i]! >= near.min_words) {
+    if (near.enabled && !(dropTemplated && tpl.templated[i]) && sk.words[i]! >= near.min_words && sk.words[i]! > 0) {
       eligible[i] = 1;
       eligibleCount++;
     }
@@ -114,7 +155,10 @@ export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templat
     threshold: near.threshold,
     verify: near.verify,
     linkage: near.linkage,
-    exactSets: { sets: sk.smallSets, offsets: sk.smallOffsets },
+    similarity: (i, j) => {
+      const { wordSeq: w, wordOffsets: off } = sk;
+      return wordEditSimilarity(w.subarray(off[i]!, off[i + 1]!), w.subarray(off[j]!, off[j + 1]!), near.threshold - NEAR_MISS_RANGE);
+    },
     eligible,
     bandKeys: near.enabled ? sk.bandKeys : undefined,
     pairsToReport: input.pairsToReport ?? 0,

@@ -8,9 +8,9 @@ export interface Sketches {
   words: Uint32Array;
   templates: Uint32Array;
   templateOffsets: Uint32Array;
-  /** Exact shingle sets of short documents (see SMALL_SET): smallSets[smallOffsets[i] .. smallOffsets[i+1]). */
-  smallSets: Uint32Array;
-  smallOffsets: Uint32Array;
+  /** With keepWords: the word hashes of document i, wordSeq[wordOffsets[i] .. wordOffsets[i+1]). */
+  wordSeq: Uint32Array;
+  wordOffsets: Uint32Array;
   /** bands x n LSH band keys, band-major (empty without bands in the options). */
   bandKeys: Uint32Array;
 }
@@ -32,14 +32,14 @@ export async function sketchDocuments(
   workers: number,
   onBatch?: (docs: number) => void,
 ): Promise<Sketches> {
-  const signatures = new Uint32Array(total * o.numPerm);
+  const signatures = new Uint32Array((o.keepSignatures ?? true) ? total * o.numPerm : 0);
   const words = new Uint32Array(total);
   const bands = o.bands ?? 0;
   const bandKeys = new Uint32Array(bands * total);
   const parts: { start: number; batch: SketchBatch }[] = [];
   const place = (start: number, b: SketchBatch) => {
     if (start + b.count > total) throw new Error(`more documents than counted (${start + b.count} > ${total})`);
-    signatures.set(b.signatures, start * o.numPerm);
+    if (signatures.length) signatures.set(b.signatures, start * o.numPerm);
     words.set(b.words, start);
     for (let i = 0; i < b.count; i++) for (let k = 0; k < bands; k++) bandKeys[k * total + start + i] = b.bandKeys[i * bands + k]!;
     parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0), bandKeys: new Uint32Array(0) } });
@@ -118,15 +118,17 @@ export async function sketchDocuments(
     for (let i = 0; i < batch.count; i++) templateOffsets[start + i + 1] = t + batch.templateOffsets[i + 1]!;
     t += batch.templates.length;
   }
-  const smallOffsets = new Uint32Array(total + 1);
+  const wordOffsets = new Uint32Array(o.keepWords ? total + 1 : 1);
   let m = 0;
-  for (const { batch } of parts) m += batch.smallSets.length;
-  const smallSets = new Uint32Array(m);
+  for (const { batch } of parts) m += batch.wordSeq.length;
+  const wordSeq = new Uint32Array(m);
   m = 0;
-  for (const { start, batch } of parts) {
-    smallSets.set(batch.smallSets, m);
-    for (let i = 0; i < batch.count; i++) smallOffsets[start + i + 1] = m + batch.smallOffsets[i + 1]!;
-    m += batch.smallSets.length;
+  if (o.keepWords) {
+    for (const { start, batch } of parts) {
+      wordSeq.set(batch.wordSeq, m);
+      for (let i = 0; i < batch.count; i++) wordOffsets[start + i + 1] = m + batch.wordOffsets[i + 1]!;
+      m += batch.wordSeq.length;
+    }
   }
-  return { n: total, signatures, words, templates, templateOffsets, smallSets, smallOffsets, bandKeys };
+  return { n: total, signatures, words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys };
 }

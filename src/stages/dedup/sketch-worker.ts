@@ -13,5 +13,5 @@ parentPort?.on('message', (msg: { id: number; texts: string[]; templateTexts?: s
     hasherKey = key;
   }
   const r = sketchBatch(msg.texts, msg.options, hasher, msg.templateTexts);
-  parentPort!.postMessage({ id: msg.id, ...r }, [r.signatures.buffer, r.words.buffer, r.templates.buffer, r.templateOffsets.buffer, r.smallSets.buffer, r.smallOffsets.buffer, r.bandKeys.buffer] as ArrayBuffer[]);
+  parentPort!.postMessage({ id: msg.id, ...r }, [r.signatures.buffer, r.words.buffer, r.templates.buffer, r.templateOffsets.buffer, r.wordSeq.buffer, r.wordOffsets.buffer, r.bandKeys.buffer] as ArrayBuffer[]);
 });

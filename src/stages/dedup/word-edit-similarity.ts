@@ -1,0 +1,65 @@
+// Near-dedup's measure: how much of a text is the same, word for word and in order.
+// Measured on real WildChat prompts (make bench), a Jaccard threshold cannot be right for both
+// a 6-word and a 60-word prompt: one substituted word takes a 6-word prompt's word 2-gram
+// Jaccard to 0.43 and a 60-word one's to 0.94. An edit ratio is length-adaptive by itself.
+
+let prev = new Int32Array(256);
+let cur = new Int32Array(256);
+
+/**
+ * 1 - (word-level Levenshtein distance) / (words of the longer text), over word hashes.
+ * Exact when the result is >= floor; below floor, an upper bound that is still < floor
+ * (the distance is only computed inside a band of floor's width), so ranking pairs near the
+ * threshold is exact and far pairs cost O(band x length). Two empty texts: 1.
+ */
+export function wordEditSimilarity(a: Uint32Array, b: Uint32Array, floor: number): number {
+  const la = a.length;
+  const lb = b.length;
+  const m = la > lb ? la : lb;
+  if (m === 0) return 1;
+  let p = 0;
+  const lmin = la < lb ? la : lb;
+  while (p < lmin && a[p] === b[p]) p++;
+  let s = 0;
+  while (s < lmin - p && a[la - 1 - s] === b[lb - 1 - s]) s++;
+  const x = a.subarray(p, la - s);
+  const y = b.subarray(p, lb - s);
+  const nx = x.length;
+  const ny = y.length;
+  const diff = nx > ny ? nx - ny : ny - nx;
+  if (nx === 0 || ny === 0) return 1 - diff / m;
+  // The most edits that can still reach floor.
+  const k = Math.floor((1 - floor) * m + 1e-9);
+  if (diff > k) return 1 - diff / m;
+  if (prev.length < ny + 1) {
+    prev = new Int32Array(2 * ny + 2);
+    cur = new Int32Array(2 * ny + 2);
+  }
+  const big = k + 1;
+  // Ukkonen's band: only cells with |i - j| <= k can hold a distance <= k.
+  for (let j = 0; j <= ny; j++) prev[j] = j <= k ? j : big;
+  for (let i = 1; i <= nx; i++) {
+    const lo = i - k > 1 ? i - k : 1;
+    const hi = i + k < ny ? i + k : ny;
+    cur[lo - 1] = lo - 1 === 0 ? (i <= k ? i : big) : big;
+    let rowMin = cur[lo - 1]!;
+    const xi = x[i - 1];
+    for (let j = lo; j <= hi; j++) {
+      let v = prev[j - 1]! + (xi === y[j - 1] ? 0 : 1);
+      const del = prev[j]! + 1;
+      const ins = cur[j - 1]! + 1;
+      if (del < v) v = del;
+      if (ins < v) v = ins;
+      if (v > big) v = big;
+      cur[j] = v;
+      if (v < rowMin) rowMin = v;
+    }
+    if (hi < ny) cur[hi + 1] = big;
+    if (rowMin > k) return 1 - big / m;
+    const t = prev;
+    prev = cur;
+    cur = t;
+  }
+  const d = prev[ny]!;
+  return d > k ? 1 - big / m : 1 - d / m;
+}
