@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exactKeySql } from '../../src/stages/dedup/dedup-stage.js';
+import { exactKeepers } from '../../src/stages/dedup/exact-duplicates.js';
+import { exactKey, TURN_SEPARATOR } from '../../src/stages/dedup/exact-key.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlString } from '../../src/core/db.js';
@@ -12,18 +13,29 @@ import { runCli, tempDir, withDb, writePipeline } from '../helpers.js';
 const conv = (...turns: string[]) => JSON.stringify(turns.map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content })));
 
 describe('exact dedup key', () => {
-  it('ignores case and any whitespace at the ends or between words, and assistant turns', async () => {
-    await withDb(async (db) => {
-      const key = (msgs: string, text: 'all_user_turns' | 'first_user_turn' = 'all_user_turns') =>
-        db
-          .one<{ k: string }>(`SELECT ${exactKeySql(text)} AS k FROM (SELECT from_json($j, '[{"role": "VARCHAR", "content": "VARCHAR"}]') AS messages)`, { j: msgs })
-          .then((r) => r.k);
-      const base = await key(conv('Write a poem', 'a', 'Shorter please', 'b'));
-      assert.equal(await key(conv('  write A\tpoem \n', 'other reply', 'shorter\u00a0please  \n', 'x')), base);
-      assert.notEqual(await key(conv('Write a poem', 'a', 'Longer please', 'b')), base);
-      assert.notEqual(await key(conv('Write a poem', 'a')), base);
-      assert.equal(await key(conv('Write a poem', 'a'), 'first_user_turn'), await key(conv('write a poem', 'b', 'more', 'c'), 'first_user_turn'));
-    });
+  it('ignores case and any whitespace at the ends or between words, and tells turns apart', () => {
+    const key = (turns: string[], first = false) => {
+      const out = new Uint32Array(2);
+      exactKey(turns.join(TURN_SEPARATOR), first, out, 0);
+      return [...out].join(':');
+    };
+    const base = key(['Write a poem', 'Shorter please']);
+    assert.equal(key(['  write A\tpoem \n', 'shorter\u00a0please  \n']), base);
+    assert.notEqual(key(['Write a poem', 'Longer please']), base);
+    assert.notEqual(key(['Write a poem']), base);
+    assert.notEqual(key(['Write a', 'poem shorter please']), base, 'where one turn ends matters');
+    assert.notEqual(key(['Write apoem', 'Shorter please']), base, 'a space is not nothing');
+    assert.equal(key(['Write a poem'], true), key(['write a poem', 'more'], true));
+    assert.equal(key(['ÉCRIS UN POÈME']), key(['écris un poème']));
+    assert.notEqual(key(['écris un poème']), key(['ecris un poeme']), 'accents count: exact is exact');
+  });
+
+  it('groups equal keys and keeps the first in priority order', () => {
+    // Keys: docs 0, 2, 3 equal; 1 alone. Priority: 3, 1, 0, 2.
+    const keys = Uint32Array.from([7, 9, 1, 2, 7, 9, 7, 9]);
+    assert.deepEqual([...exactKeepers(keys, Int32Array.from([3, 1, 0, 2]))], [3, 1, 3, 3]);
+    // Halves matter apart: same low half, other high half.
+    assert.deepEqual([...exactKeepers(Uint32Array.from([5, 1, 5, 2]), Int32Array.from([0, 1]))], [0, 1]);
   });
 });
 

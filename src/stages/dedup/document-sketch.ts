@@ -1,3 +1,4 @@
+import { exactKey, TURN_SEPARATOR } from './exact-key.js';
 import { bandKey } from './lsh-clusters.js';
 import { MinHasher, type MinhashMethod } from './minhash-signature.js';
 import { shingleHashes } from './shingle-hashes.js';
@@ -19,6 +20,12 @@ export interface SketchOptions {
   wordBreaks?: WordBreaks;
   /** Keep each document's word hashes (near-dedup verifies candidates on them). */
   keepWords?: boolean;
+  /**
+   * Texts are user sides, turns joined by TURN_SEPARATOR: near-dedup reads the first turn or
+   * all of them, the templated-prompt rule the first, and the exact key is hashed over
+   * `exact` (absent: the texts are plain, no exact keys).
+   */
+  userSides?: { near: 'first_user_turn' | 'all_user_turns'; exact: 'first_user_turn' | 'all_user_turns' };
   /** Return the signatures (the leak check compares them); false: only their band keys leave the worker. */
   keepSignatures?: boolean;
 }
@@ -37,18 +44,20 @@ export interface SketchBatch {
   wordOffsets: Uint32Array;
   /** count x bands LSH band keys, document-major (empty without bands). */
   bandKeys: Uint32Array;
+  /** With userSides: two 32-bit halves of document i's exact key at 2i, 2i+1 (see exact-key.ts). */
+  exactKeys: Uint32Array;
 }
 
 /**
  * Everything dedup needs from a batch of texts, computed in one pass over each text.
- * templateTexts, when given, are what the templated-prompt rule reads instead of texts.
  */
 export function sketchBatch(
   texts: string[],
   o: SketchOptions,
   hasher = new MinHasher({ numPerm: o.numPerm, seed: o.seed, method: o.method }),
-  templateTexts?: string[],
 ): SketchBatch {
+  const sides = o.userSides;
+  const exactKeys = new Uint32Array(sides ? 2 * texts.length : 0);
   const count = texts.length;
   const keepSig = o.keepSignatures ?? true;
   const signatures = new Uint32Array(keepSig ? count * o.numPerm : o.numPerm);
@@ -66,7 +75,14 @@ export function sketchBatch(
   const wordOffsets = new Uint32Array(o.keepWords ? count + 1 : 1);
   let wn = 0;
   for (let i = 0; i < count; i++) {
-    const w = wordHashes(texts[i]!, wbuf, o.wordBreaks);
+    const text = texts[i]!;
+    let firstTurn = text;
+    if (sides) {
+      const cut = text.indexOf(TURN_SEPARATOR);
+      if (cut >= 0) firstTurn = text.slice(0, cut);
+      exactKey(text, sides.exact === 'first_user_turn', exactKeys, 2 * i);
+    }
+    const w = wordHashes(sides && sides.near === 'first_user_turn' ? firstTurn : text, wbuf, o.wordBreaks);
     if (w.buffer !== wbuf.buffer) wbuf = new Uint32Array(w.buffer);
     words[i] = w.length;
     const sh = shingleHashes(w, o.ngram, sbuf);
@@ -84,7 +100,7 @@ export function sketchBatch(
       wn += w.length;
       wordOffsets[i + 1] = wn;
     }
-    const tw = templateTexts ? wordHashes(templateTexts[i]!, undefined, o.wordBreaks) : w;
+    const tw = sides && sides.near !== 'first_user_turn' ? wordHashes(firstTurn, undefined, o.wordBreaks) : w;
     if (o.templateNgram > 0 && tw.length >= o.templateNgram) {
       const tg = shingleHashes(tw, o.templateNgram, tbuf);
       if (tg.buffer !== tbuf.buffer) tbuf = new Uint32Array(tg.buffer);
@@ -99,5 +115,5 @@ export function sketchBatch(
     }
     templateOffsets[i + 1] = t;
   }
-  return { count, signatures: keepSig ? signatures : new Uint32Array(0), words, templates: templates.slice(0, t), templateOffsets, wordSeq: wordSeq.slice(0, wn), wordOffsets, bandKeys };
+  return { count, signatures: keepSig ? signatures : new Uint32Array(0), words, templates: templates.slice(0, t), templateOffsets, wordSeq: wordSeq.slice(0, wn), wordOffsets, bandKeys, exactKeys };
 }

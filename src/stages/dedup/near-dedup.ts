@@ -3,7 +3,8 @@ import type { DedupOptions } from '../../config/pipeline-config.js';
 import { candidateProbability, chooseBands } from './lsh-params.js';
 import { wordEditSimilarity } from './word-edit-similarity.js';
 import { lshClusters, type ScoredPair } from './lsh-clusters.js';
-import { sketchDocuments, type TextBatch } from './sketch-documents.js';
+import type { SketchOptions } from './document-sketch.js';
+import type { Sketches } from './sketch-documents.js';
 import { templatedDocuments, type TemplateFamily } from './template-filter.js';
 
 export interface NearDedupStats {
@@ -92,46 +93,69 @@ export interface NearDedupResult {
 }
 
 export interface NearDedupInput {
-  /** Texts in keeper-priority order: of a cluster, the first one survives. */
-  batches: AsyncIterable<TextBatch>;
-  /** How many texts the batches hold. */
-  count: number;
-  seed: number;
+  /** Sketches (dedupSketchOptions) in keeper-priority order: of a cluster, the first one survives. */
+  sketches: Sketches;
+  /** Seconds the sketches took, for the stats. */
+  secondsSketch: number;
   /** Near misses and weakest merges to keep for inspection. */
   pairsToReport?: number;
-  onProgress?: (docs: number) => void;
+}
+
+/** What the dedup stage's sketch pass computes per conversation: exact key, word sequence, band keys, template n-grams. */
+export function dedupSketchOptions(o: Pick<DedupOptions, 'near' | 'templates' | 'exact'>, seed: number): SketchOptions {
+  const { bands, rows } = nearLshShape(o.near);
+  return {
+    // Candidates by word sets; the word sequences decide (see word-edit-similarity.ts).
+    ngram: 1,
+    wordBreaks: 'whitespace',
+    numPerm: o.near.num_perm,
+    keepWords: o.near.enabled,
+    keepSignatures: false,
+    userSides: { near: o.near.text, exact: o.exact.text },
+    seed,
+    method: o.near.method,
+    templateNgram: o.templates.enabled ? o.templates.ngram : 0,
+    templateMaxPerDoc: 512,
+    bands: o.near.enabled ? bands : 0,
+    rows,
+  };
+}
+
+/** The sketches of documents order[0], order[1], ... (band keys band-major again), for near-dedup over a subset in priority order. */
+export function gatherSketches(sk: Sketches, order: Int32Array, bands: number): Sketches {
+  const m = order.length;
+  const n = sk.n;
+  const words = new Uint32Array(m);
+  const bandKeys = new Uint32Array(bands * m);
+  for (let b = 0; b < bands; b++) {
+    const from = sk.bandKeys.subarray(b * n, (b + 1) * n);
+    const to = bandKeys.subarray(b * m, (b + 1) * m);
+    for (let p = 0; p < m; p++) to[p] = from[order[p]!]!;
+  }
+  const gatherRuns = (values: Uint32Array, offsets: Uint32Array): [Uint32Array, Uint32Array] => {
+    if (offsets.length < n + 1) return [new Uint32Array(0), new Uint32Array(1)];
+    const off = new Uint32Array(m + 1);
+    for (let p = 0; p < m; p++) off[p + 1] = off[p]! + offsets[order[p]! + 1]! - offsets[order[p]!]!;
+    const out = new Uint32Array(off[m]!);
+    for (let p = 0; p < m; p++) out.set(values.subarray(offsets[order[p]!]!, offsets[order[p]! + 1]!), off[p]!);
+    return [out, off];
+  };
+  for (let p = 0; p < m; p++) words[p] = sk.words[order[p]!]!;
+  const [wordSeq, wordOffsets] = gatherRuns(sk.wordSeq, sk.wordOffsets);
+  const [templates, templateOffsets] = gatherRuns(sk.templates, sk.templateOffsets);
+  return { n: m, signatures: new Uint32Array(0), words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys, exactKeys: new Uint32Array(0) };
 }
 
 /**
  * Near-duplicate clusters and templated prompts over a stream of texts. Pure computation
  * on typed arrays: the caller reads the texts and writes the decisions.
  */
-export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, input: NearDedupInput): Promise<NearDedupResult> {
+export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, input: NearDedupInput): NearDedupResult {
   const near = o.near;
-  const n = input.count;
+  const sk = input.sketches;
+  const n = sk.n;
   const { bands, rows } = nearLshShape(near);
   const workers = resolveWorkers(near.workers);
-  const t0 = performance.now();
-  const sk = await sketchDocuments(
-    input.batches,
-    n,
-    {
-      // Candidates by word sets; the word sequences decide (see word-edit-similarity.ts).
-      ngram: 1,
-      wordBreaks: 'whitespace',
-      numPerm: near.num_perm,
-      keepWords: near.enabled,
-      keepSignatures: false,
-      seed: input.seed,
-      method: near.method,
-      templateNgram: o.templates.enabled ? o.templates.ngram : 0,
-      templateMaxPerDoc: 512,
-      bands: near.enabled ? bands : 0,
-      rows,
-    },
-    workers,
-    input.onProgress,
-  );
   const t1 = performance.now();
   const tpl = o.templates.enabled
     ? templatedDocuments(sk.templates, sk.templateOffsets, n, { ngram: o.templates.ngram, maxOthers: o.templates.max_others, minCoverage: o.templates.min_coverage })
@@ -184,7 +208,7 @@ export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templat
       clusters,
       near_duplicates: dups,
       workers,
-      seconds_sketch: Math.round(t1 - t0) / 1000,
+      seconds_sketch: Math.round(input.secondsSketch * 1000) / 1000,
       seconds_templates: Math.round(tTemplates - t1) / 1000,
       seconds_cluster: Math.round(t2 - tTemplates) / 1000,
     },

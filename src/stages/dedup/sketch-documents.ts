@@ -13,6 +13,8 @@ export interface Sketches {
   wordOffsets: Uint32Array;
   /** bands x n LSH band keys, band-major (empty without bands in the options). */
   bandKeys: Uint32Array;
+  /** With userSides in the options: document i's exact key at 2i, 2i+1. */
+  exactKeys: Uint32Array;
 }
 
 /**
@@ -22,7 +24,6 @@ export interface Sketches {
  */
 export interface TextBatch {
   texts: string[];
-  templateTexts?: string[];
 }
 
 export async function sketchDocuments(
@@ -36,20 +37,22 @@ export async function sketchDocuments(
   const words = new Uint32Array(total);
   const bands = o.bands ?? 0;
   const bandKeys = new Uint32Array(bands * total);
+  const exactKeys = new Uint32Array(o.userSides ? 2 * total : 0);
   const parts: { start: number; batch: SketchBatch }[] = [];
   const place = (start: number, b: SketchBatch) => {
     if (start + b.count > total) throw new Error(`more documents than counted (${start + b.count} > ${total})`);
     if (signatures.length) signatures.set(b.signatures, start * o.numPerm);
     words.set(b.words, start);
+    if (exactKeys.length) exactKeys.set(b.exactKeys, 2 * start);
     for (let i = 0; i < b.count; i++) for (let k = 0; k < bands; k++) bandKeys[k * total + start + i] = b.bandKeys[i * bands + k]!;
-    parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0), bandKeys: new Uint32Array(0) } });
+    parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0), bandKeys: new Uint32Array(0), exactKeys: new Uint32Array(0) } });
     onBatch?.(b.count);
   };
   let seen = 0;
   if (workers <= 0) {
     const hasher = new MinHasher({ numPerm: o.numPerm, seed: o.seed, method: o.method });
-    for await (const { texts, templateTexts } of batches) {
-      place(seen, sketchBatch(texts, o, hasher, templateTexts));
+    for await (const { texts } of batches) {
+      place(seen, sketchBatch(texts, o, hasher));
       seen += texts.length;
     }
   } else {
@@ -78,7 +81,7 @@ export async function sketchDocuments(
     try {
       let id = 0;
       const inflight: Promise<void>[] = [];
-      for await (const { texts, templateTexts } of batches) {
+      for await (const { texts } of batches) {
         if (failure) break;
         let k = queued.indexOf(Math.min(...queued));
         while (queued[k]! >= 2 && !failure) {
@@ -93,7 +96,7 @@ export async function sketchDocuments(
         inflight.push(
           new Promise<void>((resolve, reject) => {
             pending.set(myId, { start, resolve, reject });
-            pool[k]!.postMessage({ id: myId, texts, templateTexts, options: o });
+            pool[k]!.postMessage({ id: myId, texts, options: o });
           }).finally(() => {
             queued[k]!--;
             wake?.();
@@ -130,5 +133,5 @@ export async function sketchDocuments(
       m += batch.wordSeq.length;
     }
   }
-  return { n: total, signatures, words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys };
+  return { n: total, signatures, words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys, exactKeys };
 }

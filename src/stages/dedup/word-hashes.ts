@@ -36,7 +36,7 @@ function isUnspaced(c: number): boolean {
 }
 
 function isSpace(c: number): boolean {
-  if (c < 128) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 128) return c === 32 || (c >= 9 && c <= 13) || c === 31; // 31: the turn separator (see exact-key.ts)
   return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
 }
 
@@ -107,7 +107,7 @@ function grow(a: Uint32Array): Uint32Array {
 }
 
 const foldCache = new Map<number, number>();
-function foldCase(c: number): number {
+export function foldCase(c: number): number {
   let v = foldCache.get(c);
   if (v === undefined) {
     const low = String.fromCharCode(c).toLowerCase();
