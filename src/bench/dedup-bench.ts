@@ -29,6 +29,8 @@ interface Truth {
   /** Words of each document's first turn. */
   words: number[];
   template: number[];
+  /** Real corpus: turns with a natural near-duplicate, left without planted copies. */
+  unplanted?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ async function prepare(corpus: string): Promise<void> {
     const c = await buildRealCorpus();
     await rm(corpusFile(corpus), { force: true });
     await writeCorpusParquet(c, corpusFile(corpus));
-    const t: Truth = { original: c.original, editKind: c.editKind, editedWords: c.editedWords, words: c.texts.map(countWords), template: c.texts.map(() => 0) };
+    const t: Truth = { original: c.original, editKind: c.editKind, editedWords: c.editedWords, words: c.texts.map(countWords), template: c.texts.map(() => 0), unplanted: c.unplanted };
     await writeFile(truthFile(corpus), JSON.stringify(t));
   } else {
     const n = Number(corpus.split('-')[1]);
@@ -268,6 +270,11 @@ function printStage(m: Record<string, unknown>): void {
 export async function benchDedup(sizes = [1_000_000]): Promise<void> {
   process.stdout.write(`\n== dedup on real WildChat user turns with planted copies (${'test/fixtures/wildchat-1m-sample50.parquet'}) ==\n`);
   child(['prepare', 'real']);
+  const truth = JSON.parse(await readFile(truthFile('real'), 'utf8')) as Truth;
+  const originals = truth.original.filter((x) => x < 0).length;
+  process.stdout.write(
+    `${originals} user turns, ${truth.original.length - originals} planted copies; ${truth.unplanted} turns have a natural near-duplicate (another turn within 20% of their words) and get no copies, so each copy has one right keeper\n`,
+  );
   for (const [name, dedup] of Object.entries(VARIANTS)) {
     const tag = `real-${Object.keys(VARIANTS).indexOf(name)}`;
     child(['before', 'real', tag, dedup]);

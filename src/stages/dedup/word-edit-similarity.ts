@@ -17,6 +17,11 @@ export function wordEditSimilarity(a: Uint32Array, b: Uint32Array, floor: number
   const lb = b.length;
   const m = la > lb ? la : lb;
   if (m === 0) return 1;
+  // The most edits that can still reach floor; a length difference beyond it is decided
+  // before reading a word (most LSH candidates among short prompts end here).
+  const k = Math.floor((1 - floor) * m + 1e-9);
+  const lengthDiff = la > lb ? la - lb : lb - la;
+  if (lengthDiff > k) return 1 - lengthDiff / m;
   let p = 0;
   const lmin = la < lb ? la : lb;
   while (p < lmin && a[p] === b[p]) p++;
@@ -28,8 +33,6 @@ export function wordEditSimilarity(a: Uint32Array, b: Uint32Array, floor: number
   const ny = y.length;
   const diff = nx > ny ? nx - ny : ny - nx;
   if (nx === 0 || ny === 0) return 1 - diff / m;
-  // The most edits that can still reach floor.
-  const k = Math.floor((1 - floor) * m + 1e-9);
   if (diff > k) return 1 - diff / m;
   if (prev.length < ny + 1) {
     prev = new Int32Array(2 * ny + 2);
