@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { generateCorpus, writeCorpusParquet } from '../../src/bench/synthetic-corpus.js';
 import { exactKeepers } from '../../src/stages/dedup/exact-duplicates.js';
 import { exactKey, TURN_SEPARATOR } from '../../src/stages/dedup/exact-key.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -152,5 +153,29 @@ describe('dedup stage: template families', () => {
     assert.deepEqual(r.clusters.filter((x) => x.templated).map((x) => x.id), ['f0', 'f1', 'f2', 'f3', 'f4', 'f5']);
     assert.ok(r.clusters.every((x) => x.kept));
     assert.match(r.report, /6 in 1 families .*kept/);
+  });
+});
+
+describe('dedup stage: output independent of worker threads', () => {
+  it('writes byte-identical data, drops and clusters with 0 and 2 workers, over many batches', async () => {
+    // 20k conversations: several 8k-row batches, exact copies, edited copies and templates.
+    const corpus = generateCorpus(20_000, 5);
+    const base = tempDir();
+    const parquet = join(base, 'c.parquet');
+    await writeCorpusParquet(corpus, parquet);
+    const files = async (workers: number) => {
+      const dir = join(base, `w${workers}`);
+      mkdirSync(dir, { recursive: true });
+      const yaml = `name: w\nrun_dir: ${join(dir, 'runs')}\nout_dir: ${join(dir, 'out')}\nsources:\n  - {name: wc, type: wildchat, files: [${parquet}]}\nstages:\n  filter: {languages: []}\n  dedup: {near: {workers: ${workers}}}\n`;
+      const p = writePipeline(dir, yaml).pipeline();
+      const r = await runPipeline(p, STAGES.slice(0, 3), { log: silentLogger });
+      const m = r.markers.at(-1)!;
+      assert.equal(m.stage, 'dedup');
+      return { drops: m.drops, files: Object.fromEntries(m.files.map((f) => [f.path, f.sha256])) };
+    };
+    const a = await files(0);
+    const b = await files(2);
+    assert.deepEqual(b, a);
+    assert.ok((a.drops['exact_duplicate'] ?? 0) > 0 && (a.drops['near_duplicate'] ?? 0) > 0 && (a.drops['templated_prompt'] ?? 0) > 0, JSON.stringify(a.drops));
   });
 });
