@@ -42,6 +42,7 @@ interface Truth {
 const VARIANTS: Record<string, string> = {
   'default (word edit similarity >= 0.9, keeper linkage)': '{templates: {enabled: false}}',
   'word edit similarity >= 0.85': '{templates: {enabled: false}, near: {threshold: 0.85}}',
+  'word edit similarity >= 0.93 (one word in a prompt of 15 or more)': '{templates: {enabled: false}, near: {threshold: 0.93}}',
   'word edit similarity >= 0.95': '{templates: {enabled: false}, near: {threshold: 0.95}}',
   'word edit similarity >= 0.9, single linkage (transitive clusters)': '{templates: {enabled: false}, near: {linkage: single}}',
 };

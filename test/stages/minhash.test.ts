@@ -185,6 +185,18 @@ describe('templated prompts', () => {
     // The old rule (any one frequent n-gram) is coverage > 0: it would flag them all.
     assert.deepEqual([...templatedDocuments(all, offsets, docs.length, { ...rule, minCoverage: 0.01 }).templated], [1, 1, 1, 1, 1, 1]);
   });
+
+  it('does not call two short prompts that are mostly a common phrase a template: a family must be larger than max_others', () => {
+    const docs = [...Array.from({ length: 6 }, (_, i) => `can you help me write ${text(100 + i, 12).join(' ')}`), 'can you help me write haiku', 'can you help me write sonnets'];
+    const { all, offsets } = layout(docs, 3);
+    // Each short one is covered 5 words of 6 by frequent 3-grams ('can you help', 'you help me', 'help me write').
+    const loose = { ...rule, minCoverage: 0.6 };
+    const r = templatedDocuments(all, offsets, docs.length, loose);
+    assert.deepEqual([...r.templated], [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(r.families, []);
+    // Allowed families of 2 (max_others 1), the same two are one family.
+    assert.deepEqual([...templatedDocuments(all, offsets, docs.length, { ...loose, maxOthers: 1 }).templated], [0, 0, 0, 0, 0, 0, 1, 1]);
+  });
 });
 
 describe('sketching in worker threads', () => {

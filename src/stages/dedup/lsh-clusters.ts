@@ -32,6 +32,11 @@ export interface LshOptions {
    * similarity); default: the signatures' estimated Jaccard.
    */
   similarity?: (i: number, j: number) => number;
+  /**
+   * More buckets besides the bands: documents with members[i] = 1 and equal keys[i] (e.g. a
+   * hash of a short text's words). Such documents are eligible = 2: they skip the bands.
+   */
+  exactBuckets?: { keys: Uint32Array; members: Uint8Array };
 }
 
 /** The similarity lshClusters verifies with: the caller's, or the signatures' estimated Jaccard. */
@@ -108,16 +113,28 @@ export function forEachBucket(
       if (own) own[i] = bandKey(sig, i * o.numPerm, band, o.rows);
       order[count++] = i;
     }
-    radixSortByKey(keys, order, count, tmp);
-    let runStart = 0;
-    while (runStart < count) {
-      const key = keys[order[runStart]!]!;
-      let runEnd = runStart + 1;
-      while (runEnd < count && keys[order[runEnd]!]! === key) runEnd++;
-      if (runEnd - runStart > 1) visit(order, runStart, runEnd);
-      runStart = runEnd;
-    }
+    visitSorted(keys, order, count, tmp, visit);
   }
+}
+
+function visitSorted(keys: Uint32Array, order: Uint32Array, count: number, tmp: Uint32Array<ArrayBuffer>, visit: (order: Uint32Array, start: number, end: number) => void): void {
+  radixSortByKey(keys, order, count, tmp);
+  let runStart = 0;
+  while (runStart < count) {
+    const key = keys[order[runStart]!]!;
+    let runEnd = runStart + 1;
+    while (runEnd < count && keys[order[runEnd]!]! === key) runEnd++;
+    if (runEnd - runStart > 1) visit(order, runStart, runEnd);
+    runStart = runEnd;
+  }
+}
+
+/** visit() for every run of two or more members (members[i] = 1) with equal keys, in ascending document order. */
+function visitRuns(keys: Uint32Array, members: Uint8Array, n: number, visit: (order: Uint32Array, start: number, end: number) => void): void {
+  const order = new Uint32Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (members[i]) order[count++] = i;
+  visitSorted(keys, order, count, new Uint32Array(n), visit);
 }
 
 /**
@@ -146,8 +163,7 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
     }
     return true;
   };
-  forEachBucket(sig, n, o, (order, runStart, runEnd) => {
-    const anchor = order[runStart]!;
+  const visit = (order: Uint32Array, runStart: number, runEnd: number) => {
     for (let k = runStart + 1; k < runEnd; k++) {
       const x = order[k]!;
       // The bucket's first member, then the WINDOW members just before x, until one joins.
@@ -158,7 +174,10 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
         if (uf.find(x) === uf.find(y) || tryJoin(y, x)) break;
       }
     }
-  });
+  };
+  const inBands = o.eligible ? o.eligible.map((e) => (e === 1 ? 1 : 0)) : undefined;
+  forEachBucket(sig, n, { ...o, eligible: inBands }, visit);
+  if (o.exactBuckets) visitRuns(o.exactBuckets.keys, o.exactBuckets.members, n, visit);
   const root = new Int32Array(n);
   for (let i = 0; i < n; i++) root[i] = uf.find(i);
   const similarity = new Float32Array(n);

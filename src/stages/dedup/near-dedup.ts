@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import type { DedupOptions } from '../../config/pipeline-config.js';
 import { candidateProbability, chooseBands } from './lsh-params.js';
-import { wordEditSimilarity } from './word-edit-similarity.js';
+import { combine32 } from './hash32.js';
+import { wordEditSimilarityAt } from './word-edit-similarity.js';
 import { lshClusters, type ScoredPair } from './lsh-clusters.js';
 import type { SketchOptions } from './document-sketch.js';
 import type { Sketches } from './sketch-documents.js';
@@ -172,6 +173,21 @@ export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, 
       eligibleCount++;
     }
   }
+  // A text so short that one edit against any text takes it below the threshold can only
+  // match its own normalized copy: it is found by a hash of its words, not by LSH, whose
+  // buckets of short prompts of common words cost most of the candidate checks.
+  const shortTexts = { keys: new Uint32Array(n), members: new Uint8Array(n) };
+  if (near.verify) {
+    for (let i = 0; i < n; i++) {
+      const len = sk.words[i]!;
+      if (!eligible[i] || (len + 1) * (1 - near.threshold) >= 1 - 1e-9) continue;
+      let h = combine32(0x3c6ef372, len);
+      for (let k = sk.wordOffsets[i]!; k < sk.wordOffsets[i + 1]!; k++) h = combine32(h, sk.wordSeq[k]!);
+      shortTexts.keys[i] = h;
+      shortTexts.members[i] = 1;
+      eligible[i] = 2;
+    }
+  }
   const lsh = lshClusters(sk.signatures, n, {
     numPerm: near.num_perm,
     bands,
@@ -181,8 +197,9 @@ export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, 
     linkage: near.linkage,
     similarity: (i, j) => {
       const { wordSeq: w, wordOffsets: off } = sk;
-      return wordEditSimilarity(w.subarray(off[i]!, off[i + 1]!), w.subarray(off[j]!, off[j + 1]!), near.threshold - NEAR_MISS_RANGE);
+      return wordEditSimilarityAt(w, off[i]!, off[i + 1]! - off[i]!, w, off[j]!, off[j + 1]! - off[j]!, near.threshold - NEAR_MISS_RANGE);
     },
+    exactBuckets: near.verify ? shortTexts : undefined,
     eligible,
     bandKeys: near.enabled ? sk.bandKeys : undefined,
     pairsToReport: input.pairsToReport ?? 0,

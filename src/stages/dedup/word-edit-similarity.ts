@@ -13,8 +13,11 @@ let cur = new Int32Array(256);
  * threshold is exact and far pairs cost O(band x length). Two empty texts: 1.
  */
 export function wordEditSimilarity(a: Uint32Array, b: Uint32Array, floor: number): number {
-  const la = a.length;
-  const lb = b.length;
+  return wordEditSimilarityAt(a, 0, a.length, b, 0, b.length, floor);
+}
+
+/** wordEditSimilarity of a[a0 .. a0+la) and b[b0 .. b0+lb), without a view per call (the LSH step makes millions). */
+export function wordEditSimilarityAt(a: Uint32Array, a0: number, la: number, b: Uint32Array, b0: number, lb: number, floor: number): number {
   const m = la > lb ? la : lb;
   if (m === 0) return 1;
   // The most edits that can still reach floor; a length difference beyond it is decided
@@ -24,11 +27,12 @@ export function wordEditSimilarity(a: Uint32Array, b: Uint32Array, floor: number
   if (lengthDiff > k) return 1 - lengthDiff / m;
   let p = 0;
   const lmin = la < lb ? la : lb;
-  while (p < lmin && a[p] === b[p]) p++;
+  while (p < lmin && a[a0 + p] === b[b0 + p]) p++;
   let s = 0;
-  while (s < lmin - p && a[la - 1 - s] === b[lb - 1 - s]) s++;
-  const x = a.subarray(p, la - s);
-  const y = b.subarray(p, lb - s);
+  while (s < lmin - p && a[a0 + la - 1 - s] === b[b0 + lb - 1 - s]) s++;
+  if (p === la && p === lb) return 1;
+  const x = a.subarray(a0 + p, a0 + la - s);
+  const y = b.subarray(b0 + p, b0 + lb - s);
   const nx = x.length;
   const ny = y.length;
   const diff = nx > ny ? nx - ny : ny - nx;
