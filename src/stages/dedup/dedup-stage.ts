@@ -47,7 +47,7 @@ export interface DedupNotes {
  */
 export const dedupStage = defineStage({
   name: 'dedup',
-  version: 6,
+  version: 7,
   options: (p) => {
     const d = p.config.stages.dedup;
     // Worker count does not change the output, so it does not invalidate the stage.
