@@ -7,9 +7,9 @@ export interface LshOptions {
   numPerm: number;
   bands: number;
   rows: number;
-  /** Minimum estimated Jaccard for a candidate pair to join a cluster (with verify). */
+  /** Minimum similarity (see `similarity`) for a candidate pair to join a cluster (with verify). */
   threshold: number;
-  /** Check candidates' estimated Jaccard; without it, sharing a band is enough. */
+  /** Check candidates' similarity; without it, sharing a band is enough. */
   verify: boolean;
   /** 1 for documents that take part; the others stay singletons. */
   eligible?: Uint8Array;

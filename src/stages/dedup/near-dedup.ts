@@ -87,7 +87,7 @@ export interface NearDedupResult {
   /** Position of the cluster's keeper: the first position of the cluster in stream order. */
   keeper: Int32Array;
   clusterSize: Int32Array;
-  /** Estimated Jaccard to the keeper (1 for keepers and singletons). */
+  /** Word edit similarity to the keeper (1 for keepers and singletons). */
   similarity: Float32Array;
   nearMisses: ScoredPair[];
   weakestMerges: ScoredPair[];
