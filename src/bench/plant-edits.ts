@@ -54,6 +54,11 @@ export function editUnits(text: string): string[] {
   return out;
 }
 
+/** Words of a text as the benchmark counts them for edit rates: units with a letter or digit ("{" and a CJK comma are no words). */
+export function countWords(text: string): number {
+  return editUnits(text).filter((u) => /[\p{L}\p{N}]/u.test(u)).length;
+}
+
 /** Units back into text: spaces between words, none next to a CJK character. */
 function joinUnits(u: string[]): string {
   let s = '';
@@ -84,15 +89,19 @@ export function lengthBucket(words: number): string {
   return '200+';
 }
 
-/** Word-level edit distance over normalized words, divided by the longer length. */
-export function wordEditRatio(a: string, b: string): number {
-  const norm = (s: string) => editUnits(s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' '));
+/**
+ * Word-level edit distance over normalized words, divided by the longer length. Exact up to
+ * `limit`; beyond it, possibly only the length difference's share (a lower bound > limit).
+ */
+export function wordEditRatio(a: string, b: string, limit = 0.1): number {
+  const norm = (s: string) =>
+    editUnits(s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()).map((u) => u.replace(/[^\p{L}\p{N}]+/gu, '')).filter(Boolean);
   const x = norm(a);
   const y = norm(b);
   const m = Math.max(x.length, y.length);
   if (m === 0) return 0;
-  // Beyond 10% apart in length the ratio exceeds 0.1 anyway; the quadratic table is skipped.
-  if (Math.abs(x.length - y.length) > 0.1 * m) return Math.abs(x.length - y.length) / m;
+  // Further apart in length than limit, the ratio exceeds it anyway; the quadratic table is skipped.
+  if (Math.abs(x.length - y.length) > limit * m) return Math.abs(x.length - y.length) / m;
   let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
   for (let i = 1; i <= x.length; i++) {
     const cur = [i];

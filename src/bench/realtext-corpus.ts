@@ -4,7 +4,7 @@
 // failed.
 import { Db, sqlString } from '../core/db.js';
 import { uniform as mulberry32 } from '../core/seeded-random.js';
-import { editUnits, plantEdit, type EditKind, EDIT_KINDS } from './plant-edits.js';
+import { countWords, plantEdit, wordEditRatio, type EditKind, EDIT_KINDS } from './plant-edits.js';
 
 export const REAL_ROWS = 'test/fixtures/wildchat-1m-sample50.parquet';
 
@@ -16,6 +16,8 @@ export interface RealCorpus {
   original: number[];
   editKind: number[];
   editedWords: number[];
+  /** Turns that have a natural near-duplicate in the rows, and so no planted copies. */
+  unplanted: number;
 }
 
 const VARIANTS: [EditKind, number][] = [
@@ -50,12 +52,22 @@ export async function buildRealCorpus(file = REAL_ROWS, seed = 11): Promise<Real
     editKind.push(-1);
     editedWords.push(0);
   }
+  // WildChat users re-send a prompt with a few words changed. A copy of such a turn A, with
+  // 10% of its words edited, may be nearer an earlier variant B than A; and with A dropped
+  // for B, keeper linkage rightly keeps a copy that is not itself within the threshold of B.
+  // The truth "this copy belongs with A" is then not one answer, so edits are planted only
+  // into turns with no other turn within 20% of their words. Every turn stays in the corpus:
+  // the re-sent variants still test precision.
+  const resent = new Uint8Array(turns.length);
+  for (let j = 0; j < turns.length; j++)
+    for (let k = j + 1; k < turns.length; k++) if (wordEditRatio(turns[j]!.t, turns[k]!.t, 0.2) <= 0.2) resent[j] = resent[k] = 1;
   for (let j = 0; j < turns.length; j++) {
+    if (resent[j]) continue;
     for (const [kind, rate] of VARIANTS) {
       const e = plantEdit(turns[j]!.t, kind, rate, rnd, word);
       // One word of "hi" substituted is another text, not a copy: such plants would count
       // a correct refusal to merge as a miss, and a match with the other text as a wrong merge.
-      if (e.editedWords * 2 > editUnits(turns[j]!.t).length) continue;
+      if (e.editedWords * 2 > countWords(turns[j]!.t)) continue;
       texts.push(e.text);
       langs.push(turns[j]!.lang);
       original.push(j);
@@ -81,5 +93,5 @@ export async function buildRealCorpus(file = REAL_ROWS, seed = 11): Promise<Real
       country: 'Nowhere',
       hashed_ip: `ip${i}`,
     });
-  return { n: texts.length, rows, texts, original, editKind, editedWords };
+  return { n: texts.length, rows, texts, original, editKind, editedWords, unplanted: resent.reduce((a, b) => a + b, 0) };
 }

@@ -57,14 +57,15 @@ const DedupSchema = Type.Object(
               maximum: 32,
               default: 5,
               description:
-                'Word n-gram (shingle) length, after lowercasing and folding punctuation, digits and diacritics (CJK and kana: one character, one word). The default (5, threshold 0.7) favours precision: a false merge loses a real conversation. 2 with threshold 0.65 finds far more edited copies (`make bench`: recall 0.89 vs 0.34 at 5-10% of words edited) but merges different short requests in one frame ("Act as my Spanish tutor" / "... chemistry tutor"); set it only after checking `inspect --dedup --near-misses`.',
+                "Word n-gram length of the MinHash signatures that split's leak check compares. Near-dedup itself finds candidates by word sets and decides by word edit similarity (see threshold).",
             }),
           ),
           min_words: filled(
             Type.Integer({
               minimum: 1,
-              default: 5,
-              description: 'Texts with fewer words take no part in near-dedup (exact copies are still found by the exact step). 1: every non-empty text takes part.',
+              default: 1,
+              description:
+                'Texts with fewer words take no part in near-dedup or the leak check (exact copies are still found by the exact step). 1: every non-empty text takes part; short texts are safe there, since under 1/(1 - threshold) words only texts equal after normalization match.',
             }),
           ),
           num_perm: filled(Type.Integer({ minimum: 8, maximum: 1024, default: 128, description: 'MinHash signature length.' })),
@@ -78,8 +79,9 @@ const DedupSchema = Type.Object(
             Type.Number({
               exclusiveMinimum: 0,
               maximum: 1,
-              default: 0.7,
-              description: 'Estimated Jaccard from which two texts are near-duplicates; also chooses bands x rows when they are not given.',
+              default: 0.9,
+              description:
+                'Word edit similarity from which two texts are near-duplicates: 1 - (words substituted, inserted or deleted) / (words of the longer text), after lowercasing and folding punctuation, digits and diacritics (CJK and kana: one character, one word). 0.9: at most one word in ten differs, so a 6-word prompt matches only its own normalized copy and a 60-word one survives 6 edits. Also chooses bands x rows (for word-set Jaccard threshold / (2 - threshold)) when they are not given.',
             }),
           ),
           bands: filled(
@@ -92,7 +94,7 @@ const DedupSchema = Type.Object(
           ),
           rows: filled(orNull<number>('integer', { minimum: 1, default: null, description: 'Rows per band (signature values hashed together).' })),
           verify: filled(
-            Type.Boolean({ default: true, description: "Check each LSH candidate's estimated Jaccard against the threshold before merging." }),
+            Type.Boolean({ default: true, description: "Check each LSH candidate's word edit similarity against the threshold before merging; false: sharing a band is enough." }),
           ),
           linkage: filled(
             oneOf(['keeper', 'single'] as const, {
@@ -114,7 +116,7 @@ const DedupSchema = Type.Object(
           additionalProperties: false,
           default: {},
           description:
-            'Near-duplicate removal: MinHash signatures of word n-grams, LSH banding, clusters by union-find; the member chosen by `keep` survives.',
+            'Near-duplicate removal: MinHash LSH over word sets finds candidates, word edit similarity on the word sequences decides, keeper linkage forms clusters; the member chosen by `keep` survives.',
         },
       ),
     ),

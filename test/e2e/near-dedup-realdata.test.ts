@@ -10,60 +10,63 @@ import { dedupStage } from '../../src/stages/dedup/dedup-stage.js';
 
 const REAL = join(REALDATA, 'wildchat-1m-sample50.parquet');
 const dedupDir = (dir: string) => stageDir(join(dir, 'runs'), dedupStage);
-// Two users pasted the same passage on coil design (one asks for a summary, one for the
-// main points): word sets see the shared paste, which word 5-grams missed.
+// One user asked for the main points of a passage on coil design twice, 37 minutes apart,
+// rewording the request; another asked for a summary of the same passage.
 const COIL = 'coil designer is obliged';
+const NAS = 'disk topology for a NAS';
 
 function pipelineYaml(dir: string, file: string, text = 'first_user_turn'): string {
   // All languages: every one of the 50 real conversations reaches dedup.
-  return `name: nd\nrun_dir: ${join(dir, 'runs')}\nout_dir: ${join(dir, 'out')}\nsources:\n  - {name: wc, type: wildchat, files: [${file}]}\nstages:\n  filter: {languages: []}\n  dedup: {near: {text: ${text}, ngram: 2, threshold: 0.65, min_words: 1}}\n`;
+  return `name: nd\nrun_dir: ${join(dir, 'runs')}\nout_dir: ${join(dir, 'out')}\nsources:\n  - {name: wc, type: wildchat, files: [${file}]}\nstages:\n  filter: {languages: []}\n  dedup: {near: {text: ${text}}}\n`;
 }
 
 describe('near-duplicate removal on real WildChat rows', () => {
-  it('drops only the shared paste when whole user sides are compared', async () => {
+  it('with the defaults, drops nothing when whole user sides are compared: no two conversations are 90% the same', async () => {
     const dir = tempDir();
     const r = await buildDataset(writePipeline(dir, pipelineYaml(dir, REAL, 'all_user_turns')).pipeline(), silentLogger);
     const dedup = resultOf(r, dedupStage);
-    assert.deepEqual(dedup.drops, { near_duplicate: 1 });
-    assert.equal(dedup.notes.near!.near_duplicates, 1);
+    assert.deepEqual(dedup.drops, {});
+    assert.equal(dedup.notes.near!.near_duplicates, 0);
     await withDb(async (db) => {
-      const c = await db.all<{ conversation_id: string; kept: boolean; keep_by: string }>(
-        `SELECT conversation_id, kept, keep_by FROM read_parquet(${sqlString(join(dedupDir(dir), 'clusters.parquet'))}) WHERE cluster_size > 1`,
+      // The closest pair not merged is one user's NAS layout asked again with other disks.
+      const top = await db.one<{ similarity: number; a_text: string; b_text: string }>(
+        `SELECT similarity, a_text, b_text FROM read_parquet(${sqlString(join(dedupDir(dir), 'near_pairs.parquet'))}) WHERE kind = 'near_miss' AND rank = 1`,
       );
-      assert.equal(c.length, 2);
-      assert.deepEqual(c.map((x) => x.keep_by), ['earliest', 'earliest']);
-      const texts = await db.all<{ t: string }>(
-        `SELECT conversation[1].content AS t FROM read_parquet(${sqlString(REAL)}) WHERE 'wc:' || conversation_hash || ':' || conversation[1].turn_identifier IN (SELECT unnest($ids::VARCHAR[]))`,
-        { ids: `[${c.map((x) => `'${x.conversation_id}'`).join(',')}]` },
-      );
-      for (const x of texts) assert.ok(x.t.includes(COIL));
+      assert.ok(top.similarity > 0.7 && top.similarity < 0.9, `similarity ${top.similarity}`);
+      assert.ok(top.a_text.includes(NAS) && top.b_text.includes(NAS));
+      assert.notEqual(top.a_text, top.b_text);
     });
   });
 
-  it('on first user turns, drops the two real re-asks (same user, same opening request, minutes later) and the shared paste', async () => {
-    // The sample holds two pairs where one user sent the same long opening prompt again
-    // (10 and 37 minutes later) and then went on differently. By the recipe's rule, dedup on
-    // the first user turn, the later one of each pair is a near-duplicate.
+  it('on first user turns, drops the two real re-asks (same user, same opening request, minutes later) and keeps the NAS asked with other disks', async () => {
+    // The sample holds two pairs where one user sent the same opening prompt again (10 and
+    // 37 minutes later, once word for word, once reworded in a few places) and then went on
+    // differently. By the recipe's rule, dedup on the first user turn, the later one of each
+    // pair is a near-duplicate. The same user's NAS layout with other disks (80% the same
+    // words) is another request and stays.
     const dir = tempDir();
     const r = await buildDataset(writePipeline(dir, pipelineYaml(dir, REAL)).pipeline(), silentLogger);
-    assert.deepEqual(r.markers.find((m) => m.stage === 'dedup')!.drops, { near_duplicate: 3 });
+    assert.deepEqual(r.markers.find((m) => m.stage === 'dedup')!.drops, { near_duplicate: 2 });
     await withDb(async (db) => {
-      const rows = await db.all<{ dropped: string; kept: string; same_user: boolean; minutes: number; sim: number }>(
+      const rows = await db.all<{ dropped: string; kept: string; same_user: boolean; minutes: number; sim: number; t: string }>(
         `SELECT d.conversation_id AS dropped, d.duplicate_of AS kept, a.hashed_ip = b.hashed_ip AS same_user,
-                date_diff('minute', b.timestamp, a.timestamp) AS minutes, d.similarity AS sim
+                date_diff('minute', b.timestamp, a.timestamp) AS minutes, d.similarity AS sim, a.conversation[1].content AS t
          FROM read_parquet(${sqlString(join(dedupDir(dir), 'drops.parquet'))}) d
          JOIN read_parquet(${sqlString(REAL)}) a ON d.conversation_id = 'wc:' || a.conversation_hash || ':' || a.conversation[1].turn_identifier
          JOIN read_parquet(${sqlString(REAL)}) b ON d.duplicate_of = 'wc:' || b.conversation_hash || ':' || b.conversation[1].turn_identifier
-         WHERE a.conversation[1].content NOT LIKE '%' || $coil || '%'
          ORDER BY 1`,
-        { coil: COIL },
       );
       assert.equal(rows.length, 2);
+      assert.deepEqual(rows.map((x) => x.t.includes(COIL) || x.t.includes(NAS)), [true, true]);
       for (const x of rows) {
         assert.ok(x.same_user, `${x.dropped} and ${x.kept} come from one user`);
         assert.ok(x.minutes > 0 && x.minutes < 60, `re-asked ${x.minutes} minutes later`);
-        assert.ok(x.sim >= 0.65, `similarity ${x.sim} reaches the default threshold`);
+        assert.ok(x.sim >= 0.9, `similarity ${x.sim} reaches the default threshold`);
       }
+      const miss = await db.one<{ similarity: number; a_text: string }>(
+        `SELECT similarity, a_text FROM read_parquet(${sqlString(join(dedupDir(dir), 'near_pairs.parquet'))}) WHERE kind = 'near_miss' AND rank = 1`,
+      );
+      assert.ok(miss.a_text.includes(NAS) && miss.similarity < 0.9);
     });
   });
 
@@ -98,7 +101,7 @@ describe('near-duplicate removal on real WildChat rows', () => {
     });
     const r = await buildDataset(writePipeline(dir, pipelineYaml(dir, planted, 'all_user_turns')).pipeline(), silentLogger);
     const dedup = r.markers.find((m) => m.stage === 'dedup')!;
-    assert.deepEqual(dedup.drops, { near_duplicate: 2 });
+    assert.deepEqual(dedup.drops, { near_duplicate: 1 });
     await withDb(async (db) => {
       const drops = await db.all<{ conversation_id: string; duplicate_of: string; similarity: number }>(
         `SELECT conversation_id, duplicate_of, similarity FROM read_parquet(${sqlString(join(dedupDir(dir), 'drops.parquet'))}) WHERE conversation_id LIKE 'wc:planted%'`,
@@ -106,7 +109,7 @@ describe('near-duplicate removal on real WildChat rows', () => {
       assert.equal(drops.length, 1);
       assert.match(drops[0]!.conversation_id, /^wc:planted0+:/);
       assert.equal(drops[0]!.duplicate_of, original);
-      assert.ok(drops[0]!.similarity >= 0.7, `similarity ${drops[0]!.similarity}`);
+      assert.ok(drops[0]!.similarity >= 0.9 && drops[0]!.similarity < 1, `similarity ${drops[0]!.similarity}`);
     });
   });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exactKeySql } from '../../src/stages/dedup/dedup-stage.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { generateCorpus, writeCorpusParquet } from '../../src/bench/synthetic-corpus.js';
+import { exactKeepers } from '../../src/stages/dedup/exact-duplicates.js';
+import { exactKey, TURN_SEPARATOR } from '../../src/stages/dedup/exact-key.js';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlString } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -12,18 +14,29 @@ import { runCli, tempDir, withDb, writePipeline } from '../helpers.js';
 const conv = (...turns: string[]) => JSON.stringify(turns.map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content })));
 
 describe('exact dedup key', () => {
-  it('ignores case and any whitespace at the ends or between words, and assistant turns', async () => {
-    await withDb(async (db) => {
-      const key = (msgs: string, text: 'all_user_turns' | 'first_user_turn' = 'all_user_turns') =>
-        db
-          .one<{ k: string }>(`SELECT ${exactKeySql(text)} AS k FROM (SELECT from_json($j, '[{"role": "VARCHAR", "content": "VARCHAR"}]') AS messages)`, { j: msgs })
-          .then((r) => r.k);
-      const base = await key(conv('Write a poem', 'a', 'Shorter please', 'b'));
-      assert.equal(await key(conv('  write A\tpoem \n', 'other reply', 'shorter\u00a0please  \n', 'x')), base);
-      assert.notEqual(await key(conv('Write a poem', 'a', 'Longer please', 'b')), base);
-      assert.notEqual(await key(conv('Write a poem', 'a')), base);
-      assert.equal(await key(conv('Write a poem', 'a'), 'first_user_turn'), await key(conv('write a poem', 'b', 'more', 'c'), 'first_user_turn'));
-    });
+  it('ignores case and any whitespace at the ends or between words, and tells turns apart', () => {
+    const key = (turns: string[], first = false) => {
+      const out = new Uint32Array(2);
+      exactKey(turns.join(TURN_SEPARATOR), first, out, 0);
+      return [...out].join(':');
+    };
+    const base = key(['Write a poem', 'Shorter please']);
+    assert.equal(key(['  write A\tpoem \n', 'shorter\u00a0please  \n']), base);
+    assert.notEqual(key(['Write a poem', 'Longer please']), base);
+    assert.notEqual(key(['Write a poem']), base);
+    assert.notEqual(key(['Write a', 'poem shorter please']), base, 'where one turn ends matters');
+    assert.notEqual(key(['Write apoem', 'Shorter please']), base, 'a space is not nothing');
+    assert.equal(key(['Write a poem'], true), key(['write a poem', 'more'], true));
+    assert.equal(key(['ÉCRIS UN POÈME']), key(['écris un poème']));
+    assert.notEqual(key(['écris un poème']), key(['ecris un poeme']), 'accents count: exact is exact');
+  });
+
+  it('groups equal keys and keeps the first in priority order', () => {
+    // Keys: docs 0, 2, 3 equal; 1 alone. Priority: 3, 1, 0, 2.
+    const keys = Uint32Array.from([7, 9, 1, 2, 7, 9, 7, 9]);
+    assert.deepEqual([...exactKeepers(keys, Int32Array.from([3, 1, 0, 2]))], [3, 1, 3, 3]);
+    // Halves matter apart: same low half, other high half.
+    assert.deepEqual([...exactKeepers(Uint32Array.from([5, 1, 5, 2]), Int32Array.from([0, 1]))], [0, 1]);
   });
 });
 
@@ -140,5 +153,29 @@ describe('dedup stage: template families', () => {
     assert.deepEqual(r.clusters.filter((x) => x.templated).map((x) => x.id), ['f0', 'f1', 'f2', 'f3', 'f4', 'f5']);
     assert.ok(r.clusters.every((x) => x.kept));
     assert.match(r.report, /6 in 1 families .*kept/);
+  });
+});
+
+describe('dedup stage: output independent of worker threads', () => {
+  it('writes byte-identical data, drops and clusters with 0 and 2 workers, over many batches', async () => {
+    // 20k conversations: several 8k-row batches, exact copies, edited copies and templates.
+    const corpus = generateCorpus(20_000, 5);
+    const base = tempDir();
+    const parquet = join(base, 'c.parquet');
+    await writeCorpusParquet(corpus, parquet);
+    const files = async (workers: number) => {
+      const dir = join(base, `w${workers}`);
+      mkdirSync(dir, { recursive: true });
+      const yaml = `name: w\nrun_dir: ${join(dir, 'runs')}\nout_dir: ${join(dir, 'out')}\nsources:\n  - {name: wc, type: wildchat, files: [${parquet}]}\nstages:\n  filter: {languages: []}\n  dedup: {near: {workers: ${workers}}}\n`;
+      const p = writePipeline(dir, yaml).pipeline();
+      const r = await runPipeline(p, STAGES.slice(0, 3), { log: silentLogger });
+      const m = r.markers.at(-1)!;
+      assert.equal(m.stage, 'dedup');
+      return { drops: m.drops, files: Object.fromEntries(m.files.map((f) => [f.path, f.sha256])) };
+    };
+    const a = await files(0);
+    const b = await files(2);
+    assert.deepEqual(b, a);
+    assert.ok((a.drops['exact_duplicate'] ?? 0) > 0 && (a.drops['near_duplicate'] ?? 0) > 0 && (a.drops['templated_prompt'] ?? 0) > 0, JSON.stringify(a.drops));
   });
 });

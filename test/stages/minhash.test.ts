@@ -185,12 +185,24 @@ describe('templated prompts', () => {
     // The old rule (any one frequent n-gram) is coverage > 0: it would flag them all.
     assert.deepEqual([...templatedDocuments(all, offsets, docs.length, { ...rule, minCoverage: 0.01 }).templated], [1, 1, 1, 1, 1, 1]);
   });
+
+  it('does not call two short prompts that are mostly a common phrase a template: a family must be larger than max_others', () => {
+    const docs = [...Array.from({ length: 6 }, (_, i) => `can you help me write ${text(100 + i, 12).join(' ')}`), 'can you help me write haiku', 'can you help me write sonnets'];
+    const { all, offsets } = layout(docs, 3);
+    // Each short one is covered 5 words of 6 by frequent 3-grams ('can you help', 'you help me', 'help me write').
+    const loose = { ...rule, minCoverage: 0.6 };
+    const r = templatedDocuments(all, offsets, docs.length, loose);
+    assert.deepEqual([...r.templated], [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(r.families, []);
+    // Allowed families of 2 (max_others 1), the same two are one family.
+    assert.deepEqual([...templatedDocuments(all, offsets, docs.length, { ...loose, maxOthers: 1 }).templated], [0, 0, 0, 0, 0, 0, 1, 1]);
+  });
 });
 
 describe('sketching in worker threads', () => {
   it('gives identical output for 0, 1 and 2 workers and any batch size', async () => {
     const texts = Array.from({ length: 3000 }, (_, i) => text(i % 700, 5 + (i % 40)).join(' '));
-    const o = { ngram: 5, numPerm: 64, seed: 3, method: 'oph' as const, templateNgram: 7, templateMaxPerDoc: 64, bands: 10, rows: 6 };
+    const o = { ngram: 5, numPerm: 64, seed: 3, method: 'oph' as const, templateNgram: 7, templateMaxPerDoc: 64, bands: 10, rows: 6, keepWords: true };
     async function* batches(size: number) {
       for (let i = 0; i < texts.length; i += size) yield { texts: texts.slice(i, i + size) };
     }
@@ -209,30 +221,23 @@ describe('sketching in worker threads', () => {
       assert.deepEqual(x.words, a.words);
       assert.deepEqual(x.templates, a.templates);
       assert.deepEqual(x.templateOffsets, a.templateOffsets);
-      assert.deepEqual(x.smallSets, a.smallSets);
-      assert.deepEqual(x.smallOffsets, a.smallOffsets);
+      assert.deepEqual(x.wordSeq, a.wordSeq);
+      assert.deepEqual(x.wordOffsets, a.wordOffsets);
     }
   });
 
-  it('compares short texts by their exact shingle multisets, not by a coarse estimate', async () => {
-    // Word 2-gram multisets: "lo lo lo" {lo lo, lo lo'} vs "lo lo mi" {lo lo, lo mi}: 1/3;
-    // "lo lo" vs "lo lo lo": 1/2 (as sets both are {lo lo}: 1, the same text).
-    const texts = ['lo lo lo', 'lo lo mi', 'lo lo', 'lo lo lo'];
-    const o = { ngram: 2, numPerm: 128, seed: 7, method: 'oph' as const, templateNgram: 0, templateMaxPerDoc: 0 };
+  it('keeps word sequences, and leaves out signatures when only band keys are wanted', async () => {
+    const texts = ['lo lo lo', 'Lo, lo mi!', '', 'lo lo'];
+    const o = { ngram: 1, numPerm: 32, seed: 7, method: 'oph' as const, templateNgram: 0, templateMaxPerDoc: 0, bands: 8, rows: 4, keepWords: true, keepSignatures: false };
     async function* one() {
       yield { texts };
     }
-    const sk = await sketchDocuments(one(), texts.length, o, 0);
-    assert.deepEqual([...sk.smallOffsets], [0, 2, 4, 5, 7]);
-    const shape = { numPerm: 128, bands: 64, rows: 2, threshold: 0.65, verify: true, pairsToReport: 10 };
-    const exact = lshClusters(sk.signatures, texts.length, { ...shape, exactSets: { sets: sk.smallSets, offsets: sk.smallOffsets } });
-    assert.deepEqual([...exact.root], [0, 1, 2, 0]);
-    assert.equal(exact.similarity[3], 1);
-    const sim = (a: number, b: number) => exact.nearMisses.find((p) => p.a === a && p.b === b)?.similarity;
-    assert.equal(sim(0, 1), 1 / 3);
-    assert.equal(sim(0, 2), 0.5);
-    // What the signatures alone say of these pairs is not what the text says.
-    assert.notEqual(estimateJaccard(sk.signatures, 0, 1, 128), 1 / 3);
-    assert.equal(estimateJaccard(sk.signatures, 0, 2, 128), 1);
+    const sk = await sketchDocuments(one(), texts.length, o, 1);
+    assert.deepEqual([...sk.wordOffsets], [0, 3, 6, 6, 8]);
+    assert.equal(sk.signatures.length, 0);
+    assert.equal(sk.bandKeys.length, 8 * texts.length);
+    assert.deepEqual(sk.wordSeq.subarray(0, 2), sk.wordSeq.subarray(3, 5), 'case and punctuation fold away');
+    // Same word set {lo}: same band keys, though the sequences differ.
+    for (let b = 0; b < 8; b++) assert.equal(sk.bandKeys[b * 4 + 0], sk.bandKeys[b * 4 + 3]);
   });
 });

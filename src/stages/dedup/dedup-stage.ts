@@ -5,9 +5,10 @@ import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
 import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
+import { exactKeepers } from './exact-duplicates.js';
 import { largestClusters, renderDedupReport, type ReportText } from './dedup-report.js';
-import { findNearDuplicates, type NearDedupResult, type NearDedupStats } from './near-dedup.js';
-import type { TextBatch } from './sketch-documents.js';
+import { dedupSketchOptions, findNearDuplicates, gatherSketches, resolveWorkers, type NearDedupResult, type NearDedupStats } from './near-dedup.js';
+import { sketchDocuments, type TextBatch } from './sketch-documents.js';
 
 export const DEDUP_REPORT_FILE = 'dedup_report.md';
 export const CLUSTERS_FILE = 'clusters.parquet';
@@ -15,17 +16,6 @@ export const CLUSTERS_FILE = 'clusters.parquet';
 export const NEAR_PAIRS_FILE = 'near_pairs.parquet';
 /** Pairs of each kind kept in NEAR_PAIRS_FILE. */
 export const NEAR_PAIRS_KEPT = 200;
-
-/** The text compared for exact duplicates: lowercased, whitespace collapsed and trimmed, turns joined by U+001F. */
-export function exactKeySql(text: DedupOptions['exact']['text']): string {
-  // DuckDB's trim() strips only spaces: collapse every kind of whitespace first, then trim.
-  const norm = (x: string) => `trim(regexp_replace(lower(${x}), '[\\s\\p{Z}]+', ' ', 'g'))`;
-  const turns =
-    text === 'first_user_turn'
-      ? `${norm(`${USER_MESSAGES_SQL}[1].content`)}`
-      : `array_to_string(list_transform(${USER_MESSAGES_SQL}, m -> ${norm('m.content')}), chr(31))`;
-  return `md5(${turns})`;
-}
 
 /**
  * Keeper priority as SQL ORDER BY terms over a Conversation: the first row of a cluster in
@@ -45,17 +35,19 @@ export interface DedupNotes {
 }
 
 /**
- * Exact duplicates of the user side first (SQL: among equal keys the first in keeper
- * priority stays), then templated prompts and near-duplicates over the survivors (MinHash
- * LSH, see near-dedup.ts). The input is read once for the keys and texts; the only wide
- * write is data.parquet. clusters.parquet records every survivor of the exact step with
+ * One streamed pass over the input's user sides, in worker threads, gives every
+ * conversation's exact key, word sequence, LSH band keys and template n-grams; exact
+ * groups (the first in keeper priority stays), templated prompts and near-duplicates are
+ * then computed on typed arrays (near-dedup.ts), and the decisions go back as one narrow
+ * table in input order, which a POSITIONAL JOIN with the input turns into data.parquet
+ * (no sort, no anti-join). clusters.parquet records every survivor of the exact step with
  * its cluster and how its keeper was chosen; dedup_report.md shows the largest clusters,
  * the template families and the near misses; near_pairs.parquet holds the pairs on either
  * side of the threshold.
  */
 export const dedupStage = defineStage({
   name: 'dedup',
-  version: 5,
+  version: 7,
   options: (p) => {
     const d = p.config.stages.dedup;
     // Worker count does not change the output, so it does not invalidate the stage.
@@ -65,150 +57,165 @@ export const dedupStage = defineStage({
   async run({ db, pipeline, dir, input, log }) {
     const o = pipeline.config.stages.dedup;
     const src = `read_parquet(${sqlString(input!)}, file_row_number = true)`;
-    const key = o.exact.enabled ? exactKeySql(o.exact.text) : 'conversation_id';
-    const prio = keeperOrderSql(o.keep);
+    const n = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
+    // Keeper priority: only the columns it orders by are read.
+    const byPriority = new Int32Array(n);
+    {
+      const r = await db.conn.stream(`SELECT CAST(file_row_number AS INTEGER) FROM ${src} ORDER BY ${keeperOrderSql(o.keep)}`);
+      let k = 0;
+      for await (const chunk of r.yieldRowsJs()) for (const row of chunk) byPriority[k++] = row[0] as number;
+      if (k !== n) throw new Error(`dedup: ${k} rows ordered, ${n} counted in ${input}`);
+    }
+    const ids: string[] = new Array(n);
+    const sketchOptions = dedupSketchOptions(o, pipeline.config.seed);
     const runNear = o.near.enabled || o.templates.enabled;
-    const text = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
-    const needTemplateText = o.templates.enabled && o.near.text !== 'first_user_turn';
-    // Narrow: ids, keys, priority and the compared text; no messages column is copied.
-    // _pos is the keeper-priority position among survivors of the exact step.
-    await db.run(
-      `CREATE OR REPLACE TABLE dd_docs AS
-       SELECT _ord, conversation_id, _t, _tt,
-              first_value(conversation_id) OVER w AS _exact_keeper,
-              row_number() OVER w AS _rank, _prio
-       FROM (SELECT CAST(file_row_number AS INTEGER) AS _ord, conversation_id, ${key} AS _key,
-                    ${runNear ? text : "''"} AS _t, ${needTemplateText ? FIRST_USER_TURN_SQL : 'NULL::VARCHAR'} AS _tt,
-                    row_number() OVER (ORDER BY ${prio}) AS _prio
-             FROM ${src})
-       WINDOW w AS (PARTITION BY _key ORDER BY _prio ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)`,
+    const t0 = performance.now();
+    const progress = startProgress(log, 'dedup keys and signatures', n, 'conversations');
+    const stream = await db.conn.stream(
+      `SELECT CAST(file_row_number AS INTEGER), conversation_id, array_to_string(list_transform(${USER_MESSAGES_SQL}, m -> coalesce(m.content, '')), chr(31)) FROM ${src}`,
     );
-    try {
-      const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM dd_docs WHERE _rank = 1')).n);
-      const ords = new Int32Array(n);
-      const ids: string[] = new Array(n);
-      let near: NearDedupResult | null = null;
-      if (runNear) {
-        // Collect before sketching: no other query may run on the connection while it streams.
-        const result = await db.conn.stream(`SELECT _ord, conversation_id, _t, _tt FROM dd_docs WHERE _rank = 1 ORDER BY _prio`);
-        let pos = 0;
-        async function* batches(): AsyncGenerator<TextBatch> {
-          let texts: string[] = [];
-          let templateTexts: string[] = [];
-          for await (const chunk of result.yieldRowsJs()) {
-            for (const r of chunk) {
-              ords[pos] = r[0] as number;
-              ids[pos++] = r[1] as string;
-              texts.push((r[2] as string | null) ?? '');
-              if (needTemplateText) templateTexts.push((r[3] as string | null) ?? '');
-            }
-            // DuckDB hands out chunks of 2048 rows; batches of ~8k amortise the message passing.
-            if (texts.length >= 8192) {
-              yield { texts, templateTexts: needTemplateText ? templateTexts : undefined };
-              texts = [];
-              templateTexts = [];
-            }
-          }
-          if (texts.length) yield { texts, templateTexts: needTemplateText ? templateTexts : undefined };
+    let seen = 0;
+    async function* batches(): AsyncGenerator<TextBatch> {
+      let texts: string[] = [];
+      for await (const chunk of stream.yieldRowsJs()) {
+        for (const r of chunk) {
+          // The stream is in file order; checked, since every array below is indexed by it.
+          if ((r[0] as number) !== seen) throw new Error(`dedup: row ${String(r[0])} of ${input} arrived at position ${seen}`);
+          ids[seen++] = r[1] as string;
+          texts.push((r[2] as string | null) ?? '');
         }
-        const progress = startProgress(log, 'near-dup signatures', n, 'conversations');
-        near = await findNearDuplicates(o, {
-          batches: batches(),
-          count: n,
-          seed: pipeline.config.seed,
-          pairsToReport: NEAR_PAIRS_KEPT,
-          onProgress: (k) => progress.tick(k),
-        });
-        progress.stop();
-      } else {
-        const rows = await db.all<{ o: number; id: string }>('SELECT _ord AS o, conversation_id AS id FROM dd_docs WHERE _rank = 1 ORDER BY _prio');
-        rows.forEach((r, i) => ((ords[i] = r.o), (ids[i] = r.id)));
+        // DuckDB hands out chunks of 2048 rows; batches of ~8k amortise the message passing.
+        if (texts.length >= 8192) {
+          yield { texts };
+          texts = [];
+        }
       }
-      await writeDecisions(db, o, ords, ids, near);
+      if (texts.length) yield { texts };
+    }
+    const sk = await sketchDocuments(batches(), n, sketchOptions, resolveWorkers(o.near.workers), (k) => progress.tick(k));
+    progress.stop();
+    const secondsSketch = (performance.now() - t0) / 1000;
+    const exactKeeper = o.exact.enabled ? exactKeepers(sk.exactKeys, byPriority) : Int32Array.from({ length: n }, (_, i) => i);
+    // Survivors of the exact step in priority order: near-dedup's positions.
+    let m = 0;
+    for (let i = 0; i < n; i++) if (exactKeeper[i] === i) m++;
+    const order = new Int32Array(m);
+    m = 0;
+    for (const d of byPriority) if (exactKeeper[d] === d) order[m++] = d;
+    const near = runNear
+      ? findNearDuplicates(o, { sketches: gatherSketches(sk, order, sketchOptions.bands ?? 0), secondsSketch, pairsToReport: NEAR_PAIRS_KEPT })
+      : null;
+    const exactDrops = n - m;
+    try {
+      await writeDecisions(db, o, n, ids, exactKeeper, order, near);
       await db.run(
-        `CREATE OR REPLACE TABLE dd_dropped AS
-         SELECT _ord FROM dd_docs WHERE _rank > 1 UNION ALL SELECT _ord FROM dd_near WHERE dropped`,
-      );
-      await db.run(
-        `COPY (SELECT * EXCLUDE (file_row_number) FROM ${src}
-               WHERE file_row_number NOT IN (SELECT _ord FROM dd_dropped) ORDER BY file_row_number)
+        `COPY (SELECT s.* FROM read_parquet(${sqlString(input!)}) s POSITIONAL JOIN (SELECT dropped FROM dd_decisions) WHERE NOT dropped)
          TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await db.run(
-        `COPY (
-           SELECT conversation_id, reason, duplicate_of, similarity FROM (
-             SELECT conversation_id, 'exact_duplicate' AS reason, _exact_keeper AS duplicate_of, 1.0::FLOAT AS similarity, _ord
-             FROM dd_docs WHERE _rank > 1
-             UNION ALL
-             SELECT conversation_id, CASE WHEN drop_templated THEN 'templated_prompt' ELSE 'near_duplicate' END,
-                    CASE WHEN drop_templated THEN NULL ELSE cluster_id END,
-                    CASE WHEN drop_templated THEN NULL ELSE similarity END, _ord
-             FROM dd_near WHERE dropped)
-           ORDER BY _ord)
+        `COPY (SELECT conversation_id, reason, duplicate_of, similarity FROM dd_decisions WHERE dropped)
          TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await db.run(
-        `COPY (SELECT conversation_id, cluster_id, cluster_size, NOT dropped AS kept, templated, template_family, similarity,
-                      ${sqlString(o.keep)} AS keep_by
-               FROM dd_near ORDER BY _ord)
+        `COPY (SELECT conversation_id, cluster_id, cluster_size, kept, templated, template_family, similarity, ${sqlString(o.keep)} AS keep_by
+               FROM dd_decisions WHERE reason IS DISTINCT FROM 'exact_duplicate')
          TO ${sqlString(join(dir, CLUSTERS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       );
-      const exactDrops = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM dd_docs WHERE _rank > 1')).n);
-      const texts = near ? await reportTexts(db, ords, near) : new Map<number, ReportText>();
-      if (near) await writeNearPairs(db, join(dir, NEAR_PAIRS_FILE), ids, near, texts);
-      await writeFile(join(dir, DEDUP_REPORT_FILE), renderDedupReport({ near, exactDrops, ids, texts, dropTemplated: o.templates.action === 'drop', keep: o.keep }));
-      const notes: DedupNotes = near ? { near: near.stats } : {};
-      return { notes };
     } finally {
-      for (const t of ['dd_docs', 'dd_near', 'dd_dropped']) await db.run(`DROP TABLE IF EXISTS ${t}`);
+      await db.run('DROP TABLE IF EXISTS dd_decisions');
     }
+    const idsByPos = Array.from(order, (d) => ids[d]!);
+    const textSql = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
+    const texts = near ? await reportTexts(db, src, textSql, order, near) : new Map<number, ReportText>();
+    if (near) await writeNearPairs(db, join(dir, NEAR_PAIRS_FILE), idsByPos, near, texts);
+    await writeFile(join(dir, DEDUP_REPORT_FILE), renderDedupReport({ near, exactDrops, ids: idsByPos, texts, dropTemplated: o.templates.action === 'drop', keep: o.keep }));
+    const notes: DedupNotes = near ? { near: near.stats } : {};
+    return { notes };
   },
 });
 
 /**
- * TABLE dd_near: one row per survivor of the exact step with its cluster and whether it
- * is dropped. A regular table because it is filled through Db's side connection.
+ * TABLE dd_decisions: one row per input row, in input order (for the POSITIONAL JOIN), with
+ * whether it is dropped and why, and its cluster. A regular table because it is filled
+ * through Db's side connection.
  */
-async function writeDecisions(db: Db, o: DedupOptions, ords: Int32Array, ids: string[], near: NearDedupResult | null): Promise<void> {
+async function writeDecisions(
+  db: Db,
+  o: DedupOptions,
+  n: number,
+  ids: string[],
+  exactKeeper: Int32Array,
+  order: Int32Array,
+  near: NearDedupResult | null,
+): Promise<void> {
   await db.run(
-    `CREATE OR REPLACE TABLE dd_near (_ord INTEGER, conversation_id VARCHAR, cluster_id VARCHAR, cluster_size INTEGER,
-       similarity FLOAT, templated BOOLEAN, template_family VARCHAR, dropped BOOLEAN, drop_templated BOOLEAN)`,
+    `CREATE OR REPLACE TABLE dd_decisions (conversation_id VARCHAR, dropped BOOLEAN, reason VARCHAR, duplicate_of VARCHAR, similarity FLOAT,
+       cluster_id VARCHAR, cluster_size INTEGER, kept BOOLEAN, templated BOOLEAN, template_family VARCHAR)`,
   );
-  const app = await db.appender('dd_near');
+  const pos = new Int32Array(n).fill(-1);
+  for (let p = 0; p < order.length; p++) pos[order[p]!] = p;
+  const app = await db.appender('dd_decisions');
   const dropTemplated = o.templates.action === 'drop';
-  for (let i = 0; i < ords.length; i++) {
-    const keeper = near ? near.keeper[i]! : i;
-    const templated = near ? near.templated[i] === 1 : false;
-    const fam = near ? near.templateFamily[i]! : -1;
-    const dropT = templated && dropTemplated;
-    app.appendInteger(ords[i]!);
+  for (let i = 0; i < n; i++) {
     app.appendVarchar(ids[i]!);
-    app.appendVarchar(ids[keeper]!);
-    app.appendInteger(near ? near.clusterSize[i]! : 1);
-    app.appendFloat(near ? near.similarity[i]! : 1);
+    const p = pos[i]!;
+    if (p < 0) {
+      app.appendBoolean(true);
+      app.appendVarchar('exact_duplicate');
+      app.appendVarchar(ids[exactKeeper[i]!]!);
+      app.appendFloat(1);
+      for (let k = 0; k < 5; k++) app.appendNull();
+      app.endRow();
+      continue;
+    }
+    const keeper = near ? near.keeper[p]! : p;
+    const templated = near ? near.templated[p] === 1 : false;
+    const fam = near ? near.templateFamily[p]! : -1;
+    const dropT = templated && dropTemplated;
+    const dropped = dropT || keeper !== p;
+    const similarity = near ? near.similarity[p]! : 1;
+    app.appendBoolean(dropped);
+    if (!dropped) {
+      app.appendNull();
+      app.appendNull();
+      app.appendNull();
+    } else if (dropT) {
+      app.appendVarchar('templated_prompt');
+      app.appendNull();
+      app.appendNull();
+    } else {
+      app.appendVarchar('near_duplicate');
+      app.appendVarchar(ids[order[keeper]!]!);
+      app.appendFloat(similarity);
+    }
+    app.appendVarchar(ids[order[keeper]!]!);
+    app.appendInteger(near ? near.clusterSize[p]! : 1);
+    app.appendBoolean(!dropped);
     app.appendBoolean(templated);
-    if (fam >= 0) app.appendVarchar(ids[near!.templateFamilies[fam]!.first]!);
+    if (fam >= 0) app.appendVarchar(ids[order[near!.templateFamilies[fam]!.first]!]!);
     else app.appendNull();
-    app.appendBoolean(dropT || keeper !== i);
-    app.appendBoolean(dropT);
     app.endRow();
   }
   app.closeSync();
 }
 
-/** Texts of the documents the report and near_pairs.parquet show, by stream position. */
-async function reportTexts(db: Db, ords: Int32Array, near: NearDedupResult): Promise<Map<number, ReportText>> {
+/**
+ * Texts of the documents the report and near_pairs.parquet show, by position: a few hundred
+ * rows fetched from the input by row number (a narrow scan of the user turns).
+ */
+async function reportTexts(db: Db, src: string, textSql: string, order: Int32Array, near: NearDedupResult): Promise<Map<number, ReportText>> {
   const want = new Set<number>();
   for (const p of [...near.nearMisses, ...near.weakestMerges]) want.add(p.a).add(p.b);
   for (const f of near.templateFamilies.slice(0, 20)) want.add(f.first);
   for (const c of largestClusters(near, 20)) for (const m of c) want.add(m);
   const byOrd = new Map<number, number>();
-  for (const pos of want) byOrd.set(ords[pos]!, pos);
+  for (const p of want) byOrd.set(order[p]!, p);
   const out = new Map<number, ReportText>();
   if (byOrd.size === 0) return out;
-  const rows = await db.all<{ o: number; t: string }>(`SELECT _ord AS o, _t AS t FROM dd_docs WHERE _ord IN (SELECT unnest($o::INTEGER[]))`, {
-    o: `[${[...byOrd.keys()].join(',')}]`,
-  });
+  const rows = await db.all<{ o: number; t: string }>(
+    `SELECT CAST(file_row_number AS INTEGER) AS o, ${textSql} AS t FROM ${src} WHERE file_row_number IN (SELECT unnest($o::BIGINT[]))`,
+    { o: `[${[...byOrd.keys()].join(',')}]` },
+  );
   for (const r of rows) out.set(byOrd.get(r.o)!, { text: r.t });
   return out;
 }

@@ -1,8 +1,8 @@
+import { exactKey, TURN_SEPARATOR } from './exact-key.js';
 import { bandKey } from './lsh-clusters.js';
-import { mix32 } from './hash32.js';
 import { MinHasher, type MinhashMethod } from './minhash-signature.js';
 import { shingleHashes } from './shingle-hashes.js';
-import { wordHashes } from './word-hashes.js';
+import { wordHashes, type WordBreaks } from './word-hashes.js';
 
 export interface SketchOptions {
   ngram: number;
@@ -16,14 +16,19 @@ export interface SketchOptions {
   /** LSH shape whose band keys to compute while each signature is in cache (0 bands: none). */
   bands?: number;
   rows?: number;
+  /** How punctuation bounds words (default split). */
+  wordBreaks?: WordBreaks;
+  /** Keep each document's word hashes (near-dedup verifies candidates on them). */
+  keepWords?: boolean;
+  /**
+   * Texts are user sides, turns joined by TURN_SEPARATOR: near-dedup reads the first turn or
+   * all of them, the templated-prompt rule the first, and the exact key is hashed over
+   * `exact` (absent: the texts are plain, no exact keys).
+   */
+  userSides?: { near: 'first_user_turn' | 'all_user_turns'; exact: 'first_user_turn' | 'all_user_turns' };
+  /** Return the signatures (the leak check compares them); false: only their band keys leave the worker. */
+  keepSignatures?: boolean;
 }
-
-/**
- * Documents with at most this many shingles are also kept as exact sets: one-permutation
- * MinHash fills the bins of a 2-shingle set by densification, and estimates "lo lo lo" vs
- * "lo lo mi" (Jaccard 0.5) anywhere from 0 to 1, so short prompts are compared exactly.
- */
-export const SMALL_SET = 16;
 
 export interface SketchBatch {
   count: number;
@@ -34,28 +39,28 @@ export interface SketchBatch {
   /** Template n-gram hashes of document i in text order (position k covers words k .. k+n-1): templates[offsets[i] .. offsets[i+1]). */
   templates: Uint32Array;
   templateOffsets: Uint32Array;
-  /**
-   * Sorted distinct shingle hashes of document i when it has at most SMALL_SET shingles:
-   * smallSets[smallOffsets[i] .. smallOffsets[i+1]) (empty for larger documents).
-   */
-  smallSets: Uint32Array;
-  smallOffsets: Uint32Array;
+  /** With keepWords, the word hashes of document i in text order: wordSeq[wordOffsets[i] .. wordOffsets[i+1]). */
+  wordSeq: Uint32Array;
+  wordOffsets: Uint32Array;
   /** count x bands LSH band keys, document-major (empty without bands). */
   bandKeys: Uint32Array;
+  /** With userSides: two 32-bit halves of document i's exact key at 2i, 2i+1 (see exact-key.ts). */
+  exactKeys: Uint32Array;
 }
 
 /**
  * Everything dedup needs from a batch of texts, computed in one pass over each text.
- * templateTexts, when given, are what the templated-prompt rule reads instead of texts.
  */
 export function sketchBatch(
   texts: string[],
   o: SketchOptions,
   hasher = new MinHasher({ numPerm: o.numPerm, seed: o.seed, method: o.method }),
-  templateTexts?: string[],
 ): SketchBatch {
+  const sides = o.userSides;
+  const exactKeys = new Uint32Array(sides ? 2 * texts.length : 0);
   const count = texts.length;
-  const signatures = new Uint32Array(count * o.numPerm);
+  const keepSig = o.keepSignatures ?? true;
+  const signatures = new Uint32Array(keepSig ? count * o.numPerm : o.numPerm);
   const words = new Uint32Array(count);
   const templateOffsets = new Uint32Array(count + 1);
   const bands = o.bands ?? 0;
@@ -66,30 +71,36 @@ export function sketchBatch(
   let sbuf: Uint32Array = new Uint32Array(4096);
   let tbuf: Uint32Array = new Uint32Array(4096);
   let t = 0;
-  const small = new Uint32Array(count * SMALL_SET);
-  const smallOffsets = new Uint32Array(count + 1);
-  let sn = 0;
+  let wordSeq = new Uint32Array(o.keepWords ? Math.max(1024, count * 32) : 0);
+  const wordOffsets = new Uint32Array(o.keepWords ? count + 1 : 1);
+  let wn = 0;
   for (let i = 0; i < count; i++) {
-    const w = wordHashes(texts[i]!, wbuf);
+    const text = texts[i]!;
+    let firstTurn = text;
+    if (sides) {
+      const cut = text.indexOf(TURN_SEPARATOR);
+      if (cut >= 0) firstTurn = text.slice(0, cut);
+      exactKey(text, sides.exact === 'first_user_turn', exactKeys, 2 * i);
+    }
+    const w = wordHashes(sides && sides.near === 'first_user_turn' ? firstTurn : text, wbuf, o.wordBreaks);
     if (w.buffer !== wbuf.buffer) wbuf = new Uint32Array(w.buffer);
     words[i] = w.length;
     const sh = shingleHashes(w, o.ngram, sbuf);
     if (sh.buffer !== sbuf.buffer) sbuf = new Uint32Array(sh.buffer);
-    hasher.sign(sh, signatures, i * o.numPerm);
-    if (sh.length > 0 && sh.length <= SMALL_SET) {
-      // As a multiset (the k-th repeat of a shingle is its own element): as a set, "lo lo"
-      // and "lo lo lo" are both {lo lo}, the same text.
-      const d = sh.slice().sort();
-      const at = sn;
-      for (let k = 0, rep = 0; k < d.length; k++) {
-        rep = k > 0 && d[k] === d[k - 1] ? rep + 1 : 0;
-        small[sn++] = rep === 0 ? d[k]! : mix32(d[k]! ^ Math.imul(rep, 0x9e3779b1));
+    const at = keepSig ? i * o.numPerm : 0;
+    hasher.sign(sh, signatures, at);
+    for (let b = 0; b < bands; b++) bandKeys[i * bands + b] = bandKey(signatures, at, b, rows);
+    if (o.keepWords) {
+      if (wn + w.length > wordSeq.length) {
+        const g = new Uint32Array(Math.max(wordSeq.length * 2, wn + w.length));
+        g.set(wordSeq.subarray(0, wn));
+        wordSeq = g;
       }
-      small.subarray(at, sn).sort();
+      wordSeq.set(w, wn);
+      wn += w.length;
+      wordOffsets[i + 1] = wn;
     }
-    smallOffsets[i + 1] = sn;
-    for (let b = 0; b < bands; b++) bandKeys[i * bands + b] = bandKey(signatures, i * o.numPerm, b, rows);
-    const tw = templateTexts ? wordHashes(templateTexts[i]!) : w;
+    const tw = sides && sides.near !== 'first_user_turn' ? wordHashes(firstTurn, undefined, o.wordBreaks) : w;
     if (o.templateNgram > 0 && tw.length >= o.templateNgram) {
       const tg = shingleHashes(tw, o.templateNgram, tbuf);
       if (tg.buffer !== tbuf.buffer) tbuf = new Uint32Array(tg.buffer);
@@ -104,5 +115,5 @@ export function sketchBatch(
     }
     templateOffsets[i + 1] = t;
   }
-  return { count, signatures, words, templates: templates.slice(0, t), templateOffsets, smallSets: small.slice(0, sn), smallOffsets, bandKeys };
+  return { count, signatures: keepSig ? signatures : new Uint32Array(0), words, templates: templates.slice(0, t), templateOffsets, wordSeq: wordSeq.slice(0, wn), wordOffsets, bandKeys, exactKeys };
 }

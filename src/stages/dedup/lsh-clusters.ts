@@ -7,9 +7,9 @@ export interface LshOptions {
   numPerm: number;
   bands: number;
   rows: number;
-  /** Minimum estimated Jaccard for a candidate pair to join a cluster (with verify). */
+  /** Minimum similarity (see `similarity`) for a candidate pair to join a cluster (with verify). */
   threshold: number;
-  /** Check candidates' estimated Jaccard; without it, sharing a band is enough. */
+  /** Check candidates' similarity; without it, sharing a band is enough. */
   verify: boolean;
   /** 1 for documents that take part; the others stay singletons. */
   eligible?: Uint8Array;
@@ -27,40 +27,35 @@ export interface LshOptions {
    * verified pairs. Without verify both are the same.
    */
   linkage?: Linkage;
-  /** Exact shingle sets of short documents (sorted, distinct), compared instead of their signatures. */
-  exactSets?: { sets: Uint32Array; offsets: Uint32Array };
+  /**
+   * How similar documents i and j are, compared with threshold (e.g. near-dedup's word edit
+   * similarity); default: the signatures' estimated Jaccard.
+   */
+  similarity?: (i: number, j: number) => number;
+  /**
+   * More buckets besides the bands: documents with members[i] = 1 and equal keys[i] (e.g. a
+   * hash of a short text's words). Such documents are eligible = 2: they skip the bands.
+   */
+  exactBuckets?: { keys: Uint32Array; members: Uint8Array };
 }
 
-/** Similarity of documents i and j: exact Jaccard when both have exact sets, else the signatures' estimate. */
-export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'exactSets'>): (i: number, j: number) => number {
-  const e = o.exactSets;
-  if (!e) return (i, j) => estimateJaccard(sig, i, j, o.numPerm);
-  const { sets, offsets } = e;
-  return (i, j) => {
-    const a0 = offsets[i]!;
-    const a1 = offsets[i + 1]!;
-    const b0 = offsets[j]!;
-    const b1 = offsets[j + 1]!;
-    if (a1 === a0 || b1 === b0) return estimateJaccard(sig, i, j, o.numPerm);
-    let x = a0;
-    let y = b0;
-    let both = 0;
-    while (x < a1 && y < b1) {
-      if (sets[x] === sets[y]) {
-        both++;
-        x++;
-        y++;
-      } else if (sets[x]! < sets[y]!) x++;
-      else y++;
-    }
-    return both / (a1 - a0 + (b1 - b0) - both);
-  };
+/** The similarity lshClusters verifies with: the caller's, or the signatures' estimated Jaccard. */
+export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'similarity'>): (i: number, j: number) => number {
+  return o.similarity ?? ((i, j) => estimateJaccard(sig, i, j, o.numPerm));
 }
 
 export type Linkage = 'keeper' | 'single';
 
 /** Keepers of one transitive component that a later member is compared with, in priority order. */
 const KEEPER_CAP = 64;
+
+/**
+ * A bucket member is verified against the bucket's first member and the WINDOW members
+ * before it, until one matches: linear in the bucket's size (a bucket of thousands of
+ * templated prompts stays cheap), and a chance collision at the bucket's head (common words
+ * of short prompts, a family of re-sent variants) does not hide the real pair behind it.
+ */
+const WINDOW = 16;
 
 /** Two documents (by index) and their estimated Jaccard. */
 export interface ScoredPair {
@@ -118,23 +113,34 @@ export function forEachBucket(
       if (own) own[i] = bandKey(sig, i * o.numPerm, band, o.rows);
       order[count++] = i;
     }
-    radixSortByKey(keys, order, count, tmp);
-    let runStart = 0;
-    while (runStart < count) {
-      const key = keys[order[runStart]!]!;
-      let runEnd = runStart + 1;
-      while (runEnd < count && keys[order[runEnd]!]! === key) runEnd++;
-      if (runEnd - runStart > 1) visit(order, runStart, runEnd);
-      runStart = runEnd;
-    }
+    visitSorted(keys, order, count, tmp, visit);
   }
+}
+
+function visitSorted(keys: Uint32Array, order: Uint32Array, count: number, tmp: Uint32Array<ArrayBuffer>, visit: (order: Uint32Array, start: number, end: number) => void): void {
+  radixSortByKey(keys, order, count, tmp);
+  let runStart = 0;
+  while (runStart < count) {
+    const key = keys[order[runStart]!]!;
+    let runEnd = runStart + 1;
+    while (runEnd < count && keys[order[runEnd]!]! === key) runEnd++;
+    if (runEnd - runStart > 1) visit(order, runStart, runEnd);
+    runStart = runEnd;
+  }
+}
+
+/** visit() for every run of two or more members (members[i] = 1) with equal keys, in ascending document order. */
+function visitRuns(keys: Uint32Array, members: Uint8Array, n: number, visit: (order: Uint32Array, start: number, end: number) => void): void {
+  const order = new Uint32Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (members[i]) order[count++] = i;
+  visitSorted(keys, order, count, new Uint32Array(n), visit);
 }
 
 /**
  * Near-duplicate clusters by LSH banding over MinHash signatures (n x numPerm, row-major).
- * Within a bucket each document is verified against the bucket's first document and its
- * predecessor (not all pairs, so a bucket of thousands of templated prompts stays linear),
- * and clusters form transitively.
+ * Within a bucket each document is verified against earlier members (see SMALL_BUCKET), and
+ * clusters form transitively before keeper linkage splits them.
  */
 export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResult {
   const uf = new UnionFind(n);
@@ -157,16 +163,21 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
     }
     return true;
   };
-  forEachBucket(sig, n, o, (order, runStart, runEnd) => {
-    const anchor = order[runStart]!;
+  const visit = (order: Uint32Array, runStart: number, runEnd: number) => {
     for (let k = runStart + 1; k < runEnd; k++) {
       const x = order[k]!;
-      const prev = order[k - 1]!;
-      candidatePairs++;
-      if (uf.find(x) === uf.find(anchor)) continue;
-      if (!tryJoin(anchor, x) && prev !== anchor) tryJoin(prev, x);
+      // The bucket's first member, then the WINDOW members just before x, until one joins.
+      const from = Math.max(runStart + 1, k - WINDOW);
+      for (let q = runStart; q < k; q = q === runStart ? from : q + 1) {
+        const y = order[q]!;
+        candidatePairs++;
+        if (uf.find(x) === uf.find(y) || tryJoin(y, x)) break;
+      }
     }
-  });
+  };
+  const inBands = o.eligible ? o.eligible.map((e) => (e === 1 ? 1 : 0)) : undefined;
+  forEachBucket(sig, n, { ...o, eligible: inBands }, visit);
+  if (o.exactBuckets) visitRuns(o.exactBuckets.keys, o.exactBuckets.members, n, visit);
   const root = new Int32Array(n);
   for (let i = 0; i < n; i++) root[i] = uf.find(i);
   const similarity = new Float32Array(n);
@@ -214,15 +225,19 @@ function splitByKeeper(
     keepers.length = 0;
     for (let k = a; k < b; k++) {
       const m = members[k]!;
+      // The most similar keeper (ties: the earlier one), not the first similar one: a copy
+      // of B belongs with B even when an earlier A is also within the threshold.
       let to = -1;
-      let s = 1;
+      let s = 0;
       for (const kp of keepers) {
-        s = sim(m, kp);
-        if (s >= o.threshold) {
-          to = kp;
-          break;
-        }
-        misses?.add(kp, m, s);
+        const x = sim(m, kp);
+        if (x >= o.threshold) {
+          if (x > s) {
+            s = x;
+            to = kp;
+            if (x === 1) break;
+          }
+        } else misses?.add(kp, m, x);
       }
       if (to < 0) {
         root[m] = m;

@@ -1,8 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { DedupOptions } from '../../config/pipeline-config.js';
-import { chooseBands } from './lsh-params.js';
+import { candidateProbability, chooseBands } from './lsh-params.js';
+import { combine32 } from './hash32.js';
+import { wordEditSimilarityAt } from './word-edit-similarity.js';
 import { lshClusters, type ScoredPair } from './lsh-clusters.js';
-import { sketchDocuments, type TextBatch } from './sketch-documents.js';
+import type { SketchOptions } from './document-sketch.js';
+import type { Sketches } from './sketch-documents.js';
 import { templatedDocuments, type TemplateFamily } from './template-filter.js';
 
 export interface NearDedupStats {
@@ -28,10 +31,46 @@ export interface NearDedupStats {
  * false candidate costs one signature comparison while a missed pair is a kept duplicate,
  * so the choice weighs misses 4:1.
  */
-export function lshShape(near: DedupOptions['near']): { bands: number; rows: number } {
+export function lshShape(near: Pick<DedupOptions['near'], 'bands' | 'rows' | 'verify' | 'num_perm' | 'threshold'>): { bands: number; rows: number } {
   if (near.bands !== null && near.rows !== null) return { bands: near.bands, rows: near.rows };
   return near.verify ? chooseBands(near.num_perm, near.threshold, 0.2, 0.8) : chooseBands(near.num_perm, near.threshold);
 }
+
+/**
+ * The lowest word-set Jaccard of two texts whose word edit similarity is s: k substitutions
+ * in L words leave at worst (L - k) / (L + k) = s / (2 - s) (insertions and deletions leave
+ * more). Near-dedup's LSH finds candidates at this Jaccard; the edit similarity decides.
+ */
+export function candidateJaccard(s: number): number {
+  return s / (2 - s);
+}
+
+/**
+ * The LSH shape of near-dedup, unless bands and rows are given: the candidate step must not
+ * lose a pair the threshold would merge (verification is cheap; a missed pair is a kept
+ * duplicate), so among the shapes within num_perm that make a pair at the candidate Jaccard
+ * less 0.05 a candidate with probability >= 0.999, the one that makes fewest pairs at
+ * Jaccard 0.5 candidates. 128 permutations at threshold 0.9: 25 bands x 5 rows.
+ */
+export function nearLshShape(near: Pick<DedupOptions['near'], 'bands' | 'rows' | 'num_perm' | 'threshold'>): { bands: number; rows: number } {
+  if (near.bands !== null && near.rows !== null) return { bands: near.bands, rows: near.rows };
+  const low = Math.max(0.05, candidateJaccard(near.threshold) - 0.05);
+  let best = { bands: near.num_perm, rows: 1 };
+  let bestP = Infinity;
+  for (let rows = 1; rows <= near.num_perm; rows++) {
+    const bands = Math.floor(near.num_perm / rows);
+    if (candidateProbability(low, bands, rows) < 0.999) continue;
+    const p = candidateProbability(0.5, bands, rows);
+    if (p < bestP) {
+      bestP = p;
+      best = { bands, rows };
+    }
+  }
+  return best;
+}
+
+/** Near misses are ranked exactly down to this far below the threshold. */
+const NEAR_MISS_RANGE = 0.1;
 
 export function resolveWorkers(w: number | null): number {
   return w ?? Math.min(8, availableParallelism());
@@ -48,49 +87,76 @@ export interface NearDedupResult {
   /** Position of the cluster's keeper: the first position of the cluster in stream order. */
   keeper: Int32Array;
   clusterSize: Int32Array;
-  /** Estimated Jaccard to the keeper (1 for keepers and singletons). */
+  /** Word edit similarity to the keeper (1 for keepers and singletons). */
   similarity: Float32Array;
   nearMisses: ScoredPair[];
   weakestMerges: ScoredPair[];
 }
 
 export interface NearDedupInput {
-  /** Texts in keeper-priority order: of a cluster, the first one survives. */
-  batches: AsyncIterable<TextBatch>;
-  /** How many texts the batches hold. */
-  count: number;
-  seed: number;
+  /** Sketches (dedupSketchOptions) in keeper-priority order: of a cluster, the first one survives. */
+  sketches: Sketches;
+  /** Seconds the sketches took, for the stats. */
+  secondsSketch: number;
   /** Near misses and weakest merges to keep for inspection. */
   pairsToReport?: number;
-  onProgress?: (docs: number) => void;
+}
+
+/** What the dedup stage's sketch pass computes per conversation: exact key, word sequence, band keys, template n-grams. */
+export function dedupSketchOptions(o: Pick<DedupOptions, 'near' | 'templates' | 'exact'>, seed: number): SketchOptions {
+  const { bands, rows } = nearLshShape(o.near);
+  return {
+    // Candidates by word sets; the word sequences decide (see word-edit-similarity.ts).
+    ngram: 1,
+    wordBreaks: 'whitespace',
+    numPerm: o.near.num_perm,
+    keepWords: o.near.enabled,
+    keepSignatures: false,
+    userSides: { near: o.near.text, exact: o.exact.text },
+    seed,
+    method: o.near.method,
+    templateNgram: o.templates.enabled ? o.templates.ngram : 0,
+    templateMaxPerDoc: 512,
+    bands: o.near.enabled ? bands : 0,
+    rows,
+  };
+}
+
+/** The sketches of documents order[0], order[1], ... (band keys band-major again), for near-dedup over a subset in priority order. */
+export function gatherSketches(sk: Sketches, order: Int32Array, bands: number): Sketches {
+  const m = order.length;
+  const n = sk.n;
+  const words = new Uint32Array(m);
+  const bandKeys = new Uint32Array(bands * m);
+  for (let b = 0; b < bands; b++) {
+    const from = sk.bandKeys.subarray(b * n, (b + 1) * n);
+    const to = bandKeys.subarray(b * m, (b + 1) * m);
+    for (let p = 0; p < m; p++) to[p] = from[order[p]!]!;
+  }
+  const gatherRuns = (values: Uint32Array, offsets: Uint32Array): [Uint32Array, Uint32Array] => {
+    if (offsets.length < n + 1) return [new Uint32Array(0), new Uint32Array(1)];
+    const off = new Uint32Array(m + 1);
+    for (let p = 0; p < m; p++) off[p + 1] = off[p]! + offsets[order[p]! + 1]! - offsets[order[p]!]!;
+    const out = new Uint32Array(off[m]!);
+    for (let p = 0; p < m; p++) out.set(values.subarray(offsets[order[p]!]!, offsets[order[p]! + 1]!), off[p]!);
+    return [out, off];
+  };
+  for (let p = 0; p < m; p++) words[p] = sk.words[order[p]!]!;
+  const [wordSeq, wordOffsets] = gatherRuns(sk.wordSeq, sk.wordOffsets);
+  const [templates, templateOffsets] = gatherRuns(sk.templates, sk.templateOffsets);
+  return { n: m, signatures: new Uint32Array(0), words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys, exactKeys: new Uint32Array(0) };
 }
 
 /**
  * Near-duplicate clusters and templated prompts over a stream of texts. Pure computation
  * on typed arrays: the caller reads the texts and writes the decisions.
  */
-export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, input: NearDedupInput): Promise<NearDedupResult> {
+export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, input: NearDedupInput): NearDedupResult {
   const near = o.near;
-  const n = input.count;
-  const { bands, rows } = lshShape(near);
+  const sk = input.sketches;
+  const n = sk.n;
+  const { bands, rows } = nearLshShape(near);
   const workers = resolveWorkers(near.workers);
-  const t0 = performance.now();
-  const sk = await sketchDocuments(
-    input.batches,
-    n,
-    {
-      ngram: near.ngram,
-      numPerm: near.num_perm,
-      seed: input.seed,
-      method: near.method,
-      templateNgram: o.templates.enabled ? o.templates.ngram : 0,
-      templateMaxPerDoc: 512,
-      bands: near.enabled ? bands : 0,
-      rows,
-    },
-    workers,
-    input.onProgress,
-  );
   const t1 = performance.now();
   const tpl = o.templates.enabled
     ? templatedDocuments(sk.templates, sk.templateOffsets, n, { ngram: o.templates.ngram, maxOthers: o.templates.max_others, minCoverage: o.templates.min_coverage })
@@ -102,9 +168,24 @@ export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templat
   let templatedCount = 0;
   for (let i = 0; i < n; i++) {
     if (tpl.templated[i]) templatedCount++;
-    if (near.enabled && !(dropTemplated && tpl.templated[i]) && sk.words[i]! >= near.min_words) {
+    if (near.enabled && !(dropTemplated && tpl.templated[i]) && sk.words[i]! >= near.min_words && sk.words[i]! > 0) {
       eligible[i] = 1;
       eligibleCount++;
+    }
+  }
+  // A text so short that one edit against any text takes it below the threshold can only
+  // match its own normalized copy: it is found by a hash of its words, not by LSH, whose
+  // buckets of short prompts of common words cost most of the candidate checks.
+  const shortTexts = { keys: new Uint32Array(n), members: new Uint8Array(n) };
+  if (near.verify) {
+    for (let i = 0; i < n; i++) {
+      const len = sk.words[i]!;
+      if (!eligible[i] || (len + 1) * (1 - near.threshold) >= 1 - 1e-9) continue;
+      let h = combine32(0x3c6ef372, len);
+      for (let k = sk.wordOffsets[i]!; k < sk.wordOffsets[i + 1]!; k++) h = combine32(h, sk.wordSeq[k]!);
+      shortTexts.keys[i] = h;
+      shortTexts.members[i] = 1;
+      eligible[i] = 2;
     }
   }
   const lsh = lshClusters(sk.signatures, n, {
@@ -114,7 +195,11 @@ export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templat
     threshold: near.threshold,
     verify: near.verify,
     linkage: near.linkage,
-    exactSets: { sets: sk.smallSets, offsets: sk.smallOffsets },
+    similarity: (i, j) => {
+      const { wordSeq: w, wordOffsets: off } = sk;
+      return wordEditSimilarityAt(w, off[i]!, off[i + 1]! - off[i]!, w, off[j]!, off[j + 1]! - off[j]!, near.threshold - NEAR_MISS_RANGE);
+    },
+    exactBuckets: near.verify ? shortTexts : undefined,
     eligible,
     bandKeys: near.enabled ? sk.bandKeys : undefined,
     pairsToReport: input.pairsToReport ?? 0,
@@ -140,7 +225,7 @@ export async function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templat
       clusters,
       near_duplicates: dups,
       workers,
-      seconds_sketch: Math.round(t1 - t0) / 1000,
+      seconds_sketch: Math.round(input.secondsSketch * 1000) / 1000,
       seconds_templates: Math.round(tTemplates - t1) / 1000,
       seconds_cluster: Math.round(t2 - tTemplates) / 1000,
     },

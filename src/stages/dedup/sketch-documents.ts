@@ -8,11 +8,13 @@ export interface Sketches {
   words: Uint32Array;
   templates: Uint32Array;
   templateOffsets: Uint32Array;
-  /** Exact shingle sets of short documents (see SMALL_SET): smallSets[smallOffsets[i] .. smallOffsets[i+1]). */
-  smallSets: Uint32Array;
-  smallOffsets: Uint32Array;
+  /** With keepWords: the word hashes of document i, wordSeq[wordOffsets[i] .. wordOffsets[i+1]). */
+  wordSeq: Uint32Array;
+  wordOffsets: Uint32Array;
   /** bands x n LSH band keys, band-major (empty without bands in the options). */
   bandKeys: Uint32Array;
+  /** With userSides in the options: document i's exact key at 2i, 2i+1. */
+  exactKeys: Uint32Array;
 }
 
 /**
@@ -22,7 +24,6 @@ export interface Sketches {
  */
 export interface TextBatch {
   texts: string[];
-  templateTexts?: string[];
 }
 
 export async function sketchDocuments(
@@ -32,24 +33,26 @@ export async function sketchDocuments(
   workers: number,
   onBatch?: (docs: number) => void,
 ): Promise<Sketches> {
-  const signatures = new Uint32Array(total * o.numPerm);
+  const signatures = new Uint32Array((o.keepSignatures ?? true) ? total * o.numPerm : 0);
   const words = new Uint32Array(total);
   const bands = o.bands ?? 0;
   const bandKeys = new Uint32Array(bands * total);
+  const exactKeys = new Uint32Array(o.userSides ? 2 * total : 0);
   const parts: { start: number; batch: SketchBatch }[] = [];
   const place = (start: number, b: SketchBatch) => {
     if (start + b.count > total) throw new Error(`more documents than counted (${start + b.count} > ${total})`);
-    signatures.set(b.signatures, start * o.numPerm);
+    if (signatures.length) signatures.set(b.signatures, start * o.numPerm);
     words.set(b.words, start);
+    if (exactKeys.length) exactKeys.set(b.exactKeys, 2 * start);
     for (let i = 0; i < b.count; i++) for (let k = 0; k < bands; k++) bandKeys[k * total + start + i] = b.bandKeys[i * bands + k]!;
-    parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0), bandKeys: new Uint32Array(0) } });
+    parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0), bandKeys: new Uint32Array(0), exactKeys: new Uint32Array(0) } });
     onBatch?.(b.count);
   };
   let seen = 0;
   if (workers <= 0) {
     const hasher = new MinHasher({ numPerm: o.numPerm, seed: o.seed, method: o.method });
-    for await (const { texts, templateTexts } of batches) {
-      place(seen, sketchBatch(texts, o, hasher, templateTexts));
+    for await (const { texts } of batches) {
+      place(seen, sketchBatch(texts, o, hasher));
       seen += texts.length;
     }
   } else {
@@ -78,7 +81,7 @@ export async function sketchDocuments(
     try {
       let id = 0;
       const inflight: Promise<void>[] = [];
-      for await (const { texts, templateTexts } of batches) {
+      for await (const { texts } of batches) {
         if (failure) break;
         let k = queued.indexOf(Math.min(...queued));
         while (queued[k]! >= 2 && !failure) {
@@ -93,7 +96,7 @@ export async function sketchDocuments(
         inflight.push(
           new Promise<void>((resolve, reject) => {
             pending.set(myId, { start, resolve, reject });
-            pool[k]!.postMessage({ id: myId, texts, templateTexts, options: o });
+            pool[k]!.postMessage({ id: myId, texts, options: o });
           }).finally(() => {
             queued[k]!--;
             wake?.();
@@ -118,15 +121,17 @@ export async function sketchDocuments(
     for (let i = 0; i < batch.count; i++) templateOffsets[start + i + 1] = t + batch.templateOffsets[i + 1]!;
     t += batch.templates.length;
   }
-  const smallOffsets = new Uint32Array(total + 1);
+  const wordOffsets = new Uint32Array(o.keepWords ? total + 1 : 1);
   let m = 0;
-  for (const { batch } of parts) m += batch.smallSets.length;
-  const smallSets = new Uint32Array(m);
+  for (const { batch } of parts) m += batch.wordSeq.length;
+  const wordSeq = new Uint32Array(m);
   m = 0;
-  for (const { start, batch } of parts) {
-    smallSets.set(batch.smallSets, m);
-    for (let i = 0; i < batch.count; i++) smallOffsets[start + i + 1] = m + batch.smallOffsets[i + 1]!;
-    m += batch.smallSets.length;
+  if (o.keepWords) {
+    for (const { start, batch } of parts) {
+      wordSeq.set(batch.wordSeq, m);
+      for (let i = 0; i < batch.count; i++) wordOffsets[start + i + 1] = m + batch.wordOffsets[i + 1]!;
+      m += batch.wordSeq.length;
+    }
   }
-  return { n: total, signatures, words, templates, templateOffsets, smallSets, smallOffsets, bandKeys };
+  return { n: total, signatures, words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys, exactKeys };
 }

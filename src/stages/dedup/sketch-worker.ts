@@ -6,12 +6,12 @@ import { MinHasher } from './minhash-signature.js';
 let hasher: MinHasher | undefined;
 let hasherKey = '';
 
-parentPort?.on('message', (msg: { id: number; texts: string[]; templateTexts?: string[]; options: SketchOptions }) => {
+parentPort?.on('message', (msg: { id: number; texts: string[]; options: SketchOptions }) => {
   const key = JSON.stringify(msg.options);
   if (!hasher || key !== hasherKey) {
     hasher = new MinHasher({ numPerm: msg.options.numPerm, seed: msg.options.seed, method: msg.options.method });
     hasherKey = key;
   }
-  const r = sketchBatch(msg.texts, msg.options, hasher, msg.templateTexts);
-  parentPort!.postMessage({ id: msg.id, ...r }, [r.signatures.buffer, r.words.buffer, r.templates.buffer, r.templateOffsets.buffer, r.smallSets.buffer, r.smallOffsets.buffer, r.bandKeys.buffer] as ArrayBuffer[]);
+  const r = sketchBatch(msg.texts, msg.options, hasher);
+  parentPort!.postMessage({ id: msg.id, ...r }, [r.signatures.buffer, r.words.buffer, r.templates.buffer, r.templateOffsets.buffer, r.wordSeq.buffer, r.wordOffsets.buffer, r.exactKeys.buffer, r.bandKeys.buffer] as ArrayBuffer[]);
 });

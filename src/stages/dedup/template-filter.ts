@@ -33,7 +33,8 @@ export interface TemplatedDocuments {
  *
  * templates[offsets[d] .. offsets[d+1]) are document d's n-gram hashes in text order.
  * A family is the set of templated documents whose smallest frequent n-gram hash is the
- * same: instances of one template share their fixed text, whatever fills the slots.
+ * same: instances of one template share their fixed text, whatever fills the slots; only a
+ * family of more than maxOthers + 1 documents counts.
  */
 export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array, n: number, rule: TemplateRule): TemplatedDocuments {
   // Document frequency needs each hash once per document.
@@ -93,9 +94,21 @@ export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array,
     families[f]!.count++;
     family[d] = f;
   }
+  // A template is a form many conversations fill in: a family no larger than maxOthers + 1 is
+  // a stock phrase plus common words that happen to cover a short prompt (at 1M synthetic
+  // conversations, 33 such families of 2-12 prompts held every false positive), not a form.
+  const big = new Uint8Array(families.length);
+  for (let f = 0; f < families.length; f++) big[f] = families[f]!.count > rule.maxOthers ? 1 : 0;
+  for (let d = 0; d < n; d++) {
+    if (family[d]! >= 0 && !big[family[d]!]) {
+      templated[d] = 0;
+      family[d] = -1;
+    }
+  }
+  const kept = families.map((_, i) => i).filter((f) => big[f]);
   // Renumber so that family 0 is the largest (ties: earliest first document).
-  const order = families.map((_, i) => i).sort((x, y) => families[y]!.count - families[x]!.count || families[x]!.first - families[y]!.first);
-  const rank = new Int32Array(families.length);
+  const order = kept.sort((x, y) => families[y]!.count - families[x]!.count || families[x]!.first - families[y]!.first);
+  const rank = new Int32Array(families.length).fill(-1);
   order.forEach((f, r) => (rank[f] = r));
   for (let d = 0; d < n; d++) if (family[d]! >= 0) family[d] = rank[family[d]!]!;
   return { templated, family, families: order.map((f) => families[f]!), frequentNgrams: freq.length };

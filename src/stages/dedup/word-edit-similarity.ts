@@ -1,0 +1,72 @@
+// Near-dedup's measure: how much of a text is the same, word for word and in order.
+// Measured on real WildChat prompts (make bench), a Jaccard threshold cannot be right for both
+// a 6-word and a 60-word prompt: one substituted word takes a 6-word prompt's word 2-gram
+// Jaccard to 0.43 and a 60-word one's to 0.94. An edit ratio is length-adaptive by itself.
+
+let prev = new Int32Array(256);
+let cur = new Int32Array(256);
+
+/**
+ * 1 - (word-level Levenshtein distance) / (words of the longer text), over word hashes.
+ * Exact when the result is >= floor; below floor, an upper bound that is still < floor
+ * (the distance is only computed inside a band of floor's width), so ranking pairs near the
+ * threshold is exact and far pairs cost O(band x length). Two empty texts: 1.
+ */
+export function wordEditSimilarity(a: Uint32Array, b: Uint32Array, floor: number): number {
+  return wordEditSimilarityAt(a, 0, a.length, b, 0, b.length, floor);
+}
+
+/** wordEditSimilarity of a[a0 .. a0+la) and b[b0 .. b0+lb), without a view per call (the LSH step makes millions). */
+export function wordEditSimilarityAt(a: Uint32Array, a0: number, la: number, b: Uint32Array, b0: number, lb: number, floor: number): number {
+  const m = la > lb ? la : lb;
+  if (m === 0) return 1;
+  // The most edits that can still reach floor; a length difference beyond it is decided
+  // before reading a word (most LSH candidates among short prompts end here).
+  const k = Math.floor((1 - floor) * m + 1e-9);
+  const lengthDiff = la > lb ? la - lb : lb - la;
+  if (lengthDiff > k) return 1 - lengthDiff / m;
+  let p = 0;
+  const lmin = la < lb ? la : lb;
+  while (p < lmin && a[a0 + p] === b[b0 + p]) p++;
+  let s = 0;
+  while (s < lmin - p && a[a0 + la - 1 - s] === b[b0 + lb - 1 - s]) s++;
+  if (p === la && p === lb) return 1;
+  const x = a.subarray(a0 + p, a0 + la - s);
+  const y = b.subarray(b0 + p, b0 + lb - s);
+  const nx = x.length;
+  const ny = y.length;
+  const diff = nx > ny ? nx - ny : ny - nx;
+  if (nx === 0 || ny === 0) return 1 - diff / m;
+  if (diff > k) return 1 - diff / m;
+  if (prev.length < ny + 1) {
+    prev = new Int32Array(2 * ny + 2);
+    cur = new Int32Array(2 * ny + 2);
+  }
+  const big = k + 1;
+  // Ukkonen's band: only cells with |i - j| <= k can hold a distance <= k.
+  for (let j = 0; j <= ny; j++) prev[j] = j <= k ? j : big;
+  for (let i = 1; i <= nx; i++) {
+    const lo = i - k > 1 ? i - k : 1;
+    const hi = i + k < ny ? i + k : ny;
+    cur[lo - 1] = lo - 1 === 0 ? (i <= k ? i : big) : big;
+    let rowMin = cur[lo - 1]!;
+    const xi = x[i - 1];
+    for (let j = lo; j <= hi; j++) {
+      let v = prev[j - 1]! + (xi === y[j - 1] ? 0 : 1);
+      const del = prev[j]! + 1;
+      const ins = cur[j - 1]! + 1;
+      if (del < v) v = del;
+      if (ins < v) v = ins;
+      if (v > big) v = big;
+      cur[j] = v;
+      if (v < rowMin) rowMin = v;
+    }
+    if (hi < ny) cur[hi + 1] = big;
+    if (rowMin > k) return 1 - big / m;
+    const t = prev;
+    prev = cur;
+    cur = t;
+  }
+  const d = prev[ny]!;
+  return d > k ? 1 - big / m : 1 - d / m;
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { candidateProbability } from '../../src/stages/dedup/lsh-params.js';
+import { candidateJaccard, nearLshShape } from '../../src/stages/dedup/near-dedup.js';
+import { wordEditSimilarity } from '../../src/stages/dedup/word-edit-similarity.js';
+import { wordHashes } from '../../src/stages/dedup/word-hashes.js';
+
+const w = (s: string) => wordHashes(s).slice();
+
+/** Plain O(n m) Levenshtein over arrays: the reference the banded version must equal. */
+function levenshtein(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+describe('word edit similarity', () => {
+  it('adapts to length: one word in a 6-word prompt is another request, in a 60-word one the same', () => {
+    const six = 'act as my spanish tutor please';
+    assert.equal(wordEditSimilarity(w(six), w('act as my chemistry tutor please'), 0.8), 1 - 1 / 6);
+    const sixty = Array.from({ length: 60 }, (_, i) => `word${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`).join(' ');
+    const edited = sixty.replace('wordca', 'banana');
+    assert.notEqual(edited, sixty);
+    assert.equal(wordEditSimilarity(w(sixty), w(edited), 0.8), 1 - 1 / 60);
+    assert.ok(wordEditSimilarity(w(sixty), w(edited), 0.8) >= 0.9);
+    assert.ok(wordEditSimilarity(w(six), w('act as my chemistry tutor please'), 0.8) < 0.9);
+  });
+
+  it('sees case, punctuation and digits as no change, and two empty texts as equal', () => {
+    assert.equal(wordEditSimilarity(w('Hello, World!'), w('hello world'), 0.9), 1);
+    assert.equal(wordEditSimilarity(w('room 12'), w('room 34'), 0.9), 1);
+    assert.equal(wordEditSimilarity(w(''), w(''), 0.9), 1);
+    assert.equal(wordEditSimilarity(w('hi'), w(''), 0.9), 0);
+  });
+
+  it('equals plain Levenshtein above the floor, and stays below the floor otherwise', () => {
+    const seq = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 40 });
+    fc.assert(
+      fc.property(seq, seq, fc.double({ min: 0.3, max: 0.99, noNaN: true }), (a, b, floor) => {
+        const x = Uint32Array.from(a);
+        const y = Uint32Array.from(b);
+        const m = Math.max(a.length, b.length);
+        const truth = m === 0 ? 1 : 1 - levenshtein(a, b) / m;
+        const got = wordEditSimilarity(x, y, floor);
+        if (truth >= floor) assert.equal(got, truth);
+        else {
+          assert.ok(got < floor, `${got} < ${floor}`);
+          assert.ok(got >= truth, `${got} is an upper bound of ${truth}`);
+        }
+        assert.equal(wordEditSimilarity(y, x, floor), got);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('asks LSH for the word-set Jaccard that k substitutions in L words leave', () => {
+    // 2 substitutions in 20 distinct words: similarity 0.9, Jaccard 18/22.
+    assert.equal(candidateJaccard(0.9), 0.9 / 1.1);
+    assert.ok(Math.abs(candidateJaccard(0.9) - 18 / 22) < 1e-12);
+  });
+
+  it('shapes LSH so that a pair the threshold merges is almost never lost, and honours a given shape', () => {
+    const shape = nearLshShape({ num_perm: 128, threshold: 0.9, bands: null, rows: null });
+    assert.deepEqual(shape, { bands: 25, rows: 5 });
+    assert.ok(candidateProbability(0.77, shape.bands, shape.rows) >= 0.999);
+    assert.deepEqual(nearLshShape({ num_perm: 128, threshold: 0.9, bands: 4, rows: 8 }), { bands: 4, rows: 8 });
+  });
+});
