@@ -93,4 +93,5 @@ export const prismSource = defineSource({
   archivePrefix = {arXiv}
 }`,
   cardProse: {},
+  userKey: () => 'the user_id field',
 });

@@ -34,6 +34,11 @@ export interface NormalizeNotes {
   repairs?: Record<string, Partial<Record<Repair, number>>>;
   /** Per source with `language: detect`, the labels the detector gave its kept conversations. */
   languages_detected?: Record<string, DetectedLanguages>;
+  /**
+   * Per source some of whose kept conversations have no user key (each then counts as its own
+   * user in the split): how many, of how many kept.
+   */
+  user_keys_missing?: Record<string, { conversations: number; without_user_key: number }>;
 }
 
 /** A source's repairs: its trim and consecutive_roles keys, else its type's defaults. */
@@ -140,6 +145,26 @@ export const normalizeStage = defineStage({
         log.info('source.repaired', `  source ${source.name}: repaired ${Object.entries(got).map(([k, n]) => `${n} ${k.replaceAll('_', ' ')}`).join(', ')}`, { source: source.name, repairs: got });
       }
     }
+    const missing: NonNullable<NormalizeNotes['user_keys_missing']> = {};
+    for (const [i, source] of pipeline.config.sources.entries()) {
+      const row = await db.one<{ n: unknown; none: unknown }>(
+        'SELECT count(*) AS n, count(*) FILTER (WHERE user_key IS NULL) AS none FROM normalized WHERE src_index = $i AND drop_reason IS NULL',
+        { i },
+      );
+      const [n, none] = [toNumber(row.n), toNumber(row.none)];
+      if (none === 0) continue;
+      missing[source.name] = { conversations: n, without_user_key: none };
+      // A source whose configuration has no user field was warned about before the run; this
+      // one looked as if it had one (e.g. the first allenai/WildChat release has no hashed_ip).
+      if (none === n && !source.split && sourceDefinition(source.type).userKey?.(source) !== null) {
+        log.warn(
+          'source.no_user_key',
+          `sources[${i}] (${source.name}): none of its ${n} conversations has a user key (user_key: none), so its split is by conversation, not by user; ` +
+            "one person's conversations may land in train and test.",
+          { source: source.name },
+        );
+      }
+    }
     const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
     await db.run(
       `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL ORDER BY src_index, source_file, ord)
@@ -157,6 +182,7 @@ export const normalizeStage = defineStage({
       ...(Object.keys(notes).length ? { adapters: notes } : {}),
       ...(Object.keys(repairs).length ? { repairs } : {}),
       ...(Object.keys(detected).length ? { languages_detected: detected } : {}),
+      ...(Object.keys(missing).length ? { user_keys_missing: missing } : {}),
     };
     return { conversationsIn: raw, notes: out };
   },
