@@ -73,6 +73,9 @@ export async function checkLanguageLabels(db: Db, pipeline: LoadedPipeline, file
     if (source.language === DETECT) continue;
     const field = labelField(source);
     const fallback = source.language ?? (source.type === 'prism' ? 'English' : null);
+    const matches = (label: string | null) => label !== null && aliases.has(label.trim().toLowerCase());
+    // Every conversation carries the assumed label: no need to read the files to know it passes.
+    if (field === null && matches(fallback)) continue;
     let labels: { label: string | null; n: number }[] | null = [];
     if (field !== null || fallback !== null) {
       const files = await filesOf(source, i);
@@ -82,7 +85,7 @@ export async function checkLanguageLabels(db: Db, pipeline: LoadedPipeline, file
       if (labels === null || labels.length > 1000) continue;
       labels = withFallback(labels, fallback);
     }
-    if (labels.some((l) => l.label !== null && aliases.has(l.label.trim().toLowerCase()))) continue;
+    if (labels.some((l) => matches(l.label))) continue;
     const shown = labels.length ? labels.slice(0, 20).map((l) => (l.label === null ? `(none) ${l.n}` : `${l.label} ${l.n}`)).join(', ') + (labels.length > 20 ? ', ...' : '') : '(no language field and no language: option)';
     throw new SourceError(
       `${pipeline.file}: sources[${i}] (${source.name}) has no conversation in stages.filter.languages [${wanted.join(', ')}]; its language labels: ${shown}. ` +
