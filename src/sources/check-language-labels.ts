@@ -4,6 +4,7 @@ import { SourceError } from '../core/errors.js';
 import { languageAliases } from '../stages/filter/language-aliases.js';
 import { detectFormat } from './detect-format.js';
 import { genericMapping } from './generic-mapping.js';
+import { DETECT } from './detect-language.js';
 import type { SourceFile } from './source-adapter.js';
 
 /** Where a source type keeps its language label: a top-level column / JSON path, or none. */
@@ -14,30 +15,49 @@ function labelField(source: SourceConfig): string | null {
   return null;
 }
 
-/** Distinct labels (with counts, most common first) of a field over the files, by a cheap DuckDB scan; null when the format has no cheap scan. */
-async function distinctLabels(db: Db, files: SourceFile[], field: string): Promise<{ label: string | null; n: number }[] | null> {
+/**
+ * Conversations per label of a field over the files (most common first), by a cheap DuckDB
+ * scan; with no field, the number of records under a NULL label. Null when the format has no
+ * cheap scan or the field is no text column.
+ */
+async function labelCounts(db: Db, files: SourceFile[], field: string | null): Promise<{ label: string | null; n: number }[] | null> {
   const fmt = await detectFormat(files[0]!.path);
-  let sql: string;
+  const paths = sqlList(files.map((f) => f.path));
+  const compression = fmt.kind === 'parquet' || fmt.compression === 'none' ? 'uncompressed' : fmt.compression;
+  let label: string;
+  let from: string;
   if (fmt.kind === 'parquet') {
-    const col = field.split('.').map((k) => `"${k.replaceAll('"', '""')}"`).join('.');
-    const from = `read_parquet(${sqlList(files.map((f) => f.path))}, union_by_name = true)`;
+    from = `read_parquet(${paths}, union_by_name = true)`;
+    label = field === null ? 'NULL::VARCHAR' : field.split('.').map((k) => `"${k.replaceAll('"', '""')}"`).join('.');
     // A label column of another type is the adapter's to report, with the file and the fix.
-    const t = await db.all<{ column_type: string }>(`DESCRIBE SELECT ${col} AS label FROM ${from}`).catch(() => null);
+    const t = await db.all<{ column_type: string }>(`DESCRIBE SELECT ${label} AS label FROM ${from}`).catch(() => null);
     if (t?.[0]?.column_type !== 'VARCHAR') return null;
-    sql = `SELECT label, count(*) AS n FROM (SELECT ${col} AS label FROM ${from}) GROUP BY 1`;
   } else if (fmt.kind === 'json') {
-    const path = '$.' + field.split('.').map((k) => `"${k.replaceAll('"', '\\"')}"`).join('.');
-    sql = `SELECT json_extract_string(json, ${sqlString(path)}) AS label, count(*) AS n
-           FROM read_json_objects(${sqlList(files.map((f) => f.path))}, format = ${sqlString(fmt.layout === 'array' ? 'array' : 'newline_delimited')},
-                                  compression = ${sqlString(fmt.compression === 'none' ? 'uncompressed' : fmt.compression)}, maximum_object_size = 1073741824) GROUP BY 1`;
-  } else return null;
+    from = `read_json_objects(${paths}, format = ${sqlString(fmt.layout === 'array' ? 'array' : 'newline_delimited')}, compression = ${sqlString(compression)}, maximum_object_size = 1073741824)`;
+    label = field === null ? 'NULL::VARCHAR' : `json_extract_string(json, ${sqlString('$.' + field.split('.').map((k) => `"${k.replaceAll('"', '\\"')}"`).join('.'))})`;
+  } else {
+    // CSV columns are flat: a dotted field is no column of it.
+    if (field?.includes('.')) return null;
+    from = `read_csv(${paths}, header = true, all_varchar = true, compression = ${sqlString(compression === 'uncompressed' ? 'none' : compression)})`;
+    label = field === null ? 'NULL::VARCHAR' : `"${field.replaceAll('"', '""')}"`;
+  }
   try {
-    const rows = await db.all<{ label: string | null; n: unknown }>(`${sql} ORDER BY n DESC, label LIMIT 1001`);
+    const rows = await db.all<{ label: string | null; n: unknown }>(`SELECT ${label} AS label, count(*) AS n FROM ${from} GROUP BY 1 ORDER BY n DESC, label LIMIT 1001`);
     return rows.map((r) => ({ label: r.label, n: toNumber(r.n) }));
   } catch {
     // A file DuckDB cannot scan is reported, with its line, by the source's own reader.
     return null;
   }
+}
+
+/** Labels with a missing one read as `fallback`, counts of equal labels added, most common first. */
+function withFallback(labels: { label: string | null; n: number }[], fallback: string | null): { label: string | null; n: number }[] {
+  const sums = new Map<string | null, number>();
+  for (const l of labels) {
+    const k = l.label ?? fallback;
+    sums.set(k, (sums.get(k) ?? 0) + l.n);
+  }
+  return [...sums].map(([label, n]) => ({ label, n })).sort((a, b) => b.n - a.n || String(a.label).localeCompare(String(b.label)));
 }
 
 /**
@@ -49,23 +69,28 @@ export async function checkLanguageLabels(db: Db, pipeline: LoadedPipeline, file
   if (wanted.length === 0) return;
   const aliases = new Set(languageAliases(wanted));
   for (const [i, source] of pipeline.config.sources.entries()) {
+    // Detected labels exist only once normalize has read the texts; the filter's guards cover them.
+    if (source.language === DETECT) continue;
     const field = labelField(source);
-    let labels: { label: string | null; n: number }[] | null;
-    if (field === null) labels = source.language ? [{ label: source.language, n: 1 }] : source.type === 'prism' ? [{ label: 'English', n: 1 }] : [];
-    else {
+    const fallback = source.language ?? (source.type === 'prism' ? 'English' : null);
+    const matches = (label: string | null) => label !== null && aliases.has(label.trim().toLowerCase());
+    // Every conversation carries the assumed label: no need to read the files to know it passes.
+    if (field === null && matches(fallback)) continue;
+    let labels: { label: string | null; n: number }[] | null = [];
+    if (field !== null || fallback !== null) {
       const files = await filesOf(source, i);
       if (files.length === 0) continue;
-      labels = await distinctLabels(db, files, field);
+      labels = await labelCounts(db, files, field);
       // More distinct values than languages exist: not a language field; the filter will say.
       if (labels === null || labels.length > 1000) continue;
-      labels = labels.map((l) => ({ label: l.label ?? source.language ?? null, n: l.n }));
+      labels = withFallback(labels, fallback);
     }
-    if (labels.some((l) => l.label !== null && aliases.has(l.label.trim().toLowerCase()))) continue;
+    if (labels.some((l) => matches(l.label))) continue;
     const shown = labels.length ? labels.slice(0, 20).map((l) => (l.label === null ? `(none) ${l.n}` : `${l.label} ${l.n}`)).join(', ') + (labels.length > 20 ? ', ...' : '') : '(no language field and no language: option)';
     throw new SourceError(
       `${pipeline.file}: sources[${i}] (${source.name}) has no conversation in stages.filter.languages [${wanted.join(', ')}]; its language labels: ${shown}. ` +
         'Every conversation would be dropped. Set stages.filter.languages to the labels you want (names and ISO 639 codes both match), ' +
-        `or set sources[${i}].language when the corpus has no language field.`,
+        `or set sources[${i}].language when the corpus has no language field (a label, or detect to label each conversation from its user turns).`,
     );
   }
 }

@@ -42,7 +42,13 @@ export const COMMON_SOURCE_OPTIONS = {
       description: 'Send every conversation of this source to this split (e.g. test_ood for PRISM) instead of the user-disjoint split.',
     }),
   ),
-  language: Type.Optional(Type.String({ minLength: 1, description: 'Language to assume when the source has no language field (PRISM: English).' })),
+  language: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Language to assume when the source has no language field (PRISM: English), or `detect`: label every conversation from its user turns with a language detector (eld; ISO 639-1 codes such as en, replacing any label the corpus has; a conversation it cannot place gets no label, which the language filter drops as language_unknown).',
+    }),
+  ),
   license: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]*$' })),
   trim: Type.Optional(
     Type.Object(

@@ -14,6 +14,7 @@ import { CANONICAL_COLUMNS, CANONICAL_TYPES, MESSAGES_TYPE, paramPrefix, type Ad
 import { defineSource, type SourceIssue, type SourceOf } from './source-definition.js';
 import { fileLabels } from './file-labels.js';
 import { NdjsonWriter } from './write-ndjson.js';
+import { assumedLanguage } from './detect-language.js';
 
 export type { GenericFields } from './generic-mapping.js';
 
@@ -221,7 +222,7 @@ async function genericAdapter(ctx: AdapterContext<GenericSource>): Promise<Adapt
   const p = paramPrefix(index);
   const params = {
     [`${p}source`]: source.name,
-    [`${p}language`]: source.language ?? null,
+    [`${p}language`]: assumedLanguage(source),
     [`${p}split`]: source.split ?? null,
   };
   const describe = `format ${[...new Set(formats.map((f) => (f.kind === 'json' ? (f.layout === 'array' ? 'json' : 'jsonl') : f.kind) + ('compression' in f && f.compression !== 'none' ? `+${f.compression}` : '')))].join(', ')}`;

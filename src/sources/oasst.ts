@@ -9,6 +9,7 @@ import { readJsonRecords } from './read-json-records.js';
 import { MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
 import { defineSource, type SourceOf } from './source-definition.js';
 import { NdjsonWriter } from './write-ndjson.js';
+import { assumedLanguage } from './detect-language.js';
 
 const oasstOptions = {
   path: Type.Optional(
@@ -85,7 +86,7 @@ async function oasstAdapter(ctx: AdapterContext<OasstSource>): Promise<AdapterRe
   );
   return {
     sql,
-    params: { [`${p}source`]: source.name, [`${p}language`]: source.language ?? null, [`${p}split`]: source.split ?? null },
+    params: { [`${p}source`]: source.name, [`${p}language`]: assumedLanguage(source), [`${p}split`]: source.split ?? null },
     notes: { trees, path: mode },
   };
 }

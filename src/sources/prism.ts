@@ -6,6 +6,7 @@ import { scanJsonl } from './scan-jsonl.js';
 import { MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
 import { defineSource } from './source-definition.js';
 import { NdjsonWriter } from './write-ndjson.js';
+import { assumedLanguage } from './detect-language.js';
 
 /** PRISM conversations.jsonl: linearize the chosen path (TypeScript), then map in SQL. */
 async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> {
@@ -72,7 +73,7 @@ async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> {
   return {
     sql,
     // PRISM has no language field; it was collected in English.
-    params: { [`${p}source`]: source.name, [`${p}language`]: source.language ?? 'English', [`${p}split`]: source.split ?? null },
+    params: { [`${p}source`]: source.name, [`${p}language`]: source.language === undefined ? 'English' : assumedLanguage(source), [`${p}split`]: source.split ?? null },
     notes,
   };
 }
@@ -92,4 +93,5 @@ export const prismSource = defineSource({
   archivePrefix = {arXiv}
 }`,
   cardProse: {},
+  userKey: () => 'the user_id field',
 });

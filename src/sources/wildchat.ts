@@ -11,6 +11,7 @@ import type { AdapterContext, AdapterResult, SourceFile } from './source-adapter
 import { MESSAGES_TYPE, paramPrefix } from './source-adapter.js';
 import { firstLine, parquetColumns, readParquetSql, requireColumns } from './read-parquet.js';
 import { defineSource } from './source-definition.js';
+import { assumedLanguage } from './detect-language.js';
 
 // WildChat-1M and WildChat-4.8M share this shape; 4.8M adds per-message fields (ignored here)
 // and stores the top-level timestamp without a time zone (the cast handles both). The first
@@ -126,7 +127,7 @@ async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResult> {
     sql,
     params: {
       [`${p}source`]: source.name,
-      [`${p}language`]: source.language ?? null,
+      [`${p}language`]: assumedLanguage(source),
       [`${p}split`]: source.split ?? null,
       [`${p}variant`]: variant,
       [`${p}file_path`]: listValue(files.map((f) => f.path)),

@@ -10,6 +10,8 @@ import { CANONICAL_COLUMNS } from '../../sources/source-adapter.js';
 import { firstLine } from '../../sources/read-parquet.js';
 import { hubCacheDir } from '../../hub/hub-cache-dir.js';
 import type { LoadedPipeline, SourceConfig } from '../../config/pipeline-config.js';
+import { DETECT, DETECT_CHARS, LANGUAGE_DETECTOR } from '../../sources/detect-language.js';
+import { labelLanguages, type DetectedLanguages } from './label-languages.js';
 import { REPAIRS, repairSelect, type Repair, type RepairOptions } from './repair-turns.js';
 
 const where = (p: LoadedPipeline) => ({ runDir: p.config.run_dir, cacheDir: hubCacheDir() });
@@ -30,6 +32,13 @@ export interface NormalizeNotes {
   adapters?: Record<string, Record<string, number | string | string[]>>;
   /** Per source name, how many kept conversations each repair changed (sources[].trim, consecutive_roles). */
   repairs?: Record<string, Partial<Record<Repair, number>>>;
+  /** Per source with `language: detect`, the labels the detector gave its kept conversations. */
+  languages_detected?: Record<string, DetectedLanguages>;
+  /**
+   * Per source some of whose kept conversations have no user key (each then counts as its own
+   * user in the split): how many, of how many kept.
+   */
+  user_keys_missing?: Record<string, { conversations: number; without_user_key: number }>;
 }
 
 /** A source's repairs: its trim and consecutive_roles keys, else its type's defaults. */
@@ -52,7 +61,8 @@ export const normalizeStage = defineStage({
   // 2: invalid UTF-8 in JSON lines is an error, lone surrogates a drop (invalid_unicode).
   // 3: repairs (trim, consecutive_roles); fallback ids unique across files; JSON read with a fixed schema.
   version: 3,
-  options: (p) => p.config.sources.map(({ hub: _hub, ...s }) => s),
+  // A detecting source's labels depend on the detector and how much text it reads.
+  options: (p) => p.config.sources.map(({ hub: _hub, ...s }) => (s.language === DETECT ? { ...s, language_detector: LANGUAGE_DETECTOR, detect_chars: DETECT_CHARS } : s)),
   async externalInputs(p, db) {
     const out = [];
     for (const [i, s] of p.config.sources.entries()) {
@@ -111,6 +121,18 @@ export const normalizeStage = defineStage({
       const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized WHERE src_index = $i', { i })).n);
       if (n === 0) log.warn('source.empty', `source ${source.name} yielded no conversations; check sources[${i}].files`, { source: source.name });
     }
+    const detected: Record<string, DetectedLanguages> = {};
+    for (const [i, source] of pipeline.config.sources.entries()) {
+      if (source.language !== DETECT) continue;
+      const d = (detected[source.name] = await labelLanguages(db, 'normalized', i));
+      const shown = Object.entries(d.labels).slice(0, 10).map(([l, n]) => `${l} ${n}`).join(', ') || 'none';
+      log.info(
+        'source.languages_detected',
+        `  source ${source.name}: languages detected ${shown}${Object.keys(d.labels).length > 10 ? ', ...' : ''}` +
+          (d.undetected ? `; ${d.undetected} with no language found (no label: the language filter drops them as language_unknown)` : ''),
+        { source: source.name, ...d },
+      );
+    }
     const repairs: Record<string, Partial<Record<Repair, number>>> = {};
     for (const [i, source] of pipeline.config.sources.entries()) {
       const row = await db.one<Record<Repair, unknown>>(
@@ -121,6 +143,26 @@ export const normalizeStage = defineStage({
       if (Object.keys(got).length) {
         repairs[source.name] = got;
         log.info('source.repaired', `  source ${source.name}: repaired ${Object.entries(got).map(([k, n]) => `${n} ${k.replaceAll('_', ' ')}`).join(', ')}`, { source: source.name, repairs: got });
+      }
+    }
+    const missing: NonNullable<NormalizeNotes['user_keys_missing']> = {};
+    for (const [i, source] of pipeline.config.sources.entries()) {
+      const row = await db.one<{ n: unknown; none: unknown }>(
+        'SELECT count(*) AS n, count(*) FILTER (WHERE user_key IS NULL) AS none FROM normalized WHERE src_index = $i AND drop_reason IS NULL',
+        { i },
+      );
+      const [n, none] = [toNumber(row.n), toNumber(row.none)];
+      if (none === 0) continue;
+      missing[source.name] = { conversations: n, without_user_key: none };
+      // A source whose configuration has no user field was warned about before the run; this
+      // one looked as if it had one (e.g. the first allenai/WildChat release has no hashed_ip).
+      if (none === n && !source.split && sourceDefinition(source.type).userKey?.(source) !== null) {
+        log.warn(
+          'source.no_user_key',
+          `sources[${i}] (${source.name}): none of its ${n} conversations has a user key (user_key: none), so its split is by conversation, not by user; ` +
+            "one person's conversations may land in train and test.",
+          { source: source.name },
+        );
       }
     }
     const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
@@ -139,6 +181,8 @@ export const normalizeStage = defineStage({
       ...(Object.keys(hubCommits).length ? { hub_commits: hubCommits } : {}),
       ...(Object.keys(notes).length ? { adapters: notes } : {}),
       ...(Object.keys(repairs).length ? { repairs } : {}),
+      ...(Object.keys(detected).length ? { languages_detected: detected } : {}),
+      ...(Object.keys(missing).length ? { user_keys_missing: missing } : {}),
     };
     return { conversationsIn: raw, notes: out };
   },

@@ -1,5 +1,6 @@
 import type { LoadedPipeline } from '../../config/pipeline-config.js';
 import type { StageCounts } from '../../core/stage.js';
+import type { SourceConfig } from '../../config/pipeline-config.js';
 import { SOURCE_DEFINITIONS, type SourceRegistry } from '../../sources/registry.js';
 import type { IntentsNotes } from '../intents/intents-stage.js';
 import type { NormalizeNotes } from '../normalize/normalize-stage.js';
@@ -71,6 +72,15 @@ export interface Manifest {
     /** revision as the pipeline names it; sha the commit the files were read from. */
     hub: { repo: string; repo_type: string; revision: string; sha: string | null } | null;
     files: { path: string; bytes: number; sha256: string }[];
+    /**
+     * What identifies a user for the disjoint split, or `none`: every conversation of the source
+     * is its own user, so its split is by conversation, not by user. Absent in older manifests.
+     */
+    user_key?: string;
+    /** Kept conversations with no user key when only some lack one. */
+    conversations_without_user_key?: number;
+    /** The split every conversation of the source goes to (sources[].split), or null. */
+    split?: string | null;
   }[];
   stages: {
     name: string;
@@ -96,6 +106,15 @@ export interface Manifest {
 
 export function defaultLicense(type: string, registry: SourceRegistry = SOURCE_DEFINITIONS): string {
   return registry.find((d) => d.type === type)?.defaultLicense ?? 'other';
+}
+
+/** A source's user key as the manifest records it: what identifies a user, or `none`. */
+function userKeyOf(s: SourceConfig, notes: NormalizeNotes, registry: SourceRegistry): { user_key: string; conversations_without_user_key?: number } {
+  const def = registry.find((d) => d.type === s.type);
+  const said = def?.userKey ? def.userKey(s) : (def?.cardProse.userKey ?? 'defined by the source type');
+  const missing = notes.user_keys_missing?.[s.name];
+  if (said === null || (missing && missing.without_user_key === missing.conversations)) return { user_key: 'none' };
+  return { user_key: said, ...(missing ? { conversations_without_user_key: missing.without_user_key } : {}) };
 }
 
 /** Deterministic: no clock, no host; two runs of the same inputs give the same bytes. */
@@ -132,6 +151,8 @@ export function buildManifest(args: {
       license: s.license ?? defaultLicense(s.type, args.registry),
       hub: s.hub ? { repo: s.hub.repo, repo_type: s.hub.repo_type, revision: s.hub.revision, sha: commits[s.name] ?? null } : null,
       files: hashed[s.name] ?? [],
+      ...userKeyOf(s, args.sources, args.registry ?? SOURCE_DEFINITIONS),
+      split: s.split ?? null,
     })),
     stages: args.stages.map((m) => ({
       name: m.stage,

@@ -162,7 +162,17 @@ function splitsSection({ m, splits, types }: CardContext): string[] {
     const x = m.splits[s]!;
     L.push(`| ${cell(s)} | ${fmt(x.users)} | ${fmt(x.conversations)} | ${fmt(x.samples)} | ${x.files} |`);
   }
-  L.push('', `train / validation / test are **user-disjoint**: users${userKeyProse(types)} are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.`, '');
+  // Sources with no user ids: the disjointness claim must not cover them (manifest user_key: none).
+  const byConversation = m.sources.filter((s) => s.user_key === 'none' && !s.split).map((s) => `\`${s.name}\``);
+  L.push(
+    '',
+    (byConversation.length ? 'Where a source identifies its users, train / validation / test are user-disjoint' : 'train / validation / test are **user-disjoint**') +
+      `: users${userKeyProse(types)} are assigned as a whole, within each country, by a seeded hash of the user key, so no user appears in two of them. A source with a fixed split (PRISM as out-of-domain test) goes entirely to that split.` +
+      (byConversation.length
+        ? ` **${byConversation.join(', ')} ${byConversation.length > 1 ? 'have' : 'has'} no user ids: ${byConversation.length > 1 ? 'their' : 'its'} split is by conversation, not by user**; each conversation counts as its own user, so one person's conversations may be in more than one split.`
+        : ''),
+    '',
+  );
   return L;
 }
 
