@@ -287,50 +287,78 @@ export async function runPipeline(
       const upstream = result.markers[i - 1]?.execution_id ?? null;
       const st = await stageStatus(spec, pipeline, db, upstream);
       const progressTag = `[${i + 1}/${stages.length}] ${spec.name}`;
-      let marker: StageMarker;
-      if (st.reason === null) {
-        log.info('stage.skip', `${progressTag}: up to date, skipped`, { stage: spec.name });
-        result.skipped.push(spec.name);
-        marker = st.marker!;
-      } else {
-        log.info('stage.start', `${progressTag}: running`, { stage: spec.name });
-        marker = await executeStage({
-          spec,
-          index: i,
-          pipeline,
-          db,
-          fingerprint: st.fingerprint,
-          dir,
-          scratchDir: join(scratchRoot, spec.name),
-          input: prev?.data ?? null,
-          prev,
-          needs: neededResults(spec, done),
-          earlier: result.results.map(countsOf),
-          guards: true,
-          tag: progressTag,
-          log,
-        });
-        result.executed.push(spec.name);
-      }
-      const r = resultFromMarker(dir, marker);
-      result.markers.push(marker);
-      result.results.push(r);
-      done.set(spec, r);
-      prev = r;
+      prev = await skipOrExecute({ spec, index: i, pipeline, db, status: st, dir, scratchRoot, prev, done, result, tag: progressTag, log });
     }
-    // Still under the lock, so that publishing the result cannot race another run.
-    if (opts.finalize) {
-      try {
-        await opts.finalize(result);
-      } catch (e) {
-        throw fsFailure(e, 'cannot publish the finished dataset');
-      }
-    }
+    await finalizeRun(result, opts.finalize);
     return result;
   } finally {
     if (!opts.db) db?.close();
     await rm(scratchRoot, { recursive: true, force: true }).catch(() => undefined);
     await release().catch(() => undefined);
+  }
+}
+
+/**
+ * One stage of a whole run (runPipeline, and runReduce over partitions): skipped when its
+ * marker matches, else executed (by `produce` when given), then recorded in result and done.
+ */
+export async function skipOrExecute(o: {
+  spec: AnyStageSpec;
+  index: number;
+  pipeline: LoadedPipeline;
+  db: Db;
+  status: Awaited<ReturnType<typeof stageStatus>>;
+  dir: string;
+  scratchRoot: string;
+  prev: StageResult | null;
+  done: Map<AnyStageSpec, StageResult>;
+  result: RunResult;
+  tag: string;
+  log: Logger;
+  produce?: (ctx: StageContext) => Promise<StageOutcome<unknown, string>>;
+  startMessage?: string;
+}): Promise<StageResult> {
+  const { spec, status: st, result, log, tag, prev } = o;
+  let marker: StageMarker;
+  if (st.reason === null) {
+    log.info('stage.skip', `${tag}: up to date, skipped`, { stage: spec.name });
+    result.skipped.push(spec.name);
+    marker = st.marker!;
+  } else {
+    log.info('stage.start', `${tag}: ${o.startMessage ?? 'running'}`, { stage: spec.name });
+    marker = await executeStage({
+      spec,
+      index: o.index,
+      pipeline: o.pipeline,
+      db: o.db,
+      fingerprint: st.fingerprint,
+      dir: o.dir,
+      scratchDir: join(o.scratchRoot, spec.name),
+      input: prev?.data ?? null,
+      prev,
+      needs: neededResults(spec, o.done),
+      earlier: result.results.map(countsOf),
+      guards: true,
+      ...(o.produce ? { produce: o.produce } : {}),
+      tag,
+      log,
+    });
+    result.executed.push(spec.name);
+  }
+  const r = resultFromMarker(o.dir, marker);
+  result.markers.push(marker);
+  result.results.push(r);
+  o.done.set(spec, r);
+  return r;
+}
+
+/** Publishing a finished run, still under the run lock so that it cannot race another run. */
+export async function finalizeRun(result: RunResult, finalize?: (result: RunResult) => Promise<void>): Promise<void> {
+  if (!finalize) return;
+  try {
+    await finalize(result);
+  } catch (e) {
+    throw fsFailure(e, 'cannot publish the finished dataset');
   }
 }
 

@@ -13,16 +13,18 @@ import {
   countRows,
   countsOf,
   executeStage,
+  finalizeRun,
   neededResults,
   openPipelineDb,
   removeLeftovers,
   resultFromMarker,
+  skipOrExecute,
   stageDir,
   stageFingerprint,
   stageStatus,
   type RunResult,
 } from '../core/runner.js';
-import { isMapStage, type AnyStageSpec, type StageCounts, type StageResult } from '../core/stage.js';
+import { isMapStage, type AnyStageSpec, type StageContext, type StageCounts, type StageResult } from '../core/stage.js';
 import { mergePartitions, type FinishedTask } from './merge-partitions.js';
 import { arraySpec, partitionSql, partitionsRoot, taskDir, taskName, taskScratchDir, type Partition } from './partition.js';
 
@@ -266,12 +268,7 @@ export async function runReduce(
           tasks.push(await finishedTask(spec, pipeline, db, { index: t, count }, up));
         }
       }
-      let marker: StageMarker;
-      if (st.reason === null) {
-        log.info('stage.skip', `${tag}: up to date, skipped`, { stage: spec.name });
-        result.skipped.push(spec.name);
-        marker = st.marker!;
-      } else {
+      if (st.reason !== null) {
         const missing = tasks.flatMap((t, k) => (t ? [] : [k]));
         if (map && missing.length) {
           result.waiting = { stage: spec.name, partitions: missing };
@@ -282,41 +279,26 @@ export async function runReduce(
           );
           return result;
         }
-        log.info('stage.start', `${tag}: ${map ? `merging ${count} partitions` : 'running'}`, { stage: spec.name });
-        const finished = tasks as FinishedTask[];
-        marker = await executeStage({
-          spec,
-          index: i,
-          pipeline,
-          db,
-          fingerprint: st.fingerprint,
-          dir,
-          scratchDir: join(scratchRoot, spec.name),
-          input: prev?.data ?? null,
-          prev,
-          needs: neededResults(spec, done),
-          earlier: result.results.map(countsOf),
-          guards: true,
-          ...(map ? { produce: (ctx) => mergePartitions(db!, spec, { input: ctx.input, tasks: finished, dir: ctx.dir }) } : {}),
-          tag,
-          log,
-        });
-        result.executed.push(spec.name);
       }
-      const r = resultFromMarker(dir, marker);
-      result.markers.push(marker);
-      result.results.push(r);
-      done.set(spec, r);
-      prev = r;
+      const finished = tasks as FinishedTask[];
+      prev = await skipOrExecute({
+        spec,
+        index: i,
+        pipeline,
+        db,
+        status: st,
+        dir,
+        scratchRoot,
+        prev,
+        done,
+        result,
+        tag,
+        log,
+        ...(map ? { produce: (ctx: StageContext) => mergePartitions(db!, spec, { input: ctx.input, tasks: finished, dir: ctx.dir }), startMessage: `merging ${count} partitions` } : {}),
+      });
       prevTasks = map ? tasks : null;
     }
-    if (opts.finalize) {
-      try {
-        await opts.finalize(result);
-      } catch (e) {
-        throw fsFailure(e, 'cannot publish the finished dataset');
-      }
-    }
+    await finalizeRun(result, opts.finalize);
     return result;
   } finally {
     db?.close();
