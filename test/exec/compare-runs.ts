@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { STAGES } from '../../src/stages/recipe.js';
-import { samplePipelineYaml } from '../helpers.js';
+import { runCliAsync, samplePipelineYaml } from '../helpers.js';
 
 /** Files under dir, relative to it, sorted. */
 export function filesUnder(dir: string, root = dir): string[] {
@@ -49,3 +50,13 @@ export function shardedSampleYaml(dir: string): string {
   );
 }
 
+/** Runs the pipeline file once, unsharded, and moves its run and out dirs under `<dir>/single/`: the reference a sharded run is compared with. */
+export async function singleRunAside(dir: string, file: string): Promise<{ runDir: string; outDir: string }> {
+  const one = await runCliAsync(['run', file, '-q']);
+  assert.equal(one.status, 0, one.stderr);
+  const single = { runDir: join(dir, 'single', 'runs'), outDir: join(dir, 'single', 'out') };
+  mkdirSync(join(dir, 'single'));
+  renameSync(join(dir, 'runs'), single.runDir);
+  renameSync(join(dir, 'out'), single.outDir);
+  return single;
+}

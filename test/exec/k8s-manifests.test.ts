@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { partitionsRoot } from '../../src/exec/partition.js';
 import { REALDATA, ROOT, runCliAsync, tempDir, writePipeline } from '../helpers.js';
-import { differingFiles, shardedSampleYaml } from './compare-runs.js';
+import { differingFiles, shardedSampleYaml, singleRunAside } from './compare-runs.js';
 
 interface Job {
   metadata: { name: string };
@@ -36,16 +36,12 @@ function runContainer(job: Job, index: number): Promise<{ code: number | null; s
 describe('run --executor k8s: an Indexed Job manifest per step', () => {
   const dir = tempDir('userlm-k8s-');
   const { file } = writePipeline(dir, shardedSampleYaml(dir));
-  const single = { runDir: join(dir, 'single', 'runs'), outDir: join(dir, 'single', 'out') };
+  let single = { runDir: '', outDir: '' };
   let jobs: Job[] = [];
   let k8sDir = '';
 
   before(async () => {
-    const one = await runCliAsync(['run', file, '-q']);
-    assert.equal(one.status, 0, one.stderr);
-    mkdirSync(join(dir, 'single'));
-    renameSync(join(dir, 'runs'), single.runDir);
-    renameSync(join(dir, 'out'), single.outDir);
+    single = await singleRunAside(dir, file);
     const r = await runCliAsync(['run', file, '--executor', 'k8s', '--shards', '2', '--k8s-claim', 'userlm-runs', '--k8s-workdir', ROOT]);
     assert.equal(r.status, 0, r.stderr);
     k8sDir = join(partitionsRoot(join(dir, 'runs'), 2), 'k8s');

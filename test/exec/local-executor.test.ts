@@ -7,7 +7,7 @@ import { readMarker } from '../../src/core/marker.js';
 import { sqlString, toNumber } from '../../src/core/db.js';
 import { arraySpec, parsePartition, partitionOf, partitionSql, partitionsRoot } from '../../src/exec/partition.js';
 import { runCliAsync, tempDir, withDb, writePipeline } from '../helpers.js';
-import { differingFiles, shardedSampleYaml } from './compare-runs.js';
+import { differingFiles, shardedSampleYaml, singleRunAside } from './compare-runs.js';
 
 /** JSON log events of a --json run (the log is on stderr). */
 function events(stderr: string): Record<string, unknown>[] {
@@ -26,17 +26,13 @@ const MAP_STAGES = ['filter', 'intents', 'flip', 'tokenize'];
 describe('run --executor local: n = 4 partitions', () => {
   const dir = tempDir('userlm-exec-');
   const { file } = writePipeline(dir, shardedSampleYaml(dir));
-  const single = { runDir: join(dir, 'single', 'runs'), outDir: join(dir, 'single', 'out') };
+  let single = { runDir: '', outDir: '' };
   const sharded = { runDir: join(dir, 'runs'), outDir: join(dir, 'out') };
   let shardedRun: Awaited<ReturnType<typeof runCliAsync>>;
 
   before(async () => {
     // One pipeline file for both runs, so that the manifest and card name the same file.
-    const one = await runCliAsync(['run', file, '-q']);
-    assert.equal(one.status, 0, one.stderr);
-    mkdirSync(join(dir, 'single'));
-    renameSync(join(dir, 'runs'), single.runDir);
-    renameSync(join(dir, 'out'), single.outDir);
+    single = await singleRunAside(dir, file);
     shardedRun = await runCliAsync(['run', file, '--executor', 'local', '--shards', '4', '--json']);
     assert.equal(shardedRun.status, 0, shardedRun.stderr);
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { partitionsRoot } from '../../src/exec/partition.js';
 import { runCliAsync, tempDir, writePipeline } from '../helpers.js';
-import { executionIndependentFiles, shardedSampleYaml } from './compare-runs.js';
+import { executionIndependentFiles, shardedSampleYaml, singleRunAside } from './compare-runs.js';
 import { startSlurmCluster, type SlurmCluster } from './slurm-cluster.js';
 
 /** `make slurm-test`: the sample through `--executor slurm` with n = 4 on a real one-node Slurm. */
@@ -26,18 +26,14 @@ describe('run --executor slurm on a real Slurm cluster, n = 4', { timeout: 900_0
   const dir = tempDir('userlm-slurm-');
   let cluster: SlurmCluster;
   const { file } = writePipeline(dir, shardedSampleYaml(dir));
-  const single = { runDir: join(dir, 'single', 'runs'), outDir: join(dir, 'single', 'out') };
+  let single = { runDir: '', outDir: '' };
   const sharded = { runDir: join(dir, 'runs'), outDir: join(dir, 'out') };
   const slurm = (cmd: string, args: string[]) => spawnSync(cmd, args, { env: { ...process.env, ...cluster.env }, encoding: 'utf8' });
   const jobState = (id: string) => slurm('squeue', ['-h', '--states=all', '-j', id, '-o', '%T']).stdout.trim().split('\n');
 
   before(async () => {
     cluster = await startSlurmCluster(join(dir, 'cluster'));
-    const one = await runCliAsync(['run', file, '-q']);
-    assert.equal(one.status, 0, one.stderr);
-    mkdirSync(join(dir, 'single'));
-    renameSync(join(dir, 'runs'), single.runDir);
-    renameSync(join(dir, 'out'), single.outDir);
+    single = await singleRunAside(dir, file);
   });
   after(async () => cluster?.stop());
 
