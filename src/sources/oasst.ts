@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { oneOf } from '../config/schema-kit.js';
-import { sqlString } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
-import { canonicalSelect } from './canonical-select.js';
+import { scratchSelect } from './canonical-select.js';
 import { allPaths, bestPath, oasstUsable, type OasstMessage } from './oasst-paths.js';
 import { readJsonRecords } from './read-json-records.js';
-import { MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
+import { paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
 import { defineSource, type SourceOf } from './source-definition.js';
 import { NdjsonWriter } from './write-ndjson.js';
 import { assumedLanguage } from './detect-language.js';
@@ -60,30 +59,7 @@ async function oasstAdapter(ctx: AdapterContext<OasstSource>): Promise<AdapterRe
     await w.close();
   }
   const p = paramPrefix(index);
-  const sql = canonicalSelect(
-    {
-      conversation_id: `$${p}source || ':' || cid`,
-      source: `$${p}source`,
-      source_type: `'oasst'`,
-      source_file: 'file',
-      source_row: 'row',
-      user_key: `$${p}source || '|tree|' || tree`,
-      country: 'NULL::VARCHAR',
-      language: `coalesce(lang, CAST($${p}language AS VARCHAR))`,
-      timestamp: 'TRY_CAST(ts AS TIMESTAMP)',
-      toxic: 'false',
-      redacted: 'false',
-      split_override: `CAST($${p}split AS VARCHAR)`,
-      messages: `CAST(messages AS ${MESSAGES_TYPE})`,
-      source_meta: 'meta',
-      ord: 'ord',
-      drop_reason: 'drop',
-    },
-    `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, columns = {
-      cid: 'VARCHAR', file: 'VARCHAR', row: 'BIGINT', tree: 'VARCHAR', lang: 'VARCHAR', ts: 'VARCHAR',
-      messages: '${MESSAGES_TYPE}', meta: 'VARCHAR', ord: 'BIGINT', drop: 'VARCHAR'
-    })`,
-  );
+  const sql = scratchSelect({ p, type: 'oasst', scratch, columns: { tree: 'VARCHAR', lang: 'VARCHAR' }, userKey: `$${p}source || '|tree|' || tree`, language: `coalesce(lang, CAST($${p}language AS VARCHAR))` });
   return {
     sql,
     params: { [`${p}source`]: source.name, [`${p}language`]: assumedLanguage(source), [`${p}split`]: source.split ?? null },

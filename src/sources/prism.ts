@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { sqlString } from '../core/db.js';
-import { canonicalSelect } from './canonical-select.js';
+import { scratchSelect } from './canonical-select.js';
 import { linearizePrism, type PrismRepair } from './linearize-prism.js';
 import { scanJsonl } from './scan-jsonl.js';
-import { MESSAGES_TYPE, paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
+import { paramPrefix, type AdapterContext, type AdapterResult } from './source-adapter.js';
 import { defineSource } from './source-definition.js';
 import { NdjsonWriter } from './write-ndjson.js';
 import { assumedLanguage } from './detect-language.js';
@@ -44,30 +43,7 @@ async function prismAdapter(ctx: AdapterContext): Promise<AdapterResult> {
     await w.close();
   }
   const p = paramPrefix(index);
-  const sql = canonicalSelect(
-    {
-      conversation_id: `$${p}source || ':' || cid`,
-      source: `$${p}source`,
-      source_type: `'prism'`,
-      source_file: 'file',
-      source_row: 'row',
-      user_key: `CASE WHEN "user" IS NULL THEN NULL ELSE 'prism|' || "user" END`,
-      country: 'NULL::VARCHAR',
-      language: `CAST($${p}language AS VARCHAR)`,
-      timestamp: 'TRY_CAST(ts AS TIMESTAMP)',
-      toxic: 'false',
-      redacted: 'false',
-      split_override: `CAST($${p}split AS VARCHAR)`,
-      messages: `CAST(messages AS ${MESSAGES_TYPE})`,
-      source_meta: 'meta',
-      ord: 'ord',
-      drop_reason: 'drop',
-    },
-    `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, columns = {
-      cid: 'VARCHAR', file: 'VARCHAR', row: 'BIGINT', "user": 'VARCHAR', ts: 'VARCHAR',
-      messages: '${MESSAGES_TYPE}', meta: 'VARCHAR', ord: 'BIGINT', drop: 'VARCHAR'
-    })`,
-  );
+  const sql = scratchSelect({ p, type: 'prism', scratch, columns: { '"user"': 'VARCHAR' }, userKey: `CASE WHEN "user" IS NULL THEN NULL ELSE 'prism|' || "user" END`, language: `CAST($${p}language AS VARCHAR)` });
   const notes: Record<string, number> = {};
   for (const [k, v] of Object.entries(repairs)) if (v) notes[`prism_${k}`] = v;
   return {

@@ -91,12 +91,7 @@ export function sketchBatch(
     hasher.sign(sh, signatures, at);
     for (let b = 0; b < bands; b++) bandKeys[i * bands + b] = bandKey(signatures, at, b, rows);
     if (o.keepWords) {
-      if (wn + w.length > wordSeq.length) {
-        const g = new Uint32Array(Math.max(wordSeq.length * 2, wn + w.length));
-        g.set(wordSeq.subarray(0, wn));
-        wordSeq = g;
-      }
-      wordSeq.set(w, wn);
+      wordSeq = appendAt(wordSeq, wn, w);
       wn += w.length;
       wordOffsets[i + 1] = wn;
     }
@@ -105,15 +100,21 @@ export function sketchBatch(
       const tg = shingleHashes(tw, o.templateNgram, tbuf);
       if (tg.buffer !== tbuf.buffer) tbuf = new Uint32Array(tg.buffer);
       const d = tg.length > o.templateMaxPerDoc ? tg.subarray(0, o.templateMaxPerDoc) : tg;
-      if (t + d.length > templates.length) {
-        const g = new Uint32Array(Math.max(templates.length * 2, t + d.length));
-        g.set(templates.subarray(0, t));
-        templates = g;
-      }
-      templates.set(d, t);
+      templates = appendAt(templates, t, d);
       t += d.length;
     }
     templateOffsets[i + 1] = t;
   }
   return { count, signatures: keepSig ? signatures : new Uint32Array(0), words, templates: templates.slice(0, t), templateOffsets, wordSeq: wordSeq.slice(0, wn), wordOffsets, bandKeys, exactKeys };
+}
+
+/** buf with values written at `at`, grown (doubling) when they do not fit: the caller keeps the returned array. */
+function appendAt(buf: Uint32Array<ArrayBuffer>, at: number, values: Uint32Array): Uint32Array<ArrayBuffer> {
+  if (at + values.length > buf.length) {
+    const g = new Uint32Array(Math.max(buf.length * 2, at + values.length));
+    g.set(buf.subarray(0, at));
+    buf = g;
+  }
+  buf.set(values, at);
+  return buf;
 }
