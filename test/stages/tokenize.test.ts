@@ -52,7 +52,7 @@ describe('Llama-3 token ids', () => {
   });
 
   it('equal Hugging Face tokenizers on pre-tokens of thousands of bytes (unspaced Chinese, Thai, Japanese, base64, one repeated letter)', async () => {
-    // Words past 64 bytes merge through the heap, not the scan: both must give the Rust library's ids.
+    // Words past 24 bytes merge through the heap, not the scan: both must give the Rust library's ids.
     let x = 12345;
     const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n);
     const from = (alphabet: string, n: number) => Array.from({ length: n }, () => alphabet[rnd(alphabet.length)]).join('');

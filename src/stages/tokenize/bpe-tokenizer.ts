@@ -1,4 +1,6 @@
+import { LLAMA3_PATTERN, llama3Spans } from './llama3-pretokenizer.js';
 import { onigToJsRegex } from './onig-to-js-regex.js';
+import { SpanCache } from './span-cache.js';
 
 /** The parts of a Hugging Face tokenizer.json this tokenizer reads. */
 export interface TokenizerJson {
@@ -70,8 +72,18 @@ export class BpeTokenizer {
   private readonly special: RegExp | null;
   private readonly specialIds: Map<string, number>;
   private readonly ignoreMerges: boolean;
+  /** With ignore_merges, a pre-token that is a whole vocabulary entry is that one id: looked up by its bytes. */
+  private readonly wholeWords: ByteVocab | null;
   private readonly cache = new Map<string, Int32Array>();
-  private readonly encoder = new TextEncoder();
+  /** The pattern is Llama-3's: pre-tokens come from the hand-written scanner and the span cache. */
+  private readonly fast: boolean;
+  private readonly spanCounts: SpanCache | null;
+  /**
+   * Every special token is `<|...|>` with no other `|>` in it, so one can start only at a `<|`
+   * and end only at the first `|>` after it: found by indexOf, not by the alternation regex.
+   */
+  private readonly angleSpecials: boolean;
+  private readonly longestSpecial: number;
   /** Largest id in use (vocabulary and added tokens). */
   readonly maxId: number;
 
@@ -100,7 +112,11 @@ export class BpeTokenizer {
       this.merges.addFirst(ia, ib, rank, ic);
     });
     this.ignoreMerges = m.ignore_merges ?? false;
-    this.pre = new RegExp(onigToJsRegex(splitPattern(json.pre_tokenizer)), 'gu');
+    this.wholeWords = this.ignoreMerges ? ByteVocab.of(this.vocab, this.byteChars) : null;
+    const pattern = splitPattern(json.pre_tokenizer);
+    this.pre = new RegExp(onigToJsRegex(pattern), 'gu');
+    this.fast = pattern === LLAMA3_PATTERN;
+    this.spanCounts = this.fast ? new SpanCache() : null;
     this.specialIds = new Map();
     for (const t of json.added_tokens ?? []) {
       if (t.lstrip || t.rstrip || t.single_word) throw new Error(`added token ${t.content}: lstrip/rstrip/single_word are not supported`);
@@ -116,6 +132,9 @@ export class BpeTokenizer {
     // as the Rust library's matcher does).
     const alts = [...this.specialIds.keys()].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     this.special = alts.length ? new RegExp(alts.join('|'), 'gu') : null;
+    const specials = [...this.specialIds.keys()];
+    this.angleSpecials = specials.every((t) => t.startsWith('<|') && t.indexOf('|>', 1) === t.length - 2);
+    this.longestSpecial = specials.reduce((a, t) => Math.max(a, t.length), 0);
   }
 
   /** extraSpecial: tokens to add as special tokens when the file lacks them (new ids after the last). */
@@ -136,8 +155,9 @@ export class BpeTokenizer {
     return out;
   }
 
-  /** The hot path: no id arrays built, no callbacks. */
+  /** The hot path: no id arrays built. */
   count(text: string): number {
+    if (this.fast) return this.countFast(text);
     const re = this.special;
     if (!re) return this.countText(text);
     re.lastIndex = 0;
@@ -150,6 +170,64 @@ export class BpeTokenizer {
       last = m.index + m[0].length;
     }
     if (last < text.length) n += this.countText(last === 0 ? text : text.slice(last));
+    return n;
+  }
+
+  /**
+   * The length of the special token at text[p] (0: none there), leftmost-longest as the
+   * alternation regex matches; only for angle specials.
+   */
+  private specialAt(text: string, p: number): number {
+    const q = text.indexOf('|>', p + 1);
+    if (q < 0 || q + 2 - p > this.longestSpecial) return 0;
+    return this.specialIds.has(text.slice(p, q + 2)) ? q + 2 - p : 0;
+  }
+
+  /** Calls text(from, to) for each stretch between special tokens and special(id) for each special, in order. */
+  private splitSpecials(text: string, part: (from: number, to: number) => void, special: (id: number) => void): void {
+    let last = 0;
+    if (this.angleSpecials) {
+      for (let p = text.indexOf('<|'); p >= 0; ) {
+        const len = this.specialAt(text, p);
+        if (len === 0) {
+          p = text.indexOf('<|', p + 1);
+          continue;
+        }
+        if (p > last) part(last, p);
+        special(this.specialIds.get(text.slice(p, p + len))!);
+        last = p + len;
+        p = text.indexOf('<|', last);
+      }
+    } else if (this.special) {
+      const re = this.special;
+      re.lastIndex = 0;
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(text)) !== null) {
+        if (m.index > last) part(last, m.index);
+        special(this.specialIds.get(m[0])!);
+        last = m.index + m[0].length;
+      }
+    }
+    if (last < text.length) part(last, text.length);
+  }
+
+  private countFast(text: string): number {
+    const cache = this.spanCounts!;
+    let n = 0;
+    const span = (s: number, e: number) => {
+      const h = SpanCache.hash(text, s, e);
+      let c = cache.get(text, s, e, h);
+      if (c < 0) {
+        c = this.mergeSpan(text, s, e);
+        cache.set(text, s, e, h, c);
+      }
+      n += c;
+    };
+    this.splitSpecials(
+      text,
+      (from, to) => llama3Spans(text, from, to, span),
+      () => n++,
+    );
     return n;
   }
 
@@ -174,6 +252,13 @@ export class BpeTokenizer {
   }
 
   private walk(text: string, emit: (ids: Int32Array) => void): void {
+    if (this.fast) {
+      return this.splitSpecials(
+        text,
+        (from, to) => llama3Spans(text, from, to, (s, e) => emit(this.word(text.slice(s, e)))),
+        (id) => emit(Int32Array.of(id)),
+      );
+    }
     if (!this.special) return this.walkText(text, emit);
     const re = this.special;
     re.lastIndex = 0;
@@ -215,32 +300,97 @@ export class BpeTokenizer {
     return ids;
   }
 
+  // Scratch buffers of the merge, grown to the longest pre-token seen (a tokenizer belongs to
+  // one thread). A merge allocates nothing: on text where few pre-tokens repeat (unspaced
+  // Chinese, rare words) the per-call arrays and TextEncoder were most of its cost.
+  private bytes = new Uint8Array(256);
+  private ids = new Int32Array(256);
+  private ranks = new Int32Array(256);
+  private made = new Int32Array(256);
+  private next = new Int32Array(256);
+  private prev = new Int32Array(256);
+  private readonly heap = new MinHeap(1024);
+
   private bpe(w: string): Int32Array {
-    const bytes = this.encoder.encode(w);
-    if (this.ignoreMerges) {
-      let s = '';
-      for (let i = 0; i < bytes.length; i++) s += this.byteChars[bytes[i]!];
-      const whole = this.vocab.get(s);
-      if (whole !== undefined) return Int32Array.of(whole);
+    // Merged first: the merge may grow the scratch arrays, and `this.ids` is read after it.
+    const len = this.mergeSpan(w, 0, w.length);
+    return this.ids.slice(0, len);
+  }
+
+  /** Merges the pre-token text[from, to); its ids are this.ids[0, returned length). */
+  private mergeSpan(text: string, from: number, to: number): number {
+    const n = this.utf8(text, from, to);
+    if (this.wholeWords) {
+      const id = this.wholeWords.find(this.bytes, n);
+      if (id >= 0) {
+        this.ids[0] = id;
+        return 1;
+      }
     }
-    return bytes.length <= SHORT_WORD ? this.mergeShort(bytes) : this.mergeLong(bytes);
+    const ids = this.ids;
+    const bytes = this.bytes;
+    for (let i = 0; i < n; i++) ids[i] = this.byteIds[bytes[i]!]!;
+    return n <= SHORT_WORD ? this.mergeShort(n) : this.mergeLong(n);
+  }
+
+  /** UTF-8 of text[from, to) into this.bytes, as TextEncoder writes it (a lone surrogate is U+FFFD). */
+  private utf8(text: string, from: number, to: number): number {
+    const need = (to - from) * 3;
+    if (this.bytes.length < need) this.grow(need);
+    const b = this.bytes;
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) b[n++] = c;
+      else if (c < 0x800) {
+        b[n++] = 0xc0 | (c >> 6);
+        b[n++] = 0x80 | (c & 63);
+      } else if (c >= 0xd800 && c <= 0xdfff) {
+        const d = i + 1 < to ? text.charCodeAt(i + 1) : 0;
+        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+          const cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
+          b[n++] = 0xf0 | (cp >> 18);
+          b[n++] = 0x80 | ((cp >> 12) & 63);
+          b[n++] = 0x80 | ((cp >> 6) & 63);
+          b[n++] = 0x80 | (cp & 63);
+          i++;
+        } else {
+          b[n++] = 0xef;
+          b[n++] = 0xbf;
+          b[n++] = 0xbd;
+        }
+      } else {
+        b[n++] = 0xe0 | (c >> 12);
+        b[n++] = 0x80 | ((c >> 6) & 63);
+        b[n++] = 0x80 | (c & 63);
+      }
+    }
+    return n;
+  }
+
+  private grow(n: number): void {
+    const size = Math.max(n, this.bytes.length * 2);
+    this.bytes = new Uint8Array(size);
+    this.ids = new Int32Array(size);
+    this.ranks = new Int32Array(size);
+    this.made = new Int32Array(size);
+    this.next = new Int32Array(size);
+    this.prev = new Int32Array(size);
   }
 
   /**
    * Lowest-ranked pair first, leftmost among equals: a scan of the pairs' ranks per merge
    * (fastest for short words); only the two pairs beside a merge are looked up again.
    */
-  private mergeShort(bytes: Uint8Array): Int32Array {
-    let len = bytes.length;
+  private mergeShort(n: number): number {
+    let len = n;
     const t = this.merges;
-    const ids = new Int32Array(len);
-    const ranks = new Int32Array(len);
-    const made = new Int32Array(len);
-    for (let i = 0; i < len; i++) ids[i] = this.byteIds[bytes[i]!]!;
+    const { ids, ranks, made } = this;
+    const slots = t.slots;
     const look = (i: number) => {
       const at = t.find(ids[i]!, ids[i + 1]!);
-      ranks[i] = at < 0 ? NO_MERGE : t.rank[at]!;
-      made[i] = at < 0 ? -1 : t.made[at]!;
+      ranks[i] = at < 0 ? NO_MERGE : slots[at + 2]!;
+      made[i] = at < 0 ? -1 : slots[at + 3]!;
     };
     for (let i = 0; i + 1 < len; i++) look(i);
     for (;;) {
@@ -254,14 +404,17 @@ export class BpeTokenizer {
       }
       if (at < 0) break;
       ids[at] = made[at]!;
-      ids.copyWithin(at + 1, at + 2, len);
-      ranks.copyWithin(at + 1, at + 2, len);
-      made.copyWithin(at + 1, at + 2, len);
+      // A loop, not three copyWithin calls: the words here are short and the calls' overhead dominated.
       len--;
+      for (let i = at + 1; i < len; i++) {
+        ids[i] = ids[i + 1]!;
+        ranks[i] = ranks[i + 1]!;
+        made[i] = made[i + 1]!;
+      }
       if (at > 0) look(at - 1);
       if (at + 1 < len) look(at);
     }
-    return ids.slice(0, len);
+    return len;
   }
 
   /**
@@ -270,23 +423,21 @@ export class BpeTokenizer {
    * pairs in a min-heap keyed by (rank, position of the left symbol) over a linked list of
    * symbols, as the Rust library's merge_all does. Stale heap entries are skipped when popped.
    */
-  private mergeLong(bytes: Uint8Array): Int32Array {
-    const n = bytes.length;
-    const ids = new Int32Array(n);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
+  private mergeLong(n: number): number {
+    const { ids, next, prev } = this;
     for (let i = 0; i < n; i++) {
-      ids[i] = this.byteIds[bytes[i]!]!;
       next[i] = i + 1 < n ? i + 1 : -1;
       prev[i] = i - 1;
     }
-    const heap = new MinHeap(n * 3);
+    const heap = this.heap;
+    heap.size = 0;
     const t = this.merges;
+    const slots = t.slots;
     const push = (i: number) => {
       const j = next[i]!;
       if (j < 0) return;
       const at = t.find(ids[i]!, ids[j]!);
-      if (at >= 0) heap.push(t.rank[at]! * POS + i);
+      if (at >= 0) heap.push(slots[at + 2]! * POS + i);
     };
     for (let i = 0; i + 1 < n; i++) push(i);
     let len = n;
@@ -296,8 +447,8 @@ export class BpeTokenizer {
       const j = next[i]!;
       if (ids[i]! < 0 || j < 0) continue;
       const at = t.find(ids[i]!, ids[j]!);
-      if (at < 0 || t.rank[at] !== Math.floor(key / POS)) continue;
-      ids[i] = t.made[at]!;
+      if (at < 0 || slots[at + 2] !== Math.floor(key / POS)) continue;
+      ids[i] = slots[at + 3]!;
       ids[j] = -1;
       const k = next[j]!;
       next[i] = k;
@@ -306,14 +457,15 @@ export class BpeTokenizer {
       if (prev[i]! >= 0) push(prev[i]!);
       push(i);
     }
-    const out = new Int32Array(len);
-    for (let i = 0, o = 0; i >= 0; i = next[i]!) out[o++] = ids[i]!;
-    return out;
+    // In place: the list visits positions in increasing order, never behind the write index.
+    let o = 0;
+    for (let i = 0; i >= 0; i = next[i]!) ids[o++] = ids[i]!;
+    return len;
   }
 }
 
-/** Words up to this many bytes merge by scanning (measured: faster than the heap below ~64). */
-const SHORT_WORD = 64;
+/** Words up to this many bytes merge by scanning: on the distinct pre-tokens of realistic chat text, with neither path allocating, the scan was faster up to about 24 bytes and the heap past it. */
+const SHORT_WORD = 24;
 /** Heap keys are rank * POS + position: exact in a double for ranks < 2^21 and words < 2^31 bytes. */
 const POS = 2 ** 31;
 
@@ -361,55 +513,125 @@ class MinHeap {
 const NO_MERGE = 0x7fffffff;
 
 /**
- * The merge table: (left id, right id) -> (rank, merged id), open addressing over typed arrays.
- * A Map keyed by left * 2^18 + right hashes a double per lookup and was the tokenizer's
- * hottest line on unspaced and non-Latin text, where few pre-tokens repeat.
+ * The merge table: (left id, right id) -> (rank, merged id), open addressing over one typed
+ * array with the four fields of a slot side by side. The table is 16 MB, far past the CPU's
+ * caches, so a lookup costs about one memory access per slot probed: four parallel arrays
+ * cost four. (A Map keyed by left * 2^18 + right hashed a double per lookup, slower still.)
  */
 class PairTable {
-  private readonly left: Int32Array;
-  private readonly right: Int32Array;
-  readonly rank: Int32Array;
-  readonly made: Int32Array;
+  /** Per slot: left id (-1: empty), right id, rank, merged id. */
+  readonly slots: Int32Array;
   private readonly shift: number;
   private readonly mask: number;
 
   constructor(entries: number) {
     let bits = 4;
     while (1 << bits < entries * 2) bits++;
-    const size = 1 << bits;
-    this.left = new Int32Array(size).fill(-1);
-    this.right = new Int32Array(size);
-    this.rank = new Int32Array(size);
-    this.made = new Int32Array(size);
+    this.slots = new Int32Array(4 << bits);
+    for (let i = 0; i < this.slots.length; i += 4) this.slots[i] = -1;
     this.shift = 32 - bits;
-    this.mask = size - 1;
+    this.mask = (1 << bits) - 1;
   }
 
   private slot(a: number, b: number): number {
     return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> this.shift;
   }
 
-  /** Index of the pair's slot, or -1. */
+  /** Offset of the pair's slot in `slots` (its rank at +2, merged id at +3), or -1. */
   find(a: number, b: number): number {
+    const t = this.slots;
     for (let i = this.slot(a, b); ; i = (i + 1) & this.mask) {
-      const l = this.left[i]!;
+      const o = i << 2;
+      const l = t[o]!;
       if (l === -1) return -1;
-      if (l === a && this.right[i] === b) return i;
+      if (l === a && t[o + 1] === b) return o;
     }
   }
 
   /** Records the pair unless it is already there (the first, lowest rank wins, as in the file). */
   addFirst(a: number, b: number, rank: number, made: number): void {
+    const t = this.slots;
     for (let i = this.slot(a, b); ; i = (i + 1) & this.mask) {
-      const l = this.left[i]!;
-      if (l === a && this.right[i] === b) return;
+      const o = i << 2;
+      const l = t[o]!;
+      if (l === a && t[o + 1] === b) return;
       if (l === -1) {
-        this.left[i] = a;
-        this.right[i] = b;
-        this.rank[i] = rank;
-        this.made[i] = made;
+        t[o] = a;
+        t[o + 1] = b;
+        t[o + 2] = rank;
+        t[o + 3] = made;
         return;
       }
+    }
+  }
+}
+
+/** Vocabulary ids by the bytes they stand for: open addressing over one pool of bytes. */
+class ByteVocab {
+  private constructor(
+    private readonly slots: Int32Array,
+    private readonly start: Int32Array,
+    private readonly len: Int32Array,
+    private readonly ids: Int32Array,
+    private readonly pool: Uint8Array,
+  ) {}
+
+  static of(vocab: Map<string, number>, byteChars: string[]): ByteVocab {
+    const byteOf = new Map(byteChars.map((c, b) => [c, b]));
+    const words: { bytes: number[]; id: number }[] = [];
+    let total = 0;
+    for (const [token, id] of vocab) {
+      const bytes: number[] = [];
+      for (const ch of token) {
+        const b = byteOf.get(ch);
+        if (b === undefined) break;
+        bytes.push(b);
+      }
+      // Not every entry spells bytes (a tokenizer may keep other symbols); those never match a pre-token.
+      if (bytes.length !== [...token].length) continue;
+      words.push({ bytes, id });
+      total += bytes.length;
+    }
+    let bits = 4;
+    while (1 << bits < words.length * 2) bits++;
+    const slots = new Int32Array(1 << bits).fill(-1);
+    const start = new Int32Array(words.length);
+    const len = new Int32Array(words.length);
+    const ids = new Int32Array(words.length);
+    const pool = new Uint8Array(total);
+    const v = new ByteVocab(slots, start, len, ids, pool);
+    let at = 0;
+    words.forEach((w, e) => {
+      pool.set(w.bytes, at);
+      start[e] = at;
+      len[e] = w.bytes.length;
+      ids[e] = w.id;
+      at += w.bytes.length;
+      const mask = slots.length - 1;
+      let s = ByteVocab.hash(pool, start[e]!, len[e]!) & mask;
+      while (slots[s]! >= 0) s = (s + 1) & mask;
+      slots[s] = e;
+    });
+    return v;
+  }
+
+  private static hash(b: Uint8Array, from: number, n: number): number {
+    let h = 0x811c9dc5 ^ n;
+    for (let i = from; i < from + n; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+    return h ^ (h >>> 15);
+  }
+
+  /** The id of bytes[0, n), or -1. */
+  find(bytes: Uint8Array, n: number): number {
+    const mask = this.slots.length - 1;
+    for (let s = ByteVocab.hash(bytes, 0, n) & mask; ; s = (s + 1) & mask) {
+      const e = this.slots[s]!;
+      if (e < 0) return -1;
+      if (this.len[e] !== n) continue;
+      const at = this.start[e]!;
+      let i = 0;
+      while (i < n && this.pool[at + i] === bytes[i]) i++;
+      if (i === n) return this.ids[e]!;
     }
   }
 }
