@@ -71,6 +71,26 @@ describe('Llama-3 token ids', () => {
     }
   });
 
+  it('equal Hugging Face tokenizers on unspaced text in three-byte characters, which is merged in pieces cut where no token can cross', async () => {
+    // Random characters from whole blocks (CJK, kana, Hangul, Thai, the rest of the BMP): the
+    // cuts of hard-boundaries.ts fall between nearly all of them, and every cut must be one no
+    // merge would have crossed.
+    let x = 7;
+    const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n);
+    const blocks = [[0x4e00, 0x9fff], [0x3040, 0x30ff], [0xac00, 0xd7a3], [0x0e01, 0x0e5b], [0x0800, 0xd7ff], [0xe000, 0xffff], [0x3000, 0x303f]] as const;
+    let cut = 0;
+    for (let k = 0; k < 1400; k++) {
+      const [lo, hi] = blocks[k % blocks.length]!;
+      let t = '';
+      for (let i = 1 + rnd(40); i > 0; i--) t += String.fromCharCode(lo + rnd(hi - lo + 1));
+      const ref = await referenceIds(t);
+      assert.deepEqual(tok.encode(t), ref, JSON.stringify(t));
+      assert.equal(tok.count(t), ref.length, JSON.stringify(t));
+      if (ref.length > 1) cut++;
+    }
+    assert.ok(cut > 1000);
+  });
+
   it('add <|endconversation|> as one special token after the vocabulary', () => {
     assert.deepEqual(tok.encode(END_TOKEN), [128256]);
     assert.equal(tok.count(`a${END_TOKEN}b`), 3);

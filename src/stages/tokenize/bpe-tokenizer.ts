@@ -1,5 +1,6 @@
 import { LLAMA3_PATTERN, llama3Spans } from './llama3-pretokenizer.js';
 import { onigToJsRegex } from './onig-to-js-regex.js';
+import { isThreeByte, SoftBoundaries } from './hard-boundaries.js';
 import { SpanCache } from './span-cache.js';
 
 /** The parts of a Hugging Face tokenizer.json this tokenizer reads. */
@@ -78,6 +79,9 @@ export class BpeTokenizer {
   /** The pattern is Llama-3's: pre-tokens come from the hand-written scanner and the span cache. */
   private readonly fast: boolean;
   private readonly spanCounts: SpanCache | null;
+  /** Where a pre-token of three-byte characters may be cut (fast mode only), and the pieces' counts. */
+  private readonly softBoundaries: SoftBoundaries | null;
+  private readonly pieceCounts: SpanCache | null;
   /**
    * Every special token is `<|...|>` with no other `|>` in it, so one can start only at a `<|`
    * and end only at the first `|>` after it: found by indexOf, not by the alternation regex.
@@ -112,11 +116,14 @@ export class BpeTokenizer {
       this.merges.addFirst(ia, ib, rank, ic);
     });
     this.ignoreMerges = m.ignore_merges ?? false;
-    this.wholeWords = this.ignoreMerges ? ByteVocab.of(this.vocab, this.byteChars) : null;
+    const tokenBytes = vocabBytes(this.vocab, this.byteChars);
+    this.wholeWords = this.ignoreMerges ? ByteVocab.of(tokenBytes) : null;
     const pattern = splitPattern(json.pre_tokenizer);
     this.pre = new RegExp(onigToJsRegex(pattern), 'gu');
     this.fast = pattern === LLAMA3_PATTERN;
     this.spanCounts = this.fast ? new SpanCache() : null;
+    this.softBoundaries = this.fast ? SoftBoundaries.of(tokenBytes.map((t) => t.bytes)) : null;
+    this.pieceCounts = this.fast ? new SpanCache(1 << 18, 1 << 21) : null;
     this.specialIds = new Map();
     for (const t of json.added_tokens ?? []) {
       if (t.lstrip || t.rstrip || t.single_word) throw new Error(`added token ${t.content}: lstrip/rstrip/single_word are not supported`);
@@ -218,7 +225,7 @@ export class BpeTokenizer {
       const h = SpanCache.hash(text, s, e);
       let c = cache.get(text, s, e, h);
       if (c < 0) {
-        c = this.mergeSpan(text, s, e);
+        c = this.mergeSpan(text, s, e, null);
         cache.set(text, s, e, h, c);
       }
       n += c;
@@ -312,25 +319,66 @@ export class BpeTokenizer {
   private readonly heap = new MinHeap(1024);
 
   private bpe(w: string): Int32Array {
-    // Merged first: the merge may grow the scratch arrays, and `this.ids` is read after it.
-    const len = this.mergeSpan(w, 0, w.length);
-    return this.ids.slice(0, len);
+    const out: number[] = [];
+    this.mergeSpan(w, 0, w.length, out);
+    return Int32Array.from(out);
   }
 
-  /** Merges the pre-token text[from, to); its ids are this.ids[0, returned length). */
-  private mergeSpan(text: string, from: number, to: number): number {
+  /**
+   * Merges the pre-token text[from, to) and returns how many tokens it makes; their ids are
+   * appended to `out` when one is given. A pre-token of three-byte characters (an unspaced
+   * Chinese clause) is merged in pieces, cut where no token can cross (hard-boundaries.ts),
+   * and the pieces' counts are cached: they are words, which repeat where clauses do not.
+   */
+  private mergeSpan(text: string, from: number, to: number, out: number[] | null): number {
     const n = this.utf8(text, from, to);
     if (this.wholeWords) {
       const id = this.wholeWords.find(this.bytes, n);
       if (id >= 0) {
-        this.ids[0] = id;
+        out?.push(id);
         return 1;
       }
     }
+    const soft = this.softBoundaries;
+    if (soft && to - from >= 2) {
+      let start = from;
+      let total = 0;
+      for (let i = from + 1; i < to; i++) {
+        const x = text.charCodeAt(i - 1);
+        const y = text.charCodeAt(i);
+        if (isThreeByte(x) && isThreeByte(y) && !soft.soft(x, y)) {
+          total += this.mergePiece(text, start, i, out);
+          start = i;
+        }
+      }
+      // Cut at least once: the pieces replace the whole (whose bytes the pieces overwrote).
+      if (start > from) return total + this.mergePiece(text, start, to, out);
+    }
+    return this.mergeBytes(n, out);
+  }
+
+  /** A piece of a pre-token: merged from its bytes alone (no whole-word lookup: it is not a pre-token). */
+  private mergePiece(text: string, from: number, to: number, out: number[] | null): number {
+    const cache = out === null ? this.pieceCounts : null;
+    let h = 0;
+    if (cache) {
+      h = SpanCache.hash(text, from, to);
+      const c = cache.get(text, from, to, h);
+      if (c >= 0) return c;
+    }
+    const len = this.mergeBytes(this.utf8(text, from, to), out);
+    cache?.set(text, from, to, h, len);
+    return len;
+  }
+
+  /** Merges this.bytes[0, n) by the merge ranks alone; appends the ids to `out` when given. */
+  private mergeBytes(n: number, out: number[] | null): number {
     const ids = this.ids;
     const bytes = this.bytes;
     for (let i = 0; i < n; i++) ids[i] = this.byteIds[bytes[i]!]!;
-    return n <= SHORT_WORD ? this.mergeShort(n) : this.mergeLong(n);
+    const len = n <= SHORT_WORD ? this.mergeShort(n) : this.mergeLong(n);
+    if (out) for (let i = 0; i < len; i++) out.push(this.ids[i]!);
+    return len;
   }
 
   /** UTF-8 of text[from, to) into this.bytes, as TextEncoder writes it (a lone surrogate is U+FFFD). */
@@ -511,6 +559,7 @@ class MinHeap {
 }
 
 const NO_MERGE = 0x7fffffff;
+const RECENT_PAIRS = 1 << 13;
 
 /**
  * The merge table: (left id, right id) -> (rank, merged id), open addressing over one typed
@@ -537,15 +586,34 @@ class PairTable {
     return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> this.shift;
   }
 
+  /**
+   * A direct-mapped table of recent lookups in front (left, right, answer), small enough to
+   * stay in the CPU's cache: the pairs of a script's common characters repeat across words
+   * that do not (unspaced Chinese), and each answer from the main table is a memory access.
+   */
+  private readonly recent = new Int32Array(RECENT_PAIRS * 4).fill(-1);
+
   /** Offset of the pair's slot in `slots` (its rank at +2, merged id at +3), or -1. */
   find(a: number, b: number): number {
+    const h = this.slot(a, b);
+    const r = (h & (RECENT_PAIRS - 1)) << 2;
+    const recent = this.recent;
+    if (recent[r] === a && recent[r + 1] === b) return recent[r + 2]!;
     const t = this.slots;
-    for (let i = this.slot(a, b); ; i = (i + 1) & this.mask) {
+    let found = -1;
+    for (let i = h; ; i = (i + 1) & this.mask) {
       const o = i << 2;
       const l = t[o]!;
-      if (l === -1) return -1;
-      if (l === a && t[o + 1] === b) return o;
+      if (l === -1) break;
+      if (l === a && t[o + 1] === b) {
+        found = o;
+        break;
+      }
     }
+    recent[r] = a;
+    recent[r + 1] = b;
+    recent[r + 2] = found;
+    return found;
   }
 
   /** Records the pair unless it is already there (the first, lowest rank wins, as in the file). */
@@ -566,6 +634,22 @@ class PairTable {
   }
 }
 
+/** The bytes each vocabulary entry stands for (entries that do not spell bytes are left out: they never match a pre-token). */
+function vocabBytes(vocab: Map<string, number>, byteChars: string[]): { bytes: number[]; id: number }[] {
+  const byteOf = new Map(byteChars.map((c, b) => [c, b]));
+  const words: { bytes: number[]; id: number }[] = [];
+  for (const [token, id] of vocab) {
+    const bytes: number[] = [];
+    for (const ch of token) {
+      const b = byteOf.get(ch);
+      if (b === undefined) break;
+      bytes.push(b);
+    }
+    if (bytes.length === [...token].length) words.push({ bytes, id });
+  }
+  return words;
+}
+
 /** Vocabulary ids by the bytes they stand for: open addressing over one pool of bytes. */
 class ByteVocab {
   private constructor(
@@ -576,22 +660,8 @@ class ByteVocab {
     private readonly pool: Uint8Array,
   ) {}
 
-  static of(vocab: Map<string, number>, byteChars: string[]): ByteVocab {
-    const byteOf = new Map(byteChars.map((c, b) => [c, b]));
-    const words: { bytes: number[]; id: number }[] = [];
-    let total = 0;
-    for (const [token, id] of vocab) {
-      const bytes: number[] = [];
-      for (const ch of token) {
-        const b = byteOf.get(ch);
-        if (b === undefined) break;
-        bytes.push(b);
-      }
-      // Not every entry spells bytes (a tokenizer may keep other symbols); those never match a pre-token.
-      if (bytes.length !== [...token].length) continue;
-      words.push({ bytes, id });
-      total += bytes.length;
-    }
+  static of(words: { bytes: number[]; id: number }[]): ByteVocab {
+    const total = words.reduce((a, w) => a + w.bytes.length, 0);
     let bits = 4;
     while (1 << bits < words.length * 2) bits++;
     const slots = new Int32Array(1 << bits).fill(-1);
