@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import type { FilterOptions } from '../../config/pipeline-config.js';
 import { sqlString } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 import { controlTokenPattern, controlTokens } from './control-tokens.js';
 import { languageAliases } from './language-aliases.js';
@@ -59,8 +59,9 @@ export function filterReasonSql(o: FilterOptions): string {
 export const filterStage = defineStage({
   name: 'filter',
   // 2: role_order split into four reasons; languages match ISO 639 names and codes; control tokens.
-  version: 2,
-  map: {},
+  // 3: files written with STAGE_PARQUET (zstd level 1).
+  version: 3,
+  map: { parquet: STAGE_PARQUET },
   options: (p) => ({
       ...p.config.stages.filter,
       ...(p.config.stages.filter.drop_control_tokens ? { control_tokens: controlTokens(p.config.stages.tokenize.tokenizer_json, p.config.stages.flip.end_token) } : {}),
@@ -82,11 +83,11 @@ export const filterStage = defineStage({
     );
     await db.run(
       `COPY (SELECT * EXCLUDE (drop_reason, _ord) FROM filtered WHERE drop_reason IS NULL ORDER BY _ord)
-       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run(
       `COPY (SELECT conversation_id, drop_reason AS reason FROM filtered WHERE drop_reason IS NOT NULL ORDER BY _ord)
-       TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+       TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run('DROP TABLE filtered');
     return { notes: {} };

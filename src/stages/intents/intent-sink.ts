@@ -2,7 +2,7 @@ import type { DuckDBAppender } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { sqlString } from '../../core/db.js';
 import type { Db } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, STAGE_PARQUET } from '../../core/stage.js';
 
 /**
  * Where intents and drops go while conversations stream: two tables filled through
@@ -55,7 +55,7 @@ export class IntentSink {
              FROM read_parquet(${sqlString(input)}, file_row_number = true) c
              JOIN intents i USING (conversation_id)
              ORDER BY c.file_row_number)
-       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
       { backend: backendLabel },
     );
     if (this.drops.size > 0) {
@@ -64,7 +64,7 @@ export class IntentSink {
                FROM read_parquet(${sqlString(input)}, file_row_number = true) c
                JOIN intent_drops d USING (conversation_id)
                ORDER BY c.file_row_number)
-         TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+         TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
       );
     }
     await this.db.run('DROP TABLE intents');
