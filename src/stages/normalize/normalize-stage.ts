@@ -167,13 +167,15 @@ export const normalizeStage = defineStage({
       }
     }
     const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
+    // The table was written in this order, and a single table under WHERE keeps it (DuckDB's
+    // order preservation): no second sort of the text.
     await db.run(
-      `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL ORDER BY src_index, source_file, ord)
+      `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL)
        TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run(
       `COPY (SELECT conversation_id, drop_reason AS reason, source, source_file, source_row FROM normalized
-             WHERE drop_reason IS NOT NULL ORDER BY src_index, source_file, ord)
+             WHERE drop_reason IS NOT NULL)
        TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run('DROP TABLE normalized');
