@@ -71,7 +71,8 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
     progress.stop();
     sink.close();
   }
-  await sink.write(input!, dir, 'template');
+  // The stream reads one file with no join or sort, so it yields the rows in file order.
+  await sink.writeInInputOrder(input!, dir, 'template');
   return { notes: {} };
 }
 
