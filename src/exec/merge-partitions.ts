@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { sqlList, sqlString, type Db } from '../core/db.js';
 import { StageError } from '../core/errors.js';
 import type { StageMarker } from '../core/marker.js';
-import type { AnyStageSpec, StageOutcome } from '../core/stage.js';
+import { DEFAULT_STAGE_PARQUET, type AnyStageSpec, type StageOutcome } from '../core/stage.js';
 
 /** A finished task: its directory and its marker. */
 export interface FinishedTask {
@@ -59,7 +59,7 @@ export async function mergePartitions(
       await mkdir(dirname(out), { recursive: true });
       await db.run(
         `COPY (SELECT * EXCLUDE (${order[rel] ? '' : '_pos, '}_part, _row) FROM (${select}) ORDER BY ${by})
-         TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,
+         TO ${sqlString(out)} (${spec.map?.parquet ?? DEFAULT_STAGE_PARQUET})`,
       );
     }
   } finally {

@@ -24,7 +24,7 @@ import {
   stageStatus,
   type RunResult,
 } from '../core/runner.js';
-import { isMapStage, type AnyStageSpec, type StageContext, type StageCounts, type StageResult } from '../core/stage.js';
+import { isMapStage, STAGE_PARQUET, type AnyStageSpec, type StageContext, type StageCounts, type StageResult } from '../core/stage.js';
 import { mergePartitions, type FinishedTask } from './merge-partitions.js';
 import { arraySpec, partitionSql, partitionsRoot, taskDir, taskName, taskScratchDir, type Partition } from './partition.js';
 
@@ -168,7 +168,7 @@ export async function runPartition(pipeline: LoadedPipeline, stages: AnyStageSpe
         await db.run(
           `COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(canonical.result.data)}, file_row_number = true)
                  WHERE ${partitionSql('conversation_id')} = $partition_index ORDER BY file_row_number)
-           TO ${sqlString(input)} (FORMAT parquet, COMPRESSION zstd)`,
+           TO ${sqlString(input)} (${STAGE_PARQUET})`,
           { partition_count: p.count, partition_index: p.index },
         );
         const c = await countRows(db, [input]);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import type { FilterOptions } from '../../config/pipeline-config.js';
 import { sqlString } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 import { controlTokenPattern, controlTokens } from './control-tokens.js';
 import { languageAliases } from './language-aliases.js';
@@ -59,8 +59,9 @@ export function filterReasonSql(o: FilterOptions): string {
 export const filterStage = defineStage({
   name: 'filter',
   // 2: role_order split into four reasons; languages match ISO 639 names and codes; control tokens.
-  version: 2,
-  map: {},
+  // 3: files written with STAGE_PARQUET (zstd level 1).
+  version: 3,
+  map: { parquet: STAGE_PARQUET },
   options: (p) => ({
       ...p.config.stages.filter,
       ...(p.config.stages.filter.drop_control_tokens ? { control_tokens: controlTokens(p.config.stages.tokenize.tokenizer_json, p.config.stages.flip.end_token) } : {}),
@@ -74,21 +75,20 @@ export const filterStage = defineStage({
       min_user_turns: o.min_user_turns,
       ...(o.max_user_turns !== null ? { max_user_turns: o.max_user_turns } : {}),
     };
+    // Two scans of the input instead of a table of every row's text and a sort by file row: a
+    // single table under WHERE keeps its order (DuckDB's order preservation), and the
+    // predicates cost less than holding and sorting the text.
+    const reasons = `SELECT *, ${filterReasonSql(o)} AS drop_reason FROM read_parquet(${sqlString(input!)})`;
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE filtered AS
-       SELECT * EXCLUDE (file_row_number), ${filterReasonSql(o)} AS drop_reason, file_row_number AS _ord
-       FROM read_parquet(${sqlString(input!)}, file_row_number = true)`,
+      `COPY (SELECT * EXCLUDE (drop_reason) FROM (${reasons}) WHERE drop_reason IS NULL)
+       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
       params,
     );
     await db.run(
-      `COPY (SELECT * EXCLUDE (drop_reason, _ord) FROM filtered WHERE drop_reason IS NULL ORDER BY _ord)
-       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT conversation_id, drop_reason AS reason FROM (${reasons}) WHERE drop_reason IS NOT NULL)
+       TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
+      params,
     );
-    await db.run(
-      `COPY (SELECT conversation_id, drop_reason AS reason FROM filtered WHERE drop_reason IS NOT NULL ORDER BY _ord)
-       TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    await db.run('DROP TABLE filtered');
     return { notes: {} };
   },
 });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { sqlString } from '../../core/db.js';
-import { DATA_FILE, NUM_SAMPLES_COLUMN, defineStage } from '../../core/stage.js';
+import { DATA_FILE, NUM_SAMPLES_COLUMN, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 
 // K user turns -> K+1 samples (see flip-conversation.ts for the rule). Samples are a pure
 // function of a conversation, its intent and its per-sample token counts, so no stage
@@ -69,11 +69,12 @@ export interface FlipNotes {
 export const flipStage = defineStage({
   name: 'flip',
   // 2: conversation rows with their sample counts instead of the K+1 sample rows.
-  version: 2,
-  map: {},
+  // 3: written with STAGE_PARQUET (zstd level 1).
+  version: 3,
+  map: { parquet: STAGE_PARQUET },
   options: (p) => p.config.stages.flip,
   async run({ db, pipeline, dir, input }) {
-    await db.run(`COPY (${flipPlanSql(input!)}) TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`);
+    await db.run(`COPY (${flipPlanSql(input!)}) TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`);
     const notes: FlipNotes = { end_token: pipeline.config.stages.flip.end_token };
     return { notes };
   },

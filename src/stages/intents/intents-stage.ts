@@ -3,7 +3,7 @@ import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
 import { startProgress } from '../../core/progress.js';
 import type { IntentOptions, LoadedPipeline } from '../../config/pipeline-config.js';
-import { defineStage, type StageContext, type StageOutcome } from '../../core/stage.js';
+import { STAGE_PARQUET, defineStage, type StageContext, type StageOutcome } from '../../core/stage.js';
 import type { UsageSummary } from '../../llm/usage-meter.js';
 import { generateBatchIntents } from './batch-intents.js';
 import { IntentSink } from './intent-sink.js';
@@ -71,7 +71,8 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
     progress.stop();
     sink.close();
   }
-  await sink.write(input!, dir, 'template');
+  // The stream reads one file with no join or sort, so it yields the rows in file order.
+  await sink.writeInInputOrder(input!, dir, 'template');
   return { notes: {} };
 }
 
@@ -82,9 +83,10 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
  */
 export const intentsStage = defineStage({
   name: 'intents',
-  version: 3,
+  // 4: files written with STAGE_PARQUET (zstd level 1).
+  version: 4,
   // LLM backends scale through the provider (Batch API, a vLLM fleet), and one task owns their cache and batch jobs.
-  map: { when: (p) => p.config.stages.intents.backend === 'template' },
+  map: { when: (p) => p.config.stages.intents.backend === 'template', parquet: STAGE_PARQUET },
   options: (p) => intentOutputOptions(p.config.stages.intents),
   async externalInputs(p: LoadedPipeline) {
     const o = p.config.stages.intents;

@@ -3,7 +3,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { sqlString, toNumber } from '../../core/db.js';
 import { SourceError, UserlmError } from '../../core/errors.js';
 import { sha256File } from '../../core/hash.js';
-import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sourceDefinition } from '../../sources/registry.js';
 import { resolveSourceFiles } from '../../sources/resolve-files.js';
 import { CANONICAL_COLUMNS } from '../../sources/source-adapter.js';
@@ -60,7 +60,8 @@ export const normalizeStage = defineStage({
   name: 'normalize',
   // 2: invalid UTF-8 in JSON lines is an error, lone surrogates a drop (invalid_unicode).
   // 3: repairs (trim, consecutive_roles); fallback ids unique across files; JSON read with a fixed schema.
-  version: 3,
+  // 4: files written with STAGE_PARQUET (zstd level 1).
+  version: 4,
   // A detecting source's labels depend on the detector and how much text it reads.
   options: (p) => p.config.sources.map(({ hub: _hub, ...s }) => (s.language === DETECT ? { ...s, language_detector: LANGUAGE_DETECTOR, detect_chars: DETECT_CHARS } : s)),
   async externalInputs(p, db) {
@@ -166,14 +167,16 @@ export const normalizeStage = defineStage({
       }
     }
     const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
+    // The table was written in this order, and a single table under WHERE keeps it (DuckDB's
+    // order preservation): no second sort of the text.
     await db.run(
-      `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL ORDER BY src_index, source_file, ord)
-       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL)
+       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run(
       `COPY (SELECT conversation_id, drop_reason AS reason, source, source_file, source_row FROM normalized
-             WHERE drop_reason IS NOT NULL ORDER BY src_index, source_file, ord)
-       TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+             WHERE drop_reason IS NOT NULL)
+       TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run('DROP TABLE normalized');
     const out: NormalizeNotes = {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { SplitOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
-import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, defineStage, type StageContext } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, STAGE_PARQUET, defineStage, type StageContext } from '../../core/stage.js';
 import { intentsStage } from '../intents/intents-stage.js';
 import { lshShape, resolveWorkers } from '../dedup/near-dedup.js';
 import { sketchDocuments } from '../dedup/sketch-documents.js';
@@ -64,7 +64,7 @@ const LEAK_COLUMNS = 'conversation_id VARCHAR, split VARCHAR, train_conversation
 /** The leaks file of a run that did not check: the same columns, no rows. */
 async function writeNoLeaks(db: Db, out: string): Promise<void> {
   await db.run(`CREATE OR REPLACE TEMP TABLE no_leaks (${LEAK_COLUMNS})`);
-  await db.run(`COPY no_leaks TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+  await db.run(`COPY no_leaks TO ${sqlString(out)} (${STAGE_PARQUET})`);
   await db.run('DROP TABLE no_leaks');
 }
 
@@ -120,7 +120,7 @@ async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string,
     app.endRow();
   }
   app.closeSync();
-  await db.run(`COPY (SELECT * FROM found_leaks ORDER BY conversation_id) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+  await db.run(`COPY (SELECT * FROM found_leaks ORDER BY conversation_id) TO ${sqlString(out)} (${STAGE_PARQUET})`);
   await db.run('DROP TABLE found_leaks');
   log.info('split.leaks', `  leak check: ${found} held-out conversation(s) near-duplicate of training ones (estimated Jaccard >= ${o.leak_threshold})`, { leaks: found });
 }
@@ -128,7 +128,8 @@ async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string,
 export const splitStage = defineStage({
   name: 'split',
   // 4: conversation rows (conversation_id, split, num_samples) instead of sample rows.
-  version: 4,
+  // 5: files written with STAGE_PARQUET (zstd level 1).
+  version: 5,
   needs: { intents: intentsStage },
   options: (p) => ({
     ...p.config.stages.split,
@@ -150,7 +151,7 @@ export const splitStage = defineStage({
     const { sql, params } = userSplitSql(o, 'SELECT * FROM split_conv');
     await db.run(`CREATE OR REPLACE TEMP TABLE user_split AS ${sql}`, { ...params, seed: String(pipeline.config.seed) });
     await db.run(
-      `COPY (SELECT * FROM user_split ORDER BY stratum, user_key) TO ${sqlString(join(dir, 'users.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT * FROM user_split ORDER BY stratum, user_key) TO ${sqlString(join(dir, 'users.parquet'))} (${STAGE_PARQUET})`,
     );
     // One equality key, NULL for overridden rows: an extra condition in ON would make
     // DuckDB fall back to a nested-loop join (minutes at 100k conversations).
@@ -170,12 +171,12 @@ export const splitStage = defineStage({
     const kept = `FROM conv_split WHERE true ${o.drop_leaks ? `AND conversation_id NOT IN (SELECT conversation_id FROM ${leaks})` : ''}`;
     await db.run(
       `COPY (SELECT conversation_id, split, ${NUM_SAMPLES_COLUMN} ${kept} ORDER BY pos)
-       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
     if (o.drop_leaks) {
       await db.run(
         `COPY (SELECT conversation_id, 'split_leak' AS reason, train_conversation_id AS duplicate_of, similarity FROM ${leaks} ORDER BY conversation_id)
-         TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+         TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
       );
     }
     const counts = await db.all<{ split: string; conversations: unknown; samples: unknown; users: unknown }>(
