@@ -32,7 +32,13 @@ export function keeperOrderSql(keep: DedupKeep): string {
 export interface DedupNotes {
   /** Near-duplicate and template statistics, when either step ran. */
   near?: NearDedupStats;
+  /** Seconds of the steps around them: keeper priority, writing data/drops/clusters, the report's texts and files. */
+  seconds_order: number;
+  seconds_write: number;
+  seconds_report: number;
 }
+
+const since = (t: number) => Math.round(performance.now() - t) / 1000;
 
 /**
  * One streamed pass over the input's user sides, in worker threads, gives every
@@ -58,6 +64,7 @@ export const dedupStage = defineStage({
     const o = pipeline.config.stages.dedup;
     const src = `read_parquet(${sqlString(input!)}, file_row_number = true)`;
     const n = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
+    const tOrder = performance.now();
     // Keeper priority: only the columns it orders by are read.
     const byPriority = new Int32Array(n);
     {
@@ -66,6 +73,7 @@ export const dedupStage = defineStage({
       for await (const chunk of r.yieldRowsJs()) for (const row of chunk) byPriority[k++] = row[0] as number;
       if (k !== n) throw new Error(`dedup: ${k} rows ordered, ${n} counted in ${input}`);
     }
+    const secondsOrder = since(tOrder);
     const ids: string[] = new Array(n);
     const sketchOptions = dedupSketchOptions(o, pipeline.config.seed);
     const runNear = o.near.enabled || o.templates.enabled;
@@ -106,6 +114,7 @@ export const dedupStage = defineStage({
       ? findNearDuplicates(o, { sketches: gatherSketches(sk, order, sketchOptions.bands ?? 0), secondsSketch, pairsToReport: NEAR_PAIRS_KEPT })
       : null;
     const exactDrops = n - m;
+    const tWrite = performance.now();
     try {
       await writeDecisions(db, o, n, ids, exactKeeper, order, near);
       await db.run(
@@ -124,12 +133,15 @@ export const dedupStage = defineStage({
     } finally {
       await db.run('DROP TABLE IF EXISTS dd_decisions');
     }
+    const secondsWrite = since(tWrite);
+    const tReport = performance.now();
     const idsByPos = Array.from(order, (d) => ids[d]!);
     const textSql = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
     const texts = near ? await reportTexts(db, src, textSql, order, near) : new Map<number, ReportText>();
     if (near) await writeNearPairs(db, join(dir, NEAR_PAIRS_FILE), idsByPos, near, texts);
     await writeFile(join(dir, DEDUP_REPORT_FILE), renderDedupReport({ near, exactDrops, ids: idsByPos, texts, dropTemplated: o.templates.action === 'drop', keep: o.keep }));
-    const notes: DedupNotes = near ? { near: near.stats } : {};
+    const timings = { seconds_order: secondsOrder, seconds_write: secondsWrite, seconds_report: since(tReport) };
+    const notes: DedupNotes = near ? { near: near.stats, ...timings } : timings;
     return { notes };
   },
 });
