@@ -4,6 +4,7 @@
 // RSS and CPU time belong to that step alone.
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePipeline } from '../config/load-pipeline.js';
@@ -93,6 +94,7 @@ async function stage(corpus: string, tag: string, dedup: string): Promise<Record
   // The DuckDB floor: read the dedup stage's input and write the same rows, in this process.
   const db = await Db.open();
   const floorOut = join(tagDir(tag), 'floor.parquet');
+  const fc0 = process.cpuUsage();
   const f0 = performance.now();
   try {
     await db.run(`COPY (SELECT * FROM read_parquet(${sqlString(input)})) TO ${sqlString(floorOut)} (FORMAT parquet, COMPRESSION zstd)`);
@@ -100,7 +102,9 @@ async function stage(corpus: string, tag: string, dedup: string): Promise<Record
     db.close();
   }
   const floor = (performance.now() - f0) / 1000;
+  const floorCpu = process.cpuUsage(fc0);
   await rm(floorOut, { force: true });
+  const load0 = loadavg()[0]!;
   const cpu0 = process.cpuUsage();
   const rss0 = rssMb();
   const t0 = performance.now();
@@ -116,6 +120,9 @@ async function stage(corpus: string, tag: string, dedup: string): Promise<Record
     wall_s: Math.round(wall * 100) / 100,
     cpu_s: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
     floor_s: Math.round(floor * 100) / 100,
+    floor_cpu_s: Math.round(((floorCpu.user + floorCpu.system) / 1e6) * 100) / 100,
+    load_before: Math.round(load0 * 100) / 100,
+    load_after: Math.round(loadavg()[0]! * 100) / 100,
     peak_rss_mb: rssMb(),
     rss_before_mb: rss0,
   };
@@ -260,11 +267,13 @@ function printScore(s: Score, templates: boolean): void {
 
 function printStage(m: Record<string, unknown>): void {
   const docs = Number(m['docs']);
+  const cores = availableParallelism();
   const secs = Number(m['stage_s']);
   process.stdout.write(
     `  dedup stage (exact + templates + near, read input, write data, drops, clusters, report): ${secs}s for ${docs.toLocaleString('en-US')} conversations = ` +
       `${Math.round(docs / secs).toLocaleString('en-US')} docs/s; CPU ${m['cpu_s']}s (all threads); peak RSS ${m['peak_rss_mb']} MB\n` +
-      `  DuckDB floor (read the stage's input, write the same rows): ${m['floor_s']}s; stage / floor = ${(secs / Number(m['floor_s'])).toFixed(2)}\n`,
+      `  DuckDB floor (read the stage's input, write the same rows): ${m['floor_s']}s, CPU ${m['floor_cpu_s']}s; stage / floor = ${(secs / Number(m['floor_s'])).toFixed(2)} (wall), ` +
+      `${(Number(m['cpu_s']) / Number(m['floor_cpu_s'])).toFixed(2)} (CPU); ${cores} cores, 1-minute load average ${m['load_before']} before the stage, ${m['load_after']} after\n`,
   );
 }
 

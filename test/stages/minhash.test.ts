@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { candidateProbability, chooseBands } from '../../src/stages/dedup/lsh-params.js';
 import { lshClusters } from '../../src/stages/dedup/lsh-clusters.js';
 import { estimateJaccard, exactJaccard, MinHasher, type MinhashMethod } from '../../src/stages/dedup/minhash-signature.js';
@@ -8,6 +9,7 @@ import { shingleHashes } from '../../src/stages/dedup/shingle-hashes.js';
 import { sketchDocuments } from '../../src/stages/dedup/sketch-documents.js';
 import { templatedDocuments } from '../../src/stages/dedup/template-filter.js';
 import { wordHashes } from '../../src/stages/dedup/word-hashes.js';
+import { propertyOptions } from '../helpers.js';
 
 /** A deterministic vocabulary walk: text i of length len. */
 function text(seed: number, len: number): string[] {
@@ -239,5 +241,49 @@ describe('sketching in worker threads', () => {
     assert.deepEqual(sk.wordSeq.subarray(0, 2), sk.wordSeq.subarray(3, 5), 'case and punctuation fold away');
     // Same word set {lo}: same band keys, though the sequences differ.
     for (let b = 0; b < 8; b++) assert.equal(sk.bandKeys[b * 4 + 0], sk.bandKeys[b * 4 + 3]);
+  });
+  it('equals the rule computed naively (document frequency by sets), an n-gram repeated within one document counted once', () => {
+    // The rule as written: frequent = held by more than maxOthers other documents; templated =
+    // frequent n-grams cover >= minCoverage of the words; family = smallest frequent hash, kept
+    // when larger than maxOthers + 1.
+    const naive = (docs: Uint32Array[], w: number, r: { maxOthers: number; minCoverage: number }) => {
+      const df = new Map<number, number>();
+      for (const d of docs) for (const h of new Set(d)) df.set(h, (df.get(h) ?? 0) + 1);
+      const freq = new Set([...df].filter(([, c]) => c - 1 > r.maxOthers).map(([h]) => h));
+      const keyOf = docs.map((d) => {
+        if (d.length === 0) return -1;
+        const cover = new Uint8Array(d.length + w - 1);
+        let key = -1;
+        d.forEach((h, k) => {
+          if (!freq.has(h)) return;
+          cover.fill(1, k, k + w);
+          if (key < 0 || h < key) key = h;
+        });
+        return key >= 0 && cover.reduce((x, y) => x + y, 0) >= r.minCoverage * (d.length + w - 1) ? key : -1;
+      });
+      const size = new Map<number, number>();
+      for (const k of keyOf) if (k >= 0) size.set(k, (size.get(k) ?? 0) + 1);
+      return { frequent: freq.size, templated: keyOf.map((k) => (k >= 0 && size.get(k)! > r.maxOthers ? 1 : 0)) };
+    };
+    fc.assert(
+      fc.property(
+        // n-gram hashes over a tiny alphabet: repeats within a document and across documents are common.
+        fc.array(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 12 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 10 }).map((k) => k / 10),
+        (raw, maxOthers, minCoverage) => {
+          const docs = raw.map((d) => Uint32Array.from(d, (x) => x * 0x9e3779b1));
+          const offsets = new Uint32Array(docs.length + 1);
+          docs.forEach((d, i) => (offsets[i + 1] = offsets[i]! + d.length));
+          const all = new Uint32Array(offsets[docs.length]!);
+          docs.forEach((d, i) => all.set(d, offsets[i]!));
+          const got = templatedDocuments(all, offsets, docs.length, { ngram: 3, maxOthers, minCoverage });
+          const want = naive(docs, 3, { maxOthers, minCoverage });
+          assert.equal(got.frequentNgrams, want.frequent);
+          assert.deepEqual([...got.templated], want.templated);
+        },
+      ),
+      propertyOptions(300),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import type { DuckDBIntegerVector, DuckDBVarCharVector } from '@duckdb/node-api';
 import { join } from 'node:path';
 import type { DedupKeep, DedupOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
@@ -32,7 +33,13 @@ export function keeperOrderSql(keep: DedupKeep): string {
 export interface DedupNotes {
   /** Near-duplicate and template statistics, when either step ran. */
   near?: NearDedupStats;
+  /** Seconds of the steps around them: keeper priority, writing data/drops/clusters, the report's texts and files. */
+  seconds_order: number;
+  seconds_write: number;
+  seconds_report: number;
 }
+
+const since = (t: number) => Math.round(performance.now() - t) / 1000;
 
 /**
  * One streamed pass over the input's user sides, in worker threads, gives every
@@ -47,7 +54,7 @@ export interface DedupNotes {
  */
 export const dedupStage = defineStage({
   name: 'dedup',
-  version: 7,
+  version: 8,
   options: (p) => {
     const d = p.config.stages.dedup;
     // Worker count does not change the output, so it does not invalidate the stage.
@@ -58,31 +65,39 @@ export const dedupStage = defineStage({
     const o = pipeline.config.stages.dedup;
     const src = `read_parquet(${sqlString(input!)}, file_row_number = true)`;
     const n = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
+    const tOrder = performance.now();
     // Keeper priority: only the columns it orders by are read.
     const byPriority = new Int32Array(n);
     {
       const r = await db.conn.stream(`SELECT CAST(file_row_number AS INTEGER) FROM ${src} ORDER BY ${keeperOrderSql(o.keep)}`);
       let k = 0;
-      for await (const chunk of r.yieldRowsJs()) for (const row of chunk) byPriority[k++] = row[0] as number;
+      for (let chunk = await r.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await r.fetchChunk()) {
+        const rows = chunk.getColumnVector(0) as DuckDBIntegerVector;
+        for (let i = 0; i < chunk.rowCount; i++) byPriority[k++] = rows.getItem(i)!;
+      }
       if (k !== n) throw new Error(`dedup: ${k} rows ordered, ${n} counted in ${input}`);
     }
-    const ids: string[] = new Array(n);
+    const secondsOrder = since(tOrder);
     const sketchOptions = dedupSketchOptions(o, pipeline.config.seed);
     const runNear = o.near.enabled || o.templates.enabled;
     const t0 = performance.now();
     const progress = startProgress(log, 'dedup keys and signatures', n, 'conversations');
     const stream = await db.conn.stream(
-      `SELECT CAST(file_row_number AS INTEGER), conversation_id, array_to_string(list_transform(${USER_MESSAGES_SQL}, m -> coalesce(m.content, '')), chr(31)) FROM ${src}`,
+      `SELECT CAST(file_row_number AS INTEGER), array_to_string(list_transform(${USER_MESSAGES_SQL}, m -> coalesce(m.content, '')), chr(31)) FROM ${src}`,
     );
     let seen = 0;
+    // Conversation ids stay in DuckDB (the output is joined to them by row number): reading a
+    // million id strings into JS cost more than the rest of the stream's conversions.
     async function* batches(): AsyncGenerator<TextBatch> {
       let texts: string[] = [];
-      for await (const chunk of stream.yieldRowsJs()) {
-        for (const r of chunk) {
+      for (let chunk = await stream.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await stream.fetchChunk()) {
+        const rows = chunk.getColumnVector(0) as DuckDBIntegerVector;
+        const sides = chunk.getColumnVector(1) as DuckDBVarCharVector;
+        for (let i = 0; i < chunk.rowCount; i++) {
           // The stream is in file order; checked, since every array below is indexed by it.
-          if ((r[0] as number) !== seen) throw new Error(`dedup: row ${String(r[0])} of ${input} arrived at position ${seen}`);
-          ids[seen++] = r[1] as string;
-          texts.push((r[2] as string | null) ?? '');
+          if (rows.getItem(i) !== seen) throw new Error(`dedup: row ${String(rows.getItem(i))} of ${input} arrived at position ${seen}`);
+          seen++;
+          texts.push(sides.getItem(i) ?? '');
         }
         // DuckDB hands out chunks of 2048 rows; batches of ~8k amortise the message passing.
         if (texts.length >= 8192) {
@@ -106,63 +121,73 @@ export const dedupStage = defineStage({
       ? findNearDuplicates(o, { sketches: gatherSketches(sk, order, sketchOptions.bands ?? 0), secondsSketch, pairsToReport: NEAR_PAIRS_KEPT })
       : null;
     const exactDrops = n - m;
+    const tWrite = performance.now();
     try {
-      await writeDecisions(db, o, n, ids, exactKeeper, order, near);
+      await writeDecisions(db, src, o, n, exactKeeper, order, near);
       await db.run(
         `COPY (SELECT s.* FROM read_parquet(${sqlString(input!)}) s POSITIONAL JOIN (SELECT dropped FROM dd_decisions) WHERE NOT dropped)
          TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       );
+      // Each row's own id comes from the input by position (a projection: the input's order).
+      const withIds = `SELECT s.conversation_id, d.* FROM (SELECT conversation_id FROM read_parquet(${sqlString(input!)})) s POSITIONAL JOIN dd_decisions d`;
       await db.run(
-        `COPY (SELECT conversation_id, reason, duplicate_of, similarity FROM dd_decisions WHERE dropped)
+        `COPY (SELECT conversation_id, reason, duplicate_of, similarity FROM (${withIds}) WHERE dropped)
          TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await db.run(
-        `COPY (SELECT conversation_id, cluster_id, cluster_size, kept, templated, template_family, similarity, ${sqlString(o.keep)} AS keep_by
-               FROM dd_decisions WHERE reason IS DISTINCT FROM 'exact_duplicate')
+        `COPY (SELECT conversation_id, coalesce(cluster_id, conversation_id) AS cluster_id, cluster_size, kept, templated, template_family, similarity, ${sqlString(o.keep)} AS keep_by
+               FROM (${withIds}) WHERE reason IS DISTINCT FROM 'exact_duplicate')
          TO ${sqlString(join(dir, CLUSTERS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
       );
     } finally {
       await db.run('DROP TABLE IF EXISTS dd_decisions');
     }
-    const idsByPos = Array.from(order, (d) => ids[d]!);
+    const secondsWrite = since(tWrite);
+    const tReport = performance.now();
     const textSql = o.near.text === 'first_user_turn' ? FIRST_USER_TURN_SQL : ALL_USER_TURNS_SQL;
-    const texts = near ? await reportTexts(db, src, textSql, order, near) : new Map<number, ReportText>();
+    const texts = near ? await reportTexts(db, src, textSql, order, near) : new Map<number, ReportText & { id: string }>();
+    // Ids of the positions the report and near_pairs.parquet show (the only ones they read).
+    const idsByPos: string[] = new Array(order.length);
+    for (const [p, t] of texts) idsByPos[p] = t.id;
     if (near) await writeNearPairs(db, join(dir, NEAR_PAIRS_FILE), idsByPos, near, texts);
     await writeFile(join(dir, DEDUP_REPORT_FILE), renderDedupReport({ near, exactDrops, ids: idsByPos, texts, dropTemplated: o.templates.action === 'drop', keep: o.keep }));
-    const notes: DedupNotes = near ? { near: near.stats } : {};
+    const timings = { seconds_order: secondsOrder, seconds_write: secondsWrite, seconds_report: since(tReport) };
+    const notes: DedupNotes = near ? { near: near.stats, ...timings } : timings;
     return { notes };
   },
 });
 
 /**
  * TABLE dd_decisions: one row per input row, in input order (for the POSITIONAL JOIN), with
- * whether it is dropped and why, and its cluster. A regular table because it is filled
- * through Db's side connection.
+ * whether it is dropped and why, and its cluster. Ids are written only where a row names
+ * another conversation (its keeper or template family; cluster_id NULL: the row's own id),
+ * read from the input for those rows alone: reading a million id strings into JS and
+ * appending them back cost more than the rest of the stream's conversions. A regular table
+ * because it is filled through Db's side connection.
  */
-async function writeDecisions(
-  db: Db,
-  o: DedupOptions,
-  n: number,
-  ids: string[],
-  exactKeeper: Int32Array,
-  order: Int32Array,
-  near: NearDedupResult | null,
-): Promise<void> {
-  await db.run(
-    `CREATE OR REPLACE TABLE dd_decisions (conversation_id VARCHAR, dropped BOOLEAN, reason VARCHAR, duplicate_of VARCHAR, similarity FLOAT,
-       cluster_id VARCHAR, cluster_size INTEGER, kept BOOLEAN, templated BOOLEAN, template_family VARCHAR)`,
-  );
+async function writeDecisions(db: Db, src: string, o: DedupOptions, n: number, exactKeeper: Int32Array, order: Int32Array, near: NearDedupResult | null): Promise<void> {
   const pos = new Int32Array(n).fill(-1);
   for (let p = 0; p < order.length; p++) pos[order[p]!] = p;
+  const named = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const p = pos[i]!;
+    if (p < 0) named.add(exactKeeper[i]!);
+    else if (near && near.keeper[p] !== p) named.add(order[near.keeper[p]!]!);
+  }
+  if (near) for (const f of near.templateFamilies) named.add(order[f.first]!);
+  const ids = await idsOfRows(db, src, named);
+  await db.run(
+    `CREATE OR REPLACE TABLE dd_decisions (dropped BOOLEAN, reason VARCHAR, duplicate_of VARCHAR, similarity FLOAT,
+       cluster_id VARCHAR, cluster_size INTEGER, kept BOOLEAN, templated BOOLEAN, template_family VARCHAR)`,
+  );
   const app = await db.appender('dd_decisions');
   const dropTemplated = o.templates.action === 'drop';
   for (let i = 0; i < n; i++) {
-    app.appendVarchar(ids[i]!);
     const p = pos[i]!;
     if (p < 0) {
       app.appendBoolean(true);
       app.appendVarchar('exact_duplicate');
-      app.appendVarchar(ids[exactKeeper[i]!]!);
+      app.appendVarchar(ids.get(exactKeeper[i]!)!);
       app.appendFloat(1);
       for (let k = 0; k < 5; k++) app.appendNull();
       app.endRow();
@@ -185,38 +210,52 @@ async function writeDecisions(
       app.appendNull();
     } else {
       app.appendVarchar('near_duplicate');
-      app.appendVarchar(ids[order[keeper]!]!);
+      app.appendVarchar(ids.get(order[keeper]!)!);
       app.appendFloat(similarity);
     }
-    app.appendVarchar(ids[order[keeper]!]!);
+    if (keeper === p) app.appendNull();
+    else app.appendVarchar(ids.get(order[keeper]!)!);
     app.appendInteger(near ? near.clusterSize[p]! : 1);
     app.appendBoolean(!dropped);
     app.appendBoolean(templated);
-    if (fam >= 0) app.appendVarchar(ids[order[near!.templateFamilies[fam]!.first]!]!);
+    if (fam >= 0) app.appendVarchar(ids.get(order[near!.templateFamilies[fam]!.first]!)!);
     else app.appendNull();
     app.endRow();
   }
   app.closeSync();
 }
 
+/** conversation_id of the given input rows (a narrow scan of one column). */
+async function idsOfRows(db: Db, src: string, rows: Set<number>): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  if (rows.size === 0) return out;
+  const got = await db.all<{ r: number; id: string }>(
+    `SELECT CAST(file_row_number AS INTEGER) AS r, conversation_id AS id FROM ${src} WHERE file_row_number IN (SELECT unnest($r::BIGINT[]))`,
+    { r: `[${[...rows].join(',')}]` },
+  );
+  for (const g of got) out.set(g.r, g.id);
+  if (out.size !== rows.size) throw new Error(`dedup: ${rows.size - out.size} of the rows named as keepers are not in the input`);
+  return out;
+}
+
 /**
  * Texts of the documents the report and near_pairs.parquet show, by position: a few hundred
  * rows fetched from the input by row number (a narrow scan of the user turns).
  */
-async function reportTexts(db: Db, src: string, textSql: string, order: Int32Array, near: NearDedupResult): Promise<Map<number, ReportText>> {
+async function reportTexts(db: Db, src: string, textSql: string, order: Int32Array, near: NearDedupResult): Promise<Map<number, ReportText & { id: string }>> {
   const want = new Set<number>();
   for (const p of [...near.nearMisses, ...near.weakestMerges]) want.add(p.a).add(p.b);
   for (const f of near.templateFamilies.slice(0, 20)) want.add(f.first);
   for (const c of largestClusters(near, 20)) for (const m of c) want.add(m);
   const byOrd = new Map<number, number>();
   for (const p of want) byOrd.set(order[p]!, p);
-  const out = new Map<number, ReportText>();
+  const out = new Map<number, ReportText & { id: string }>();
   if (byOrd.size === 0) return out;
-  const rows = await db.all<{ o: number; t: string }>(
-    `SELECT CAST(file_row_number AS INTEGER) AS o, ${textSql} AS t FROM ${src} WHERE file_row_number IN (SELECT unnest($o::BIGINT[]))`,
+  const rows = await db.all<{ o: number; id: string; t: string }>(
+    `SELECT CAST(file_row_number AS INTEGER) AS o, conversation_id AS id, ${textSql} AS t FROM ${src} WHERE file_row_number IN (SELECT unnest($o::BIGINT[]))`,
     { o: `[${[...byOrd.keys()].join(',')}]` },
   );
-  for (const r of rows) out.set(byOrd.get(r.o)!, { text: r.t });
+  for (const r of rows) out.set(byOrd.get(r.o)!, { id: r.id, text: r.t });
   return out;
 }
 

@@ -1,7 +1,10 @@
 import { mix32 } from './hash32.js';
 import { estimateJaccard } from './minhash-signature.js';
 import { radixSortByKey } from './radix-sort.js';
+import { TopPairs, type ScoredPair } from './top-pairs.js';
 import { UnionFind } from './union-find.js';
+
+export type { ScoredPair } from './top-pairs.js';
 
 export interface LshOptions {
   numPerm: number;
@@ -29,9 +32,11 @@ export interface LshOptions {
   linkage?: Linkage;
   /**
    * How similar documents i and j are, compared with threshold (e.g. near-dedup's word edit
-   * similarity); default: the signatures' estimated Jaccard.
+   * similarity); default: the signatures' estimated Jaccard. Exact when the result is >=
+   * floor; below it, any value below floor will do (an upper bound that lets the edit
+   * distance stop early). floor is never above threshold.
    */
-  similarity?: (i: number, j: number) => number;
+  similarity?: (i: number, j: number, floor: number) => number;
   /**
    * More buckets besides the bands: documents with members[i] = 1 and equal keys[i] (e.g. a
    * hash of a short text's words). Such documents are eligible = 2: they skip the bands.
@@ -40,7 +45,7 @@ export interface LshOptions {
 }
 
 /** The similarity lshClusters verifies with: the caller's, or the signatures' estimated Jaccard. */
-export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'similarity'>): (i: number, j: number) => number {
+export function similarityOf(sig: Uint32Array, o: Pick<LshOptions, 'numPerm' | 'similarity'>): (i: number, j: number, floor: number) => number {
   return o.similarity ?? ((i, j) => estimateJaccard(sig, i, j, o.numPerm));
 }
 
@@ -56,13 +61,6 @@ const KEEPER_CAP = 64;
  * of short prompts, a family of re-sent variants) does not hide the real pair behind it.
  */
 const WINDOW = 16;
-
-/** Two documents (by index) and their estimated Jaccard. */
-export interface ScoredPair {
-  a: number;
-  b: number;
-  similarity: number;
-}
 
 /**
  * The LSH key of band `band` of the signature at sig[base ..]: signature values are already
@@ -147,10 +145,12 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
   let candidatePairs = 0;
   let mergedPairs = 0;
   const keep = o.pairsToReport ?? 0;
-  const misses = new PairPool(keep, true);
-  const merges = new PairPool(keep, false);
+  const misses = new TopPairs(poolSize(keep), true);
+  const merges = new TopPairs(poolSize(keep), false);
   const sim = similarityOf(sig, o);
-  const score = (i: number, j: number) => (o.verify ? sim(i, j) : 1);
+  // Below the threshold a similarity matters only if it would rank among the near misses.
+  const floor = () => (keep ? Math.min(o.threshold, misses.bar()) : o.threshold);
+  const score = (i: number, j: number) => (o.verify ? sim(i, j, floor()) : 1);
   const tryJoin = (i: number, j: number): boolean => {
     const s = score(i, j);
     if (s < o.threshold) {
@@ -181,19 +181,27 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
   const root = new Int32Array(n);
   for (let i = 0; i < n; i++) root[i] = uf.find(i);
   const similarity = new Float32Array(n);
-  let weakest: PairPool = merges;
+  let weakest = merges;
   if ((o.linkage ?? 'keeper') === 'keeper' && o.verify) {
-    weakest = new PairPool(keep, false);
+    weakest = new TopPairs(poolSize(keep), false);
     splitByKeeper(sim, n, o, root, similarity, keep ? misses : null, keep ? weakest : null);
   } else {
-    for (let i = 0; i < n; i++) similarity[i] = root[i] === i ? 1 : sim(i, root[i]!);
+    for (let i = 0; i < n; i++) similarity[i] = root[i] === i ? 1 : sim(i, root[i]!, 0);
   }
   const size = new Int32Array(n);
   for (let i = 0; i < n; i++) size[root[i]!]!++;
   for (let i = 0; i < n; i++) size[i] = size[root[i]!]!;
   // A pair that failed its own check may have been joined through others: not a miss.
-  const nearMisses = misses.result((p) => root[p.a] !== root[p.b]);
-  return { root, similarity, size, candidatePairs, mergedPairs, nearMisses, weakestMerges: weakest.result(() => true) };
+  const nearMisses = misses.sorted().filter((p) => root[p.a] !== root[p.b]).slice(0, keep);
+  return { root, similarity, size, candidatePairs, mergedPairs, nearMisses, weakestMerges: weakest.sorted().slice(0, keep) };
+}
+
+/**
+ * Pairs held for the `keep` to report: more than keep, since near misses later joined
+ * through other pairs are filtered out at the end.
+ */
+function poolSize(keep: number): number {
+  return keep ? 8 * keep + 64 : 0;
 }
 
 /**
@@ -203,13 +211,13 @@ export function lshClusters(sig: Uint32Array, n: number, o: LshOptions): LshResu
  * a member beyond the cap that matches none stays (keeping is the safe side).
  */
 function splitByKeeper(
-  sim: (i: number, j: number) => number,
+  sim: (i: number, j: number, floor: number) => number,
   n: number,
   o: LshOptions,
   root: Int32Array,
   similarity: Float32Array,
-  misses: PairPool | null,
-  merges: PairPool | null,
+  misses: TopPairs | null,
+  merges: TopPairs | null,
 ): void {
   const start = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) start[root[i]! + 1]!++;
@@ -230,7 +238,7 @@ function splitByKeeper(
       let to = -1;
       let s = 0;
       for (const kp of keepers) {
-        const x = sim(m, kp);
+        const x = sim(m, kp, misses ? Math.min(o.threshold, misses.bar()) : o.threshold);
         if (x >= o.threshold) {
           if (x > s) {
             s = x;
@@ -252,36 +260,3 @@ function splitByKeeper(
   }
 }
 
-/**
- * The `keep` best pairs seen (highest similarity when `high`, else lowest), in bounded
- * memory: pairs accumulate up to 8 x keep, then the best 2 x keep (candidates for the
- * final filter) survive. Deterministic: ties break by document indices.
- */
-class PairPool {
-  private pairs: ScoredPair[] = [];
-  constructor(
-    private readonly keep: number,
-    private readonly high: boolean,
-  ) {}
-
-  add(i: number, j: number, similarity: number): void {
-    this.pairs.push(i < j ? { a: i, b: j, similarity } : { a: j, b: i, similarity });
-    if (this.pairs.length >= 8 * this.keep + 64) this.pairs = this.best(this.pairs).slice(0, 2 * this.keep + 16);
-  }
-
-  private best(p: ScoredPair[]): ScoredPair[] {
-    const seen = new Set<string>();
-    return p
-      .filter((x) => {
-        const k = `${x.a},${x.b}`;
-        if (seen.has(k)) return false;
-        seen.add(k);
-        return true;
-      })
-      .sort((x, y) => (this.high ? y.similarity - x.similarity : x.similarity - y.similarity) || x.a - y.a || x.b - y.b);
-  }
-
-  result(accept: (p: ScoredPair) => boolean): ScoredPair[] {
-    return this.best(this.pairs).filter(accept).slice(0, this.keep);
-  }
-}

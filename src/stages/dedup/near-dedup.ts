@@ -195,9 +195,9 @@ export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, 
     threshold: near.threshold,
     verify: near.verify,
     linkage: near.linkage,
-    similarity: (i, j) => {
+    similarity: (i, j, floor) => {
       const { wordSeq: w, wordOffsets: off } = sk;
-      return wordEditSimilarityAt(w, off[i]!, off[i + 1]! - off[i]!, w, off[j]!, off[j + 1]! - off[j]!, near.threshold - NEAR_MISS_RANGE);
+      return wordEditSimilarityAt(w, off[i]!, off[i + 1]! - off[i]!, w, off[j]!, off[j + 1]! - off[j]!, Math.max(floor, near.threshold - NEAR_MISS_RANGE));
     },
     exactBuckets: near.verify ? shortTexts : undefined,
     eligible,

@@ -1,3 +1,4 @@
+import { mix32 } from './hash32.js';
 import { radixSortValues } from './radix-sort.js';
 
 export interface TemplateRule {
@@ -37,33 +38,42 @@ export interface TemplatedDocuments {
  * family of more than maxOthers + 1 documents counts.
  */
 export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array, n: number, rule: TemplateRule): TemplatedDocuments {
-  // Document frequency needs each hash once per document.
-  const distinct = new Uint32Array(templates.length);
-  let m = 0;
-  let scratch = new Uint32Array(64);
-  for (let d = 0; d < n; d++) {
-    const a = offsets[d]!;
-    const len = offsets[d + 1]! - a;
-    if (len === 0) continue;
-    if (scratch.length < len) scratch = new Uint32Array(len * 2);
-    const s = scratch.subarray(0, len);
-    s.set(templates.subarray(a, a + len));
-    s.sort();
-    for (let k = 0; k < len; k++) if (k === 0 || s[k] !== s[k - 1]) distinct[m++] = s[k]!;
-  }
-  const sorted = radixSortValues(distinct.subarray(0, m));
-  const frequent: number[] = [];
+  // An n-gram held by more than maxOthers other documents occurs more than maxOthers + 1
+  // times in all: one radix sort of every occurrence leaves a few thousand candidates, whose
+  // document frequency is then counted exactly (a document counts once). Deduplicating each
+  // document's n-grams first (a million small sorts) cost most of this rule's time.
+  const sorted = radixSortValues(templates);
+  const candidates: number[] = [];
   for (let i = 0; i < sorted.length; ) {
     let j = i + 1;
     while (j < sorted.length && sorted[j] === sorted[i]) j++;
-    if (j - i - 1 > rule.maxOthers) frequent.push(sorted[i]!);
+    if (j - i - 1 > rule.maxOthers) candidates.push(sorted[i]!);
     i = j;
   }
-  const freq = Uint32Array.from(frequent);
+  const table = new HashIndex(Uint32Array.from(candidates));
+  const lastDoc = new Int32Array(candidates.length).fill(-1);
+  const df = new Int32Array(candidates.length);
+  for (let d = 0; d < n; d++) {
+    for (let k = offsets[d]!; k < offsets[d + 1]!; k++) {
+      const c = table.indexOf(templates[k]!);
+      if (c >= 0 && lastDoc[c] !== d) {
+        lastDoc[c] = d;
+        df[c]!++;
+      }
+    }
+  }
+  const isFrequent = new Uint8Array(candidates.length);
+  let frequentNgrams = 0;
+  for (let c = 0; c < candidates.length; c++) {
+    if (df[c]! - 1 > rule.maxOthers) {
+      isFrequent[c] = 1;
+      frequentNgrams++;
+    }
+  }
   const templated = new Uint8Array(n);
   const family = new Int32Array(n).fill(-1);
   const families: TemplateFamily[] = [];
-  if (freq.length === 0) return { templated, family, families, frequentNgrams: 0 };
+  if (frequentNgrams === 0) return { templated, family, families, frequentNgrams: 0 };
   const byKey = new Map<number, number>();
   const w = rule.ngram;
   for (let d = 0; d < n; d++) {
@@ -76,7 +86,8 @@ export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array,
     let key = -1;
     for (let k = a; k < b; k++) {
       const h = templates[k]!;
-      if (!binarySearch(freq, h)) continue;
+      const c = table.indexOf(h);
+      if (c < 0 || !isFrequent[c]) continue;
       const start = k - a;
       const end = start + w;
       covered += end - Math.max(start, reach);
@@ -111,18 +122,34 @@ export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array,
   const rank = new Int32Array(families.length).fill(-1);
   order.forEach((f, r) => (rank[f] = r));
   for (let d = 0; d < n; d++) if (family[d]! >= 0) family[d] = rank[family[d]!]!;
-  return { templated, family, families: order.map((f) => families[f]!), frequentNgrams: freq.length };
+  return { templated, family, families: order.map((f) => families[f]!), frequentNgrams };
 }
 
-function binarySearch(a: Uint32Array, v: number): boolean {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = a[mid]!;
-    if (x === v) return true;
-    if (x < v) lo = mid + 1;
-    else hi = mid - 1;
+/** Position of a value among distinct keys, by open addressing on typed arrays; -1 when absent. */
+class HashIndex {
+  private readonly mask: number;
+  /** slot -> index + 1 (0: empty). */
+  private readonly slots: Int32Array;
+
+  constructor(private readonly keys: Uint32Array) {
+    let size = 16;
+    while (size < 2 * keys.length) size *= 2;
+    this.mask = size - 1;
+    this.slots = new Int32Array(size);
+    for (let i = 0; i < keys.length; i++) {
+      let h = mix32(keys[i]!) & this.mask;
+      while (this.slots[h] !== 0) h = (h + 1) & this.mask;
+      this.slots[h] = i + 1;
+    }
   }
-  return false;
+
+  indexOf(v: number): number {
+    let h = mix32(v) & this.mask;
+    for (;;) {
+      const s = this.slots[h]!;
+      if (s === 0) return -1;
+      if (this.keys[s - 1] === v) return s - 1;
+      h = (h + 1) & this.mask;
+    }
+  }
 }

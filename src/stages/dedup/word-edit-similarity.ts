@@ -31,10 +31,10 @@ export function wordEditSimilarityAt(a: Uint32Array, a0: number, la: number, b: 
   let s = 0;
   while (s < lmin - p && a[a0 + la - 1 - s] === b[b0 + lb - 1 - s]) s++;
   if (p === la && p === lb) return 1;
-  const x = a.subarray(a0 + p, a0 + la - s);
-  const y = b.subarray(b0 + p, b0 + lb - s);
-  const nx = x.length;
-  const ny = y.length;
+  const x0 = a0 + p;
+  const y0 = b0 + p;
+  const nx = la - p - s;
+  const ny = lb - p - s;
   const diff = nx > ny ? nx - ny : ny - nx;
   if (nx === 0 || ny === 0) return 1 - diff / m;
   if (diff > k) return 1 - diff / m;
@@ -50,9 +50,9 @@ export function wordEditSimilarityAt(a: Uint32Array, a0: number, la: number, b: 
     const hi = i + k < ny ? i + k : ny;
     cur[lo - 1] = lo - 1 === 0 ? (i <= k ? i : big) : big;
     let rowMin = cur[lo - 1]!;
-    const xi = x[i - 1];
+    const xi = a[x0 + i - 1];
     for (let j = lo; j <= hi; j++) {
-      let v = prev[j - 1]! + (xi === y[j - 1] ? 0 : 1);
+      let v = prev[j - 1]! + (xi === b[y0 + j - 1] ? 0 : 1);
       const del = prev[j]! + 1;
       const ins = cur[j - 1]! + 1;
       if (del < v) v = del;
