@@ -1,3 +1,4 @@
+import { MAX_JSON_OBJECT_BYTES } from './read-json-records.js';
 import { sqlString } from '../core/db.js';
 import { CANONICAL_COLUMNS, CANONICAL_TYPES, MESSAGES_TYPE, type CanonicalColumn } from './source-adapter.js';
 
@@ -47,7 +48,7 @@ export function scratchSelect(o: { p: string; type: string; scratch: string; col
       ord: 'ord',
       drop_reason: 'drop',
     },
-    `read_json(${sqlString(o.scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, columns = {
+    `read_json(${sqlString(o.scratch)}, format = 'newline_delimited', maximum_object_size = ${MAX_JSON_OBJECT_BYTES}, columns = {
       cid: 'VARCHAR', file: 'VARCHAR', row: 'BIGINT', ${own}ts: 'VARCHAR',
       messages: '${MESSAGES_TYPE}', meta: 'VARCHAR', ord: 'BIGINT', drop: 'VARCHAR'
     })`,

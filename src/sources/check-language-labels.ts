@@ -1,3 +1,4 @@
+import { MAX_JSON_OBJECT_BYTES } from './read-json-records.js';
 import type { LoadedPipeline, SourceConfig } from '../config/pipeline-config.js';
 import { sqlList, sqlString, toNumber, type Db } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
@@ -33,7 +34,7 @@ async function labelCounts(db: Db, files: SourceFile[], field: string | null): P
     const t = await db.all<{ column_type: string }>(`DESCRIBE SELECT ${label} AS label FROM ${from}`).catch(() => null);
     if (t?.[0]?.column_type !== 'VARCHAR') return null;
   } else if (fmt.kind === 'json') {
-    from = `read_json_objects(${paths}, format = ${sqlString(fmt.layout === 'array' ? 'array' : 'newline_delimited')}, compression = ${sqlString(compression)}, maximum_object_size = 1073741824)`;
+    from = `read_json_objects(${paths}, format = ${sqlString(fmt.layout === 'array' ? 'array' : 'newline_delimited')}, compression = ${sqlString(compression)}, maximum_object_size = ${MAX_JSON_OBJECT_BYTES})`;
     label = field === null ? 'NULL::VARCHAR' : `json_extract_string(json, ${sqlString('$.' + field.split('.').map((k) => `"${k.replaceAll('"', '\\"')}"`).join('.'))})`;
   } else {
     // CSV columns are flat: a dotted field is no column of it.

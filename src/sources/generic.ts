@@ -1,3 +1,4 @@
+import { MAX_JSON_OBJECT_BYTES } from './read-json-records.js';
 import { join } from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import { Type } from '@sinclair/typebox';
@@ -124,7 +125,7 @@ async function jsonInput(ctx: AdapterContext<GenericSource>, formats: InputForma
   }
   return {
     records,
-    from: `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, columns = {
+    from: `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = ${MAX_JSON_OBJECT_BYTES}, columns = {
       cid: 'VARCHAR', "user": 'VARCHAR', country: 'VARCHAR', language: 'VARCHAR', ts: 'VARCHAR', toxic: 'BOOLEAN', redacted: 'BOOLEAN',
       messages: '${MESSAGES_TYPE}', file: 'VARCHAR', row: 'BIGINT', meta: 'VARCHAR', ord: 'BIGINT', drop: 'VARCHAR'
     })`,

@@ -4,6 +4,14 @@ import { Decompress } from 'fzstd';
 import { SourceError } from '../core/errors.js';
 import { parseJsonRecord, type JsonlRecord } from './scan-jsonl.js';
 
+/**
+ * DuckDB's read_json maximum_object_size for every JSON source: 128 MiB, far past any real
+ * conversation line (the hostile tests carry 50 MB turns). DuckDB sizes its read buffers from
+ * it (two buffers of twice the size, whatever the file), so 1 GiB took 4 GiB of DuckDB's
+ * share of engine.memory_limit on a 10 kB file.
+ */
+export const MAX_JSON_OBJECT_BYTES = 134217728;
+
 export type Compression = 'none' | 'gzip' | 'zstd';
 
 /** The compression a file's first bytes announce (gzip 1f 8b, zstd 28 b5 2f fd), whatever its name. */

@@ -1,3 +1,4 @@
+import { MAX_JSON_OBJECT_BYTES } from './read-json-records.js';
 import { join } from 'node:path';
 import { sqlIdent, sqlString, type Db } from '../core/db.js';
 import { SourceError } from '../core/errors.js';
@@ -47,7 +48,7 @@ async function jsonFrom(db: Db, ctx: AdapterContext, files: SourceFile[]): Promi
   } finally {
     await w.close();
   }
-  const from = `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = 1073741824, sample_size = -1)`;
+  const from = `read_json(${sqlString(scratch)}, format = 'newline_delimited', maximum_object_size = ${MAX_JSON_OBJECT_BYTES}, sample_size = -1)`;
   try {
     const rows = await db.all<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${from}`);
     return { from, cols: new Map(rows.map((r) => [r.column_name, r.column_type])) };
