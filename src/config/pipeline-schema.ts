@@ -511,7 +511,13 @@ export function pipelineSchema(registry: SourceRegistry = SOURCE_DEFINITIONS) {
                 description: 'Cores the run uses: DuckDB threads, and the worker threads that tokenize (1: tokenize on the main thread). Default: all cores. Output does not depend on it.',
               }),
             ),
-            memory_limit: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$' })),
+            memory_limit: Type.Optional(
+              Type.String({
+                pattern: '^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$',
+                description:
+                  "The whole process's memory budget (default 4GiB): 768 MiB for the main thread and 320 MiB per worker thread are set aside, worker threads are capped to half the budget, and DuckDB gets the rest as its memory_limit, spilling to run_dir past it. Raise it to use more cores.",
+              }),
+            ),
           },
           { additionalProperties: false, default: {} },
         ),

@@ -11,6 +11,8 @@ export interface DbOptions {
   threads?: number;
   /** e.g. "4GB"; defaults to DuckDB's (80% of RAM). */
   memoryLimit?: string;
+  /** engine.memory_limit, when memoryLimit is DuckDB's share of it (for the out-of-memory message). */
+  budget?: string;
 }
 
 /** One DuckDB connection with the settings every stage relies on: no network. */
@@ -21,6 +23,7 @@ export class Db {
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
     private readonly memoryLimit: string | undefined,
+    private readonly budget: string | undefined,
   ) {}
 
   /**
@@ -31,8 +34,8 @@ export class Db {
     const text = String((e as Error)?.message ?? e);
     if (!/Out of Memory Error/i.test(text)) return e;
     return new StageError(
-      `DuckDB ran out of memory under engine.memory_limit ${this.memoryLimit ?? '(default: 80% of RAM)'} (${text.split('\n')[0]}). ` +
-        'Raise engine.memory_limit in the pipeline file (or remove it to let DuckDB use 80% of RAM), or lower engine.threads, then rerun: finished stages are kept.',
+      `DuckDB ran out of memory in ${this.budget ? `its share (${this.memoryLimit}) of engine.memory_limit ${this.budget}` : `memory_limit ${this.memoryLimit ?? '(default: 80% of RAM)'}`} (${text.split('\n')[0]}). ` +
+        'Raise engine.memory_limit in the pipeline file (default 4GiB), or lower engine.threads, then rerun: finished stages are kept.',
       { cause: e },
     );
   }
@@ -59,7 +62,7 @@ export class Db {
     if (opts.tempDirectory !== undefined) config['temp_directory'] = opts.tempDirectory;
     const instance = await DuckDBInstance.create(':memory:', config);
     const conn = await instance.connect();
-    return new Db(instance, conn, opts.memoryLimit);
+    return new Db(instance, conn, opts.memoryLimit, opts.budget);
   }
 
   async run(sql: string, params?: Params): Promise<void> {

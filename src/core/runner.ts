@@ -13,6 +13,7 @@ import { acquireRunLock, LOCK_FILE } from './run-lock.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, type AnyStageSpec, type ResultOf, type StageContext, type StageCounts, type StageOutcome, type StageResult, type StageSpec } from './stage.js';
 import { processAlive } from './process-alive.js';
 import { checkStageGuards } from './stage-guards.js';
+import { DEFAULT_MEMORY_LIMIT, duckdbSize, memoryPlan } from './memory-budget.js';
 
 /** A stage's directory: runs/<name>/<stage>/, named by the stage alone so that adding one renames nothing. */
 export function stageDir(runDir: string, spec: Pick<StageSpec, 'name'>): string {
@@ -22,9 +23,11 @@ export function stageDir(runDir: string, spec: Pick<StageSpec, 'name'>): string 
 /** Names in the run directory that are not stages. */
 const RESERVED_NAMES = new Set(['cache', 'hub', 'report.html', LOCK_FILE]);
 
+/** DuckDB for a run: its memory_limit is what engine.memory_limit leaves after the JavaScript side (memory-budget.ts). */
 export async function openPipelineDb(pipeline: LoadedPipeline, tempDirectory?: string): Promise<Db> {
   const e = pipeline.config.engine;
-  return Db.open({ threads: e.threads, memoryLimit: e.memory_limit, tempDirectory });
+  const plan = memoryPlan(e.memory_limit, e.threads, pipeline.file);
+  return Db.open({ threads: e.threads, memoryLimit: duckdbSize(plan.duckdb), budget: e.memory_limit ?? DEFAULT_MEMORY_LIMIT, tempDirectory });
 }
 
 export async function stageFingerprint(spec: AnyStageSpec, pipeline: LoadedPipeline, db: Db, upstream: string | null): Promise<string> {

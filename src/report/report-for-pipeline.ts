@@ -1,4 +1,5 @@
 import type { LoadedPipeline } from '../config/pipeline-config.js';
+import { duckdbSize, memoryPlan } from '../core/memory-budget.js';
 import { STAGES } from '../stages/recipe.js';
 import { writeReport } from './write-report.js';
 
@@ -11,6 +12,7 @@ export function reportForPipeline(pipeline: LoadedPipeline): ReturnType<typeof w
     stages: STAGES.map((s) => s.name),
     fractions: c.stages.split.fractions,
     threads: c.engine.threads,
-    memoryLimit: c.engine.memory_limit,
+    // The report runs after the stages, in DuckDB's share of the budget.
+    memoryLimit: duckdbSize(memoryPlan(c.engine.memory_limit, c.engine.threads, pipeline.file).duckdb),
   });
 }

@@ -1,10 +1,11 @@
+import { memoryPlan } from '../../core/memory-budget.js';
 import { writeFile } from 'node:fs/promises';
 import type { DuckDBIntegerVector, DuckDBVarCharVector } from '@duckdb/node-api';
 import { join } from 'node:path';
 import type { DedupKeep, DedupOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { startProgress } from '../../core/progress.js';
-import { DATA_FILE, DROPS_FILE, defineStage } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
 import { exactKeepers } from './exact-duplicates.js';
 import { largestClusters, renderDedupReport, type ReportText } from './dedup-report.js';
@@ -54,7 +55,8 @@ const since = (t: number) => Math.round(performance.now() - t) / 1000;
  */
 export const dedupStage = defineStage({
   name: 'dedup',
-  version: 8,
+  // 9: files written with STAGE_PARQUET (zstd level 1).
+  version: 9,
   options: (p) => {
     const d = p.config.stages.dedup;
     // Worker count does not change the output, so it does not invalidate the stage.
@@ -107,7 +109,7 @@ export const dedupStage = defineStage({
       }
       if (texts.length) yield { texts };
     }
-    const sk = await sketchDocuments(batches(), n, sketchOptions, resolveWorkers(o.near.workers), (k) => progress.tick(k));
+    const sk = await sketchDocuments(batches(), n, sketchOptions, resolveWorkers(o.near.workers, memoryPlan(pipeline.config.engine.memory_limit, pipeline.config.engine.threads, pipeline.file).maxWorkers), (k) => progress.tick(k));
     progress.stop();
     const secondsSketch = (performance.now() - t0) / 1000;
     const exactKeeper = o.exact.enabled ? exactKeepers(sk.exactKeys, byPriority) : Int32Array.from({ length: n }, (_, i) => i);
@@ -126,18 +128,18 @@ export const dedupStage = defineStage({
       await writeDecisions(db, src, o, n, exactKeeper, order, near);
       await db.run(
         `COPY (SELECT s.* FROM read_parquet(${sqlString(input!)}) s POSITIONAL JOIN (SELECT dropped FROM dd_decisions) WHERE NOT dropped)
-         TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+         TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
       );
       // Each row's own id comes from the input by position (a projection: the input's order).
       const withIds = `SELECT s.conversation_id, d.* FROM (SELECT conversation_id FROM read_parquet(${sqlString(input!)})) s POSITIONAL JOIN dd_decisions d`;
       await db.run(
         `COPY (SELECT conversation_id, reason, duplicate_of, similarity FROM (${withIds}) WHERE dropped)
-         TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+         TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
       );
       await db.run(
         `COPY (SELECT conversation_id, coalesce(cluster_id, conversation_id) AS cluster_id, cluster_size, kept, templated, template_family, similarity, ${sqlString(o.keep)} AS keep_by
                FROM (${withIds}) WHERE reason IS DISTINCT FROM 'exact_duplicate')
-         TO ${sqlString(join(dir, CLUSTERS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+         TO ${sqlString(join(dir, CLUSTERS_FILE))} (${STAGE_PARQUET})`,
       );
     } finally {
       await db.run('DROP TABLE IF EXISTS dd_decisions');
@@ -266,7 +268,7 @@ async function writeNearPairs(db: Db, path: string, ids: string[], near: NearDed
   ].map((p) => ({ kind: p.kind, rank: p.rank, similarity: p.similarity, a_id: ids[p.a]!, b_id: ids[p.b]!, a_text: texts.get(p.a)?.text ?? '', b_text: texts.get(p.b)?.text ?? '' }));
   await db.run(
     `COPY (SELECT * FROM (SELECT unnest(from_json($j, '[{"kind":"VARCHAR","rank":"INTEGER","similarity":"FLOAT","a_id":"VARCHAR","b_id":"VARCHAR","a_text":"VARCHAR","b_text":"VARCHAR"}]'), recursive := true)) ORDER BY kind, rank)
-     TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`,
+     TO ${sqlString(path)} (${STAGE_PARQUET})`,
     { j: JSON.stringify(rows) },
   );
 }

@@ -72,8 +72,8 @@ export function nearLshShape(near: Pick<DedupOptions['near'], 'bands' | 'rows' |
 /** Near misses are ranked exactly down to this far below the threshold. */
 const NEAR_MISS_RANGE = 0.1;
 
-export function resolveWorkers(w: number | null): number {
-  return w ?? Math.min(8, availableParallelism());
+export function resolveWorkers(w: number | null, maxWorkers = Infinity): number {
+  return Math.min(w ?? Math.min(8, availableParallelism()), maxWorkers);
 }
 
 /** Per document (by position in the stream), what near-dedup decided. */

@@ -22,10 +22,16 @@ export const MIN_CONVERSATIONS_FOR_WORKERS = 2000;
  * Worker threads for tokenizing: engine.threads when set (1: the main thread alone), else one
  * per core once the corpus is large enough to pay for starting them.
  */
-export function resolveTokenizeWorkers(threads: number | undefined, conversations: number): number {
-  const n = threads ?? (conversations < MIN_CONVERSATIONS_FOR_WORKERS ? 1 : availableParallelism());
+export function resolveTokenizeWorkers(threads: number | undefined, conversations: number, maxWorkers = Infinity): number {
+  const n = Math.min(threads ?? (conversations < MIN_CONVERSATIONS_FOR_WORKERS ? 1 : availableParallelism()), maxWorkers);
   return n > 1 ? n : 0;
 }
+
+/**
+ * A worker's JavaScript heap is capped inside its share of engine.memory_limit (its typed
+ * arrays, the merge table and caches, are outside the heap and counted in the share).
+ */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 224 };
 
 /** Batches queued per worker, so a worker never waits for the main thread to read the next one. */
 const QUEUE_PER_WORKER = 2;
@@ -48,7 +54,7 @@ export async function countBatches(
     for await (const b of batches) deliver(countBatch(tokenizer, b, o), b);
     return;
   }
-  const pool = Array.from({ length: workers }, () => new Worker(new URL('./tokenize-worker.js', import.meta.url), { workerData: setup }));
+  const pool = Array.from({ length: workers }, () => new Worker(new URL('./tokenize-worker.js', import.meta.url), { workerData: setup, resourceLimits: WORKER_LIMITS }));
   const load = new Array<number>(workers).fill(0);
   const waiting = new Map<number, { resolve: (c: BatchCounts) => void; reject: (e: unknown) => void }>();
   let failure: unknown = null;

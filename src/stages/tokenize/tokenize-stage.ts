@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
+import { memoryPlan } from '../../core/memory-budget.js';
 import { startProgress } from '../../core/progress.js';
-import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, defineStage } from '../../core/stage.js';
+import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sampleIdSql } from '../flip/flip-stage.js';
 import { intentsStage } from '../intents/intents-stage.js';
 import { chatFormat, checkChatFormat } from './chat-format.js';
@@ -42,9 +43,11 @@ const BATCH_CONVERSATIONS = 2048;
 export const tokenizeStage = defineStage({
   name: 'tokenize',
   // 4: one row per conversation with per-sample lists instead of sample rows.
-  version: 4,
+  // 5: files written with STAGE_PARQUET (zstd level 1).
+  version: 5,
   needs: { intents: intentsStage },
   map: {
+    parquet: STAGE_PARQUET,
     order: { [DROPS_FILE]: 'conversation_id' },
     // A rate is one process's: a partitioned run's is in each partition's marker.
     mergeNotes: (parts: TokenizeNotes[]): TokenizeNotes => ({
@@ -77,7 +80,8 @@ export const tokenizeStage = defineStage({
     );
     // Counted before streaming: another query on the connection would end the stream.
     const conversations = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n ${from}`)).n);
-    const workers = resolveTokenizeWorkers(pipeline.config.engine.threads, conversations);
+    const e = pipeline.config.engine;
+    const workers = resolveTokenizeWorkers(e.threads, conversations, memoryPlan(e.memory_limit, e.threads, pipeline.file).maxWorkers);
     const convApp = await db.appender('tok_conv');
     const sampleApp = await db.appender('tok_samples');
     const result = await db.conn.stream(
@@ -154,17 +158,17 @@ export const tokenizeStage = defineStage({
                     list(s.history_messages_dropped ORDER BY s.turn_index) AS history_messages_dropped,
                     list(s.too_long ORDER BY s.turn_index) AS too_long
              ${joined} GROUP BY c.pos HAVING NOT bool_and(s.too_long) ORDER BY c.pos)
-       TO ${sqlString(join(dir, DATA_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run(
       `COPY (SELECT ${sampleIdSql('c.conversation_id', 's.turn_index')} AS sample_id, c.conversation_id, 'too_long' AS reason, s.num_tokens
              ${joined} WHERE s.too_long ORDER BY c.pos, s.turn_index)
-       TO ${sqlString(join(dir, SAMPLE_DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+       TO ${sqlString(join(dir, SAMPLE_DROPS_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run(
       `COPY (SELECT any_value(c.conversation_id) AS conversation_id, 'all_samples_too_long' AS reason ${joined}
              GROUP BY c.pos HAVING bool_and(s.too_long) ORDER BY conversation_id)
-       TO ${sqlString(join(dir, DROPS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+       TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
     );
     const t = await db.one<{ tokens: unknown; truncated: unknown; too_long: unknown }>(
       `SELECT coalesce(sum(num_tokens) FILTER (WHERE NOT too_long), 0) AS tokens,
