@@ -52,6 +52,12 @@ export interface CrashOptions {
   forcedFaults?: EndpointFault[];
   /** Foreign runs put a user's file into out_dir mid-export every time until one has (otherwise half the time). */
   forceMidExportDrop?: boolean;
+  /**
+   * Until this many kills have landed inside a stage, plain runs are killed just after a
+   * stage starts (the stage drawn from the seed) instead of at a drawn time: stages have
+   * become fast enough that times drawn over a whole run mostly fall in start-up and export.
+   */
+  minMidStage?: number;
 }
 
 export interface CrashReport {
@@ -104,7 +110,13 @@ const API_KEY = 'sk-crash-harness';
  * Node and DuckDB have loaded), SIGKILL it. null: let it finish. watch, when given, is
  * called every few milliseconds while the child runs (to act on what it has written).
  */
-function runOnce(pipelineFile: string, killMs: number | null, watch?: () => void): Promise<Outcome> {
+/** Kill a few milliseconds after the nth stage.start of the run (1-based), instead of at a time. */
+interface StageKill {
+  nth: number;
+  delayMs: number;
+}
+
+function runOnce(pipelineFile: string, killMs: number | null, watch?: () => void, inStage?: StageKill): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, OPENAI_API_KEY: API_KEY };
     delete env['OPENAI_BASE_URL'];
@@ -114,6 +126,7 @@ function runOnce(pipelineFile: string, killMs: number | null, watch?: () => void
     let firstAt = 0;
     let killed = false;
     let timer: NodeJS.Timeout | undefined;
+    let starts = 0;
     const poll = watch ? setInterval(watch, 3) : undefined;
     createInterface({ input: child.stderr }).on('line', (line) => {
       stderr += line + '\n';
@@ -126,7 +139,13 @@ function runOnce(pipelineFile: string, killMs: number | null, watch?: () => void
         }
       }
       try {
-        events.push({ ...JSON.parse(line), at: performance.now() - firstAt });
+        const e = { ...JSON.parse(line), at: performance.now() - firstAt };
+        events.push(e);
+        if (inStage && e.event === 'stage.start' && ++starts === inStage.nth) {
+          timer = setTimeout(() => {
+            killed = child.kill('SIGKILL');
+          }, inStage.delayMs);
+        }
       } catch {
         // Not a log event (a crash would print text): kept in stderr for the message.
       }
@@ -472,12 +491,15 @@ async function crashEpisodes(
     }
     const where = `seed ${o.seed}, attempt ${attempt} (${kind} episode, kill at ${killMs ?? 'never'} ms${mode.fault ? `, endpoint ${mode.fault} after ${mode.after} answers` : ''}${expectRefusal ? ', a user file in out_dir' : ''})`;
     const outBefore = existsSync(target()) ? { files: hashes(target(), [USER_FILE]), marker: readFileSync(join(target(), OUT_MARKER), { flag: 'r' }) } : null;
-    const r = await runOnce(files[variant], killMs, watch);
+    // Aimed at a stage's start while kills inside stages are short of minMidStage.
+    const inStage = kind === 'plain' && killMs !== null && report.midStage < (o.minMidStage ?? 0) ? { nth: 1 + Math.floor(random() * Math.max(1, stageNames.length - seen.size)), delayMs: Math.floor(random() * 5) } : undefined;
+    if (inStage) killMs = null;
+    const r = await runOnce(files[variant], killMs, watch, inStage);
     const fault = mode.fault;
     const turned = mode.turned;
     // The server is fixed whatever happened.
     mode.fault = null;
-    if (!r.killed && killMs !== null && r.code === 0) speed = (speed + r.workMs / expected(variant, seen.size)) / 2;
+    if (!r.killed && killMs !== null && r.code === 0 && !inStage) speed = (speed + r.workMs / expected(variant, seen.size)) / 2;
     for (const e of r.events) {
       if (e.event === 'stage.start' && seen.has(e.stage!)) throw new Error(`${where}: stage ${e.stage} started again although its marker existed`);
     }
