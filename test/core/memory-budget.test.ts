@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/core/errors.js';
 import { MAIN_THREAD_RESERVE, WORKER_THREAD_RESERVE, memoryPlan, parseBytes } from '../../src/core/memory-budget.js';
+import { Db } from '../../src/core/db.js';
 import { openPipelineDb } from '../../src/core/runner.js';
 import { resolveTokenizeWorkers } from '../../src/stages/tokenize/count-batches.js';
 import { samplePipelineYaml, tempDir, writePipeline } from '../helpers.js';
@@ -43,6 +44,18 @@ describe('engine.memory_limit: one budget for DuckDB and the JavaScript side', (
       () => memoryPlan('600MiB', undefined, 'p.yaml', 2),
       (e: unknown) => e instanceof ConfigError && e.issues[0]!.path === 'engine.memory_limit' && e.issues[0]!.file === 'p.yaml' && /600MiB is below/.test(e.message),
     );
+  });
+
+  it('says, when DuckDB runs out of its share, which share of which budget, and what to raise', async () => {
+    const db = await Db.open({ threads: 1, memoryLimit: '8MiB', budget: '4GiB' });
+    try {
+      await assert.rejects(
+        db.run("CREATE TABLE big AS SELECT range AS i, repeat('x', 200) AS s FROM range(200000) ORDER BY s || i"),
+        /DuckDB ran out of memory in its share \(8MiB\) of engine\.memory_limit 4GiB .*Raise engine\.memory_limit in the pipeline file/,
+      );
+    } finally {
+      db.close();
+    }
   });
 
   it('gives DuckDB its share as memory_limit', async () => {

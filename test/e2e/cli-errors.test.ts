@@ -22,13 +22,13 @@ describe('errors that used to mislead or crash', () => {
     assert.doesNotMatch(r.stderr, noTrace);
   });
 
-  it('a memory_limit too small for DuckDB names engine.memory_limit, not the Parquet file', () => {
+  it('a memory_limit too small for a run names engine.memory_limit, not the Parquet file', () => {
     const dir = tempDir();
     const file = join(dir, 'p.yaml');
     writeFileSync(file, samplePipelineYaml(dir, 'engine: { memory_limit: 10MB }\n'));
     const r = runCli(['run', file]);
-    assert.equal(r.status, 4, r.stderr);
-    assert.match(r.stderr, /error: DuckDB ran out of memory under engine\.memory_limit 10MB .*Raise engine\.memory_limit in the pipeline file/);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /engine\.memory_limit: 10MB is below the least a run needs \(1024 MiB/);
     assert.doesNotMatch(r.stderr, /wildchat-sample\.parquet|damaged/);
     assert.doesNotMatch(r.stderr, noTrace);
   });
