@@ -58,6 +58,33 @@ describe('word edit similarity', () => {
     );
   });
 
+  it('keeps that contract on long texts, where a word-count bound may decide before the band (pastes)', () => {
+    // 150-300 words: the band is past BAG_FIRST_CELLS, so the multiset bound runs first. The
+    // second text is the first edited, shuffled in blocks, or both, so either path decides.
+    const long = fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 150, maxLength: 300 });
+    const edit = fc.record({ swaps: fc.nat(4), subs: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 80 })), { maxLength: 40 }), cut: fc.nat(30) });
+    fc.assert(
+      fc.property(long, edit, fc.double({ min: 0.5, max: 0.95, noNaN: true }), (a, e, floor) => {
+        const b = a.slice(0, a.length - e.cut);
+        for (const [at, w] of e.subs) b[at % b.length] = w;
+        for (let i = 0; i < e.swaps; i++) {
+          const p = (i * 7919) % (b.length - 10);
+          const block = b.splice(p, 5);
+          b.splice((p * 31) % (b.length - 1), 0, ...block);
+        }
+        const m = Math.max(a.length, b.length);
+        const truth = 1 - levenshtein(a, b) / m;
+        const got = wordEditSimilarity(Uint32Array.from(a), Uint32Array.from(b), floor);
+        if (truth >= floor) assert.equal(got, truth);
+        else {
+          assert.ok(got < floor, `${got} < ${floor}`);
+          assert.ok(got >= truth, `${got} is an upper bound of ${truth}`);
+        }
+      }),
+      { numRuns: 300, seed: 12 },
+    );
+  });
+
   it('asks LSH for the word-set Jaccard that k substitutions in L words leave', () => {
     // 2 substitutions in 20 distinct words: similarity 0.9, Jaccard 18/22.
     assert.equal(candidateJaccard(0.9), 0.9 / 1.1);

@@ -38,6 +38,14 @@ export function wordEditSimilarityAt(a: Uint32Array, a0: number, la: number, b: 
   const diff = nx > ny ? nx - ny : ny - nx;
   if (nx === 0 || ny === 0) return 1 - diff / m;
   if (diff > k) return 1 - diff / m;
+  // A long pair's band costs nx x 2k cells; counting words first costs nx + ny. Every edit
+  // fixes at most one surplus word on each side, so the larger multiset surplus is a lower
+  // bound on the distance: past k, the pair cannot reach floor (code pastes that share most
+  // of their vocabulary but little of their order end here in one pass).
+  if (nx * k > BAG_FIRST_CELLS) {
+    const surplus = bagSurplus(a, x0, nx, b, y0, ny);
+    if (surplus > k) return 1 - surplus / m;
+  }
   if (prev.length < ny + 1) {
     prev = new Int32Array(2 * ny + 2);
     cur = new Int32Array(2 * ny + 2);
@@ -69,4 +77,52 @@ export function wordEditSimilarityAt(a: Uint32Array, a0: number, la: number, b: 
   }
   const d = prev[ny]!;
   return d > k ? 1 - big / m : 1 - d / m;
+}
+
+/** Above this many band cells, the word-count bound is tried first. */
+const BAG_FIRST_CELLS = 4096;
+
+let bagKeys = new Uint32Array(1024);
+let bagCounts = new Int32Array(1024);
+let bagStamp = new Uint32Array(1024);
+let stamp = 0;
+
+/**
+ * max(words of x not matched in y, words of y not matched in x), as multisets: a lower bound
+ * on the word edit distance. Open addressing over reused arrays, cleared by a stamp.
+ */
+function bagSurplus(a: Uint32Array, x0: number, nx: number, b: Uint32Array, y0: number, ny: number): number {
+  let size = bagKeys.length;
+  if (size < 2 * (nx + ny)) {
+    while (size < 2 * (nx + ny)) size *= 2;
+    bagKeys = new Uint32Array(size);
+    bagCounts = new Int32Array(size);
+    bagStamp = new Uint32Array(size);
+    stamp = 0;
+  }
+  if (++stamp === 0xffffffff) {
+    bagStamp.fill(0);
+    stamp = 1;
+  }
+  const mask = size - 1;
+  const slot = (w: number): number => {
+    let s = Math.imul(w, 0x9e3779b1) >>> 0 & mask;
+    while (bagStamp[s] === stamp && bagKeys[s] !== w) s = (s + 1) & mask;
+    if (bagStamp[s] !== stamp) {
+      bagStamp[s] = stamp;
+      bagKeys[s] = w;
+      bagCounts[s] = 0;
+    }
+    return s;
+  };
+  for (let i = 0; i < nx; i++) bagCounts[slot(a[x0 + i]!)]!++;
+  let onlyY = 0;
+  for (let j = 0; j < ny; j++) {
+    const s = slot(b[y0 + j]!);
+    if (bagCounts[s]! > 0) bagCounts[s]!--;
+    else onlyY++;
+  }
+  // Words of x left unmatched: nx - (ny - onlyY).
+  const onlyX = nx - (ny - onlyY);
+  return onlyX > onlyY ? onlyX : onlyY;
 }
