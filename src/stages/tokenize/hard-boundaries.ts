@@ -117,10 +117,4 @@ export class SoftBoundaries {
     }
     return false;
   }
-
-  get size(): number {
-    let n = 0;
-    for (const k of this.keys) if (k !== 0) n++;
-    return n;
-  }
 }
