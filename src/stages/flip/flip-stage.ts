@@ -16,17 +16,28 @@ export function sampleIdSql(conversationId: string, t: string): string {
 }
 
 /**
+ * Where a sample's split and token counts come from when they are not the conversation row's
+ * per-turn lists (the shards stage carries them per sample): SQL expressions.
+ */
+export interface PerSampleSql {
+  split: string;
+  numTokens: string;
+  numTargetTokens: string;
+  dropped: string;
+}
+
+/**
  * The columns of sample t of conversation row c: c has the conversation's columns (intent,
  * messages, ...) and history_messages_dropped, the list of oldest history messages each
  * sample leaves out (tokenize's max_seq_len policy), indexed by turn. $end_token is bound.
  */
-export function sampleFieldsSql(c: string, t: string): string {
+export function sampleFieldsSql(c: string, t: string, per?: PerSampleSql): string {
   const k = `(len(${c}.messages) // 2)`;
-  const dropped = `coalesce(${c}.history_messages_dropped[${t}], 0)`;
+  const dropped = per?.dropped ?? `coalesce(${c}.history_messages_dropped[${t}], 0)`;
   return `${sampleIdSql(`${c}.conversation_id`, t)} AS sample_id,
       ${c}.conversation_id,
       ${c}.source,
-      ${c}.split,
+      ${per?.split ?? `${c}.split`} AS split,
       ${c}.user_key,
       ${c}.country,
       ${c}.language,
@@ -36,8 +47,8 @@ export function sampleFieldsSql(c: string, t: string): string {
       ${c}.intent,
       list_prepend({'role': 'system', 'content': ${c}.intent}, ${c}.messages[1 + ${dropped} : 2 * (${t} - 1)]) AS messages,
       CASE WHEN ${t} <= ${k} THEN ${c}.messages[2 * ${t} - 1].content ELSE $end_token END AS target,
-      ${c}.num_tokens[${t}] AS num_tokens,
-      ${c}.num_target_tokens[${t}] AS num_target_tokens,
+      ${per?.numTokens ?? `${c}.num_tokens[${t}]`} AS num_tokens,
+      ${per?.numTargetTokens ?? `${c}.num_target_tokens[${t}]`} AS num_target_tokens,
       ${dropped}::INTEGER AS history_messages_dropped`;
 }
 

@@ -14,7 +14,8 @@ import { writeCardCharts } from '../../report/write-card-charts.js';
 import { huggingfaceMetadata } from './hf-features.js';
 import { planShardLayout } from './plan-shard-layout.js';
 import { arrowBytesSql, messageSizesSql, rowBytesSql } from './row-bytes-sql.js';
-import { sampleFieldsSql, sampleIdSql } from '../flip/flip-stage.js';
+import { sampleIdSql } from '../flip/flip-stage.js';
+import { expandSamples } from './expand-samples.js';
 import { writeShardFile } from './write-shard-file.js';
 import { buildManifest, type ShardFile, type SplitStats, type TokenStats, type TokenSummary } from './manifest.js';
 import { renderCard, splitOrder, type SampleSchema } from './render-card.js';
@@ -94,42 +95,46 @@ export const shardsStage = defineStage({
   version: 5,
   needs: { normalize: normalizeStage, intents: intentsStage, tokenize: tokenizeStage, split: splitStage },
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
-  async run({ db, pipeline, dir, input, needs, earlier, log }) {
+  async run({ db, pipeline, dir, input, needs, earlier, scratchDir, log }) {
     const o = pipeline.config.stages.shards;
     const schema = readSchema<SampleSchema>('sample.schema.json');
     await mkdir(join(dir, 'data'), { recursive: true });
     const columns = sampleColumns(o.chat_column);
-    // The conversations that reach the shards, with their split and per-sample token counts:
-    // the only copy of their text this stage holds. msg_sizes feed the byte estimates.
+    const endToken = pipeline.config.stages.flip.end_token;
+    // The conversations that reach the shards, without their text: where each sits in the
+    // intents output (ipos), its split, per-sample token counts and the byte sizes of its
+    // messages, which feed the byte estimates.
     await db.run(
       `CREATE OR REPLACE TEMP TABLE shard_conv AS
-       SELECT s.file_row_number AS cpos, i.conversation_id, i.source, s.split, i.user_key, i.country, i.language, i.intent, i.messages,
-              ${messageSizesSql('i.messages')} AS msg_sizes,
+       SELECT i.ipos, i.conversation_id, i.source, s.split, i.user_key, i.country, i.language, i.intent, i.msg_sizes, i.content_bytes,
               t.num_tokens, t.num_target_tokens, t.history_messages_dropped, t.too_long
-       FROM read_parquet(${sqlString(input!)}, file_row_number = true) s
+       FROM read_parquet(${sqlString(input!)}) s
        JOIN read_parquet(${sqlString(needs.tokenize.data)}) t USING (conversation_id)
-       JOIN read_parquet(${sqlString(needs.intents.data)}) i USING (conversation_id)`,
+       JOIN (SELECT file_row_number AS ipos, conversation_id, source, user_key, country, language, intent,
+                    ${messageSizesSql('messages')} AS msg_sizes, list_transform(messages, m -> strlen(m.content)) AS content_bytes
+             FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true)) i USING (conversation_id)`,
     );
     // One narrow row per sample (no text): its place in the shard order (rn), token counts and
-    // byte estimates. Sorted by split and shard order, so each file's rows are few of DuckDB's blocks.
+    // byte estimates. Sorted by split and shard order.
     await db.run(
       `CREATE OR REPLACE TEMP TABLE sample_plan AS
-       SELECT cpos, t, split, sample_id, conversation_id, user_key, num_tokens, num_target_tokens, history_messages_dropped,
-              ${rowBytesSql(o.chat_column, 'sizes')} AS bytes, ${arrowBytesSql(o.chat_column, 'sizes')} AS arrow_bytes,
+       SELECT ipos, t, split, sample_id, conversation_id, user_key, num_tokens, num_target_tokens, history_messages_dropped,
+              ${rowBytesSql(o.chat_column, 'sizes', 'target_bytes')} AS bytes, ${arrowBytesSql(o.chat_column, 'sizes', 'target_bytes')} AS arrow_bytes,
               row_number() OVER (PARTITION BY split ORDER BY md5($seed || ':' || sample_id), sample_id) - 1 AS rn
        FROM (
-         SELECT c.cpos, r.t, c.split, ${sampleIdSql('c.conversation_id', 'r.t')} AS sample_id, c.conversation_id, c.source, c.user_key,
+         SELECT c.ipos, r.t, c.split, ${sampleIdSql('c.conversation_id', 'r.t')} AS sample_id, c.conversation_id, c.source, c.user_key,
                 c.country, c.language, c.intent,
-                CASE WHEN r.t = 1 THEN 'initiation' WHEN r.t <= len(c.messages) // 2 THEN 'interaction' ELSE 'termination' END AS kind,
-                CASE WHEN r.t <= len(c.messages) // 2 THEN c.messages[2 * r.t - 1].content ELSE $end_token END AS target,
+                CASE WHEN r.t = 1 THEN 'initiation' WHEN r.t <= len(c.msg_sizes) // 2 THEN 'interaction' ELSE 'termination' END AS kind,
+                CASE WHEN r.t <= len(c.msg_sizes) // 2 THEN c.content_bytes[2 * r.t - 1] ELSE strlen($end_token) END AS target_bytes,
                 c.num_tokens[r.t] AS num_tokens, c.num_target_tokens[r.t] AS num_target_tokens,
                 c.history_messages_dropped[r.t] AS history_messages_dropped,
                 list_prepend(strlen('system') + strlen(c.intent), c.msg_sizes[1 + c.history_messages_dropped[r.t] : 2 * (r.t - 1)]) AS sizes
-         FROM shard_conv c, range(1, len(c.messages) // 2 + 2) r(t)
+         FROM shard_conv c, range(1, len(c.msg_sizes) // 2 + 2) r(t)
          WHERE NOT c.too_long[r.t])
        ORDER BY split, rn`,
-      { seed: String(pipeline.config.seed), end_token: pipeline.config.stages.flip.end_token },
+      { seed: String(pipeline.config.seed), end_token: endToken },
     );
+    await db.run('DROP TABLE shard_conv');
     const stats = await db.all<{ split: string; samples: unknown; conversations: unknown; users: unknown; arrow_bytes: unknown }>(
       `SELECT split, count(*) AS samples, count(DISTINCT conversation_id) AS conversations,
               count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users, sum(arrow_bytes) AS arrow_bytes
@@ -143,26 +148,30 @@ export const shardsStage = defineStage({
     });
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     const hfMetadata = huggingfaceMetadata({ ...written, properties: Object.fromEntries(columns.map((c) => [c, schema.properties[c]!])) });
+    const order = splitOrder(stats.map((s) => s.split));
+    const expanded = await expandSamples(db, {
+      plan: 'sample_plan',
+      intents: needs.intents.data,
+      dir: join(scratchDir, 'expanded'),
+      files: order.flatMap((split) => layout.get(split)!.map((f) => ({ split, lo: f.groups[0]!.lo }))),
+      totalBytes: [...layout.values()].flat().reduce((a, f) => a + f.bytes, 0),
+      samples: stats.reduce((a, s) => a + toNumber(s.samples), 0),
+      endToken,
+    });
     const files: ShardFile[] = [];
     const splits: Record<string, SplitStats> = {};
     const progress = startProgress(log, 'shards', stats.reduce((a, s) => a + toNumber(s.samples), 0), 'samples');
-    for (const split of splitOrder(stats.map((s) => s.split))) {
+    let part = 0;
+    for (const split of order) {
       const st = stats.find((s) => s.split === split)!;
       const planned = layout.get(split)!;
       let bytes = 0;
       for (const [i, file] of planned.entries()) {
         const rel = shardName(split, i, planned.length);
-        // The file's samples, expanded from their conversations: one output file's rows at a time.
-        const lo = file.groups[0]!.lo;
-        const hi = file.groups[file.groups.length - 1]!.hi;
+        // The file's samples, in shard order: the part of the expansion that holds them.
         await db.run(
           `CREATE OR REPLACE TEMP TABLE shard_file_rows AS
-           SELECT *${o.chat_column ? `, ${CHAT_COLUMN_SQL}` : ''} FROM (
-             SELECT p.rn, ${sampleFieldsSql('c', 'p.t')}
-             FROM sample_plan p JOIN shard_conv c ON c.cpos = p.cpos
-             WHERE p.split = $split AND p.rn >= ${lo} AND p.rn < ${hi})
-           ORDER BY rn`,
-          { split, end_token: pipeline.config.stages.flip.end_token },
+           SELECT *${o.chat_column ? `, ${CHAT_COLUMN_SQL}` : ''} FROM read_parquet(${sqlString(expanded.part(part))}) ORDER BY rn`,
         );
         await writeShardFile(db, join(dir, rel), file, {
           table: 'shard_file_rows',
@@ -173,6 +182,8 @@ export const shardsStage = defineStage({
           hfMetadata,
         });
         await db.run('DROP TABLE shard_file_rows');
+        await expanded.remove(part);
+        part++;
         const h = await sha256File(join(dir, rel));
         files.push({ path: rel, split, rows: file.rows, bytes: h.bytes, sha256: h.sha256 });
         bytes += h.bytes;
@@ -190,7 +201,6 @@ export const shardsStage = defineStage({
     progress.stop();
     const tokens = await tokenSummary(db, 'sample_plan', needs.tokenize);
     await db.run('DROP TABLE sample_plan');
-    await db.run('DROP TABLE shard_conv');
     const manifest = buildManifest({
       pipeline,
       version: VERSION,
