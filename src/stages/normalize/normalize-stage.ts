@@ -93,19 +93,31 @@ export const normalizeStage = defineStage({
       selects.push(`SELECT *, ${i} AS src_index FROM (${repairSelect(res.sql, repairOptions(source))})`);
       Object.assign(params, res.params);
     }
+    const union = selects.join('\nUNION ALL\n');
     try {
+      // A repeated id keeps its first row: found on the ids alone (DuckDB reads only the
+      // columns they need), so the text is partitioned by no window; it is sorted once, into
+      // source, file and row order (the scan alone does not keep it on several threads).
       await db.run(
-        `CREATE OR REPLACE TEMP TABLE normalized AS
-         SELECT * EXCLUDE (drop_reason, dup_rank),
-           CASE WHEN drop_reason IS NOT NULL THEN drop_reason
-                WHEN dup_rank > 1 THEN 'duplicate_id' END AS drop_reason
-         FROM (
-           SELECT *, row_number() OVER (PARTITION BY conversation_id ORDER BY src_index, source_file, ord) AS dup_rank
-           FROM (${selects.join('\nUNION ALL\n')})
-         )
-         ORDER BY src_index, source_file, ord`,
+        `CREATE OR REPLACE TEMP TABLE normalize_repeats AS
+         SELECT src_index, source_file, ord FROM (
+           SELECT src_index, source_file, ord,
+                  row_number() OVER (PARTITION BY conversation_id ORDER BY src_index, source_file, ord) AS dup_rank
+           FROM (SELECT conversation_id, src_index, source_file, ord FROM (${union})))
+         WHERE dup_rank > 1`,
         params,
       );
+      await db.run(
+        `CREATE OR REPLACE TEMP TABLE normalized AS
+         SELECT u.* EXCLUDE (drop_reason),
+           CASE WHEN u.drop_reason IS NOT NULL THEN u.drop_reason
+                WHEN r.ord IS NOT NULL THEN 'duplicate_id' END AS drop_reason
+         FROM (${union}) u
+         LEFT JOIN normalize_repeats r ON r.src_index = u.src_index AND r.source_file = u.source_file AND r.ord = u.ord
+         ORDER BY u.src_index, u.source_file, u.ord`,
+        params,
+      );
+      await db.run('DROP TABLE normalize_repeats');
     } catch (e) {
       if (e instanceof UserlmError) throw e;
       // DuckDB names the file it failed on, not the source; find the source that lists it.
