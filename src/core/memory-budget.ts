@@ -19,9 +19,9 @@ export const WORKER_THREAD_RESERVE = 320 * MIB;
 /** Below this DuckDB cannot do its work at all. */
 const DUCKDB_FLOOR = 256 * MIB;
 
-const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+const UNITS: Record<string, number> = { B: 1, BYTES: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
 
-/** Bytes of a size such as "4GiB" or "512 MB" (the schema's pattern). */
+/** Bytes of a size such as "4GiB" or "512 MB" (the schema's pattern), or as DuckDB prints one ("3.7 GiB", "0 bytes"). */
 export function parseBytes(size: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)$/.exec(size.trim());
   const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
+import { parseBytes } from '../../core/memory-budget.js';
 import { sampleFieldsSql } from '../flip/flip-stage.js';
 
 /** One output file of the shard layout: its split and the first shard-order row (rn) it holds. */
@@ -34,11 +35,7 @@ export interface Expansion {
 /** DuckDB's memory_limit in bytes, as current_setting reports it ('3.7 GiB', '500.0 MiB', ...). */
 export async function duckdbMemoryLimitBytes(db: Db): Promise<number> {
   const { v } = await db.one<{ v: string }>(`SELECT current_setting('memory_limit') AS v`);
-  const m = /^([\d.]+)\s*([KMGT]i?B|bytes)$/i.exec(v.trim());
-  if (!m) throw new Error(`cannot read DuckDB's memory_limit ${JSON.stringify(v)}`);
-  const unit = m[2]!.toUpperCase();
-  const pow = unit === 'BYTES' ? 0 : 'KMGT'.indexOf(unit[0]!) + 1;
-  return Number(m[1]) * (unit.includes('I') || unit === 'BYTES' ? 1024 : 1000) ** pow;
+  return parseBytes(v);
 }
 
 /**

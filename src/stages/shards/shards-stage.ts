@@ -149,18 +149,19 @@ export const shardsStage = defineStage({
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     const hfMetadata = huggingfaceMetadata({ ...written, properties: Object.fromEntries(columns.map((c) => [c, schema.properties[c]!])) });
     const order = splitOrder(stats.map((s) => s.split));
+    const samples = stats.reduce((a, s) => a + toNumber(s.samples), 0);
     const expanded = await expandSamples(db, {
       plan: 'sample_plan',
       intents: needs.intents.data,
       dir: join(scratchDir, 'expanded'),
       files: order.flatMap((split) => layout.get(split)!.map((f) => ({ split, lo: f.groups[0]!.lo }))),
       totalBytes: [...layout.values()].flat().reduce((a, f) => a + f.bytes, 0),
-      samples: stats.reduce((a, s) => a + toNumber(s.samples), 0),
+      samples,
       endToken,
     });
     const files: ShardFile[] = [];
     const splits: Record<string, SplitStats> = {};
-    const progress = startProgress(log, 'shards', stats.reduce((a, s) => a + toNumber(s.samples), 0), 'samples');
+    const progress = startProgress(log, 'shards', samples, 'samples');
     let part = 0;
     for (const split of order) {
       const st = stats.find((s) => s.split === split)!;
