@@ -13,7 +13,7 @@ import { readSchema, VERSION } from '../../core/version.js';
 import { writeCardCharts } from '../../report/write-card-charts.js';
 import { huggingfaceMetadata } from './hf-features.js';
 import { planShardLayout } from './plan-shard-layout.js';
-import { arrowBytesSql, messageSizesSql, rowBytesSql } from './row-bytes-sql.js';
+import { arrowBytesSql, rowBytesSql } from './row-bytes-sql.js';
 import { sampleIdSql } from '../flip/flip-stage.js';
 import { expandSamples } from './expand-samples.js';
 import { writeShardFile } from './write-shard-file.js';
@@ -92,7 +92,8 @@ export function shardName(split: string, i: number, n: number): string {
 export const shardsStage = defineStage({
   name: 'shards',
   // 5: samples expanded here from conversation rows (same output bytes as version 4).
-  version: 5,
+  // 6: message byte sizes from the tokenize stage, not read from the text (same bytes).
+  version: 6,
   needs: { normalize: normalizeStage, intents: intentsStage, tokenize: tokenizeStage, split: splitStage },
   options: (p) => ({ ...p.config.stages.shards, seed: p.config.seed, name: p.config.name, config_hash: p.configHash, generator: VERSION }),
   async run({ db, pipeline, dir, input, needs, earlier, scratchDir, log }) {
@@ -103,15 +104,14 @@ export const shardsStage = defineStage({
     const endToken = pipeline.config.stages.flip.end_token;
     // The conversations that reach the shards, without their text: where each sits in the
     // intents output (ipos), its split, per-sample token counts and the byte sizes of its
-    // messages, which feed the byte estimates.
+    // messages (from the tokenize stage, which read the text), which feed the byte estimates.
     await db.run(
       `CREATE OR REPLACE TEMP TABLE shard_conv AS
-       SELECT i.ipos, i.conversation_id, i.source, s.split, i.user_key, i.country, i.language, i.intent, i.msg_sizes, i.content_bytes,
+       SELECT i.ipos, i.conversation_id, i.source, s.split, i.user_key, i.country, i.language, i.intent, t.msg_sizes, t.content_bytes,
               t.num_tokens, t.num_target_tokens, t.history_messages_dropped, t.too_long
        FROM read_parquet(${sqlString(input!)}) s
        JOIN read_parquet(${sqlString(needs.tokenize.data)}) t USING (conversation_id)
-       JOIN (SELECT file_row_number AS ipos, conversation_id, source, user_key, country, language, intent,
-                    ${messageSizesSql('messages')} AS msg_sizes, list_transform(messages, m -> strlen(m.content)) AS content_bytes
+       JOIN (SELECT file_row_number AS ipos, conversation_id, source, user_key, country, language, intent
              FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true)) i USING (conversation_id)`,
     );
     // One narrow row per sample (no text): its place in the shard order (rn), token counts and

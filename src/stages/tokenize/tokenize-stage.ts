@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { INTEGER, LIST } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
@@ -6,6 +7,7 @@ import { memoryPlan } from '../../core/memory-budget.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sampleIdSql } from '../flip/flip-stage.js';
+import { messageSizesSql } from '../shards/row-bytes-sql.js';
 import { intentsStage } from '../intents/intents-stage.js';
 import { chatFormat, checkChatFormat } from './chat-format.js';
 import type { ConversationBatch } from './count-batch.js';
@@ -15,8 +17,9 @@ import { loadTokenizer } from './load-tokenizer.js';
 /**
  * Exact token counts of every sample as the trainer will see it, and the max_seq_len policy,
  * kept per conversation: data.parquet holds one row per conversation with lists indexed by
- * turn (num_tokens, num_target_tokens, history_messages_dropped, too_long) and num_samples,
- * the samples it keeps. Each conversation's text is read once and each message tokenized once
+ * turn (num_tokens, num_target_tokens, history_messages_dropped, too_long), num_samples,
+ * the samples it keeps, and the byte sizes of its messages (msg_sizes: role + content as
+ * messageSizesSql counts them; content_bytes), which the shards stage plans files by. Each conversation's text is read once and each message tokenized once
  * (a sample's count is a sum of its messages' counts), in worker threads, so the work is
  * linear in the conversations' text; the shards stage expands the samples from these lists.
  */
@@ -36,6 +39,8 @@ export interface TokenizeNotes {
   workers: number;
 }
 
+const INTEGER_LIST = LIST(INTEGER);
+
 /** A batch sent to a worker closes at this many characters of text, or of conversations. */
 const BATCH_CHARS = 1 << 20;
 const BATCH_CONVERSATIONS = 2048;
@@ -44,7 +49,9 @@ export const tokenizeStage = defineStage({
   name: 'tokenize',
   // 4: one row per conversation with per-sample lists instead of sample rows.
   // 5: files written with STAGE_PARQUET (zstd level 1).
-  version: 5,
+  // 6: data.parquet carries each conversation's message byte sizes (msg_sizes, content_bytes)
+  // for the shards stage, which then need not read the text to plan.
+  version: 6,
   needs: { intents: intentsStage },
   map: {
     parquet: STAGE_PARQUET,
@@ -73,7 +80,7 @@ export const tokenizeStage = defineStage({
     const from = `FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true) i
                   WHERE i.conversation_id IN (SELECT conversation_id FROM read_parquet(${sqlString(input!)}))`;
     // Not TEMP: the appenders write through a second connection, which cannot see temp tables.
-    await db.run('CREATE OR REPLACE TABLE tok_conv (pos BIGINT, conversation_id VARCHAR)');
+    await db.run('CREATE OR REPLACE TABLE tok_conv (pos BIGINT, conversation_id VARCHAR, msg_sizes INTEGER[], content_bytes INTEGER[])');
     await db.run(
       `CREATE OR REPLACE TABLE tok_samples (pos BIGINT, turn_index INTEGER, num_tokens INTEGER, num_target_tokens INTEGER,
          history_messages_dropped INTEGER, too_long BOOLEAN)`,
@@ -86,26 +93,30 @@ export const tokenizeStage = defineStage({
     const sampleApp = await db.appender('tok_samples');
     const result = await db.conn.stream(
       `SELECT i.file_row_number AS pos, i.conversation_id, i.intent,
-              list_transform(i.messages, m -> m.role) AS roles, list_transform(i.messages, m -> m.content) AS contents
+              list_transform(i.messages, m -> m.role) AS roles, list_transform(i.messages, m -> m.content) AS contents,
+              CAST(${messageSizesSql('i.messages')} AS INTEGER[]) AS msg_sizes, CAST(list_transform(i.messages, m -> strlen(m.content)) AS INTEGER[]) AS content_bytes
        ${from}`,
     );
     const progress = startProgress(log, 'tokenize', conversations, 'conversations');
     const started = performance.now();
     let chars = 0;
     // Positions and ids stay on this thread; only the texts go to the workers.
-    const pending: { pos: bigint[]; ids: string[] }[] = [];
+    const pending: { pos: bigint[]; ids: string[]; sizes: number[][]; bytes: number[][] }[] = [];
     async function* batches(): AsyncGenerator<ConversationBatch> {
-      let b = { intents: [] as string[], roles: [] as string[], contents: [] as string[], offsets: [0], size: 0, pos: [] as bigint[], ids: [] as string[] };
+      const empty = () => ({ intents: [] as string[], roles: [] as string[], contents: [] as string[], offsets: [0], size: 0, pos: [] as bigint[], ids: [] as string[], sizes: [] as number[][], bytes: [] as number[][] });
+      let b = empty();
       const close = () => {
-        pending.push({ pos: b.pos, ids: b.ids });
+        pending.push({ pos: b.pos, ids: b.ids, sizes: b.sizes, bytes: b.bytes });
         const out = { intents: b.intents, roles: b.roles, contents: b.contents, offsets: Int32Array.from(b.offsets) };
-        b = { intents: [], roles: [], contents: [], offsets: [0], size: 0, pos: [], ids: [] };
+        b = empty();
         return out;
       };
       for await (const rows of result.yieldRowsJs()) {
         for (const r of rows) {
           b.pos.push(BigInt(r[0] as number | bigint));
           b.ids.push(String(r[1]));
+          b.sizes.push(r[5] as number[]);
+          b.bytes.push(r[6] as number[]);
           const intent = String(r[2] ?? '');
           b.intents.push(intent);
           b.size += intent.length;
@@ -124,11 +135,13 @@ export const tokenizeStage = defineStage({
     }
     try {
       await countBatches(batches(), { tokenizerJson: o.tokenizer_json, endToken, format: o.format, maxSeqLen: o.max_seq_len, overflow: o.overflow }, workers, (c) => {
-        const { pos, ids } = pending.shift()!;
+        const { pos, ids, sizes, bytes } = pending.shift()!;
         for (let i = 0; i < ids.length; i++) {
           const p = pos[i]!;
           convApp.appendBigInt(p);
           convApp.appendVarchar(ids[i]!);
+          convApp.appendList(sizes[i]!, INTEGER_LIST);
+          convApp.appendList(bytes[i]!, INTEGER_LIST);
           convApp.endRow();
           for (let at = c.sampleOffsets[i]!, t = 1; at < c.sampleOffsets[i + 1]!; at++, t++) {
             sampleApp.appendBigInt(p);
@@ -156,7 +169,8 @@ export const tokenizeStage = defineStage({
                     list(s.num_tokens ORDER BY s.turn_index) AS num_tokens,
                     list(s.num_target_tokens ORDER BY s.turn_index) AS num_target_tokens,
                     list(s.history_messages_dropped ORDER BY s.turn_index) AS history_messages_dropped,
-                    list(s.too_long ORDER BY s.turn_index) AS too_long
+                    list(s.too_long ORDER BY s.turn_index) AS too_long,
+                    any_value(c.msg_sizes) AS msg_sizes, any_value(c.content_bytes) AS content_bytes
              ${joined} GROUP BY c.pos HAVING NOT bool_and(s.too_long) ORDER BY c.pos)
        TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
