@@ -85,6 +85,38 @@ describe('word edit similarity', () => {
     );
   });
 
+  it('keeps that contract when two long texts share their words but not their order (the 2-gram bound)', () => {
+    // The same multiset of words, reordered in runs, plus a few substitutions: the word-count
+    // bound cannot tell them apart, the word 2-gram bound can (and must never claim more
+    // edits than Levenshtein finds: substitutions change 2 two-grams each, which the test's
+    // low-edit cases exercise).
+    const long = fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 120, maxLength: 260 });
+    const change = fc.record({ runs: fc.integer({ min: 0, max: 12 }), subs: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 50 })), { maxLength: 12 }) });
+    fc.assert(
+      fc.property(long, change, fc.double({ min: 0.5, max: 0.95, noNaN: true }), (a, c, floor) => {
+        const b = a.slice();
+        // Reverse `runs` runs of 9 words: same words, other order.
+        for (let r = 0; r < c.runs; r++) {
+          const at = (r * 37) % (b.length - 9);
+          b.splice(at, 9, ...b.slice(at, at + 9).reverse());
+        }
+        for (const [at, w] of c.subs) b[at % b.length] = w;
+        const truth = 1 - levenshtein(a, b) / Math.max(a.length, b.length);
+        const got = wordEditSimilarity(Uint32Array.from(a), Uint32Array.from(b), floor);
+        if (truth >= floor) assert.equal(got, truth);
+        else {
+          assert.ok(got < floor, `${got} < ${floor}`);
+          assert.ok(got >= truth, `${got} is an upper bound of ${truth}`);
+        }
+      }),
+      { numRuns: 400, seed: 7 },
+    );
+    // A shuffled long text: rejected, and with a value below the floor.
+    const text = Array.from({ length: 3000 }, (_, i) => (i * 7919) % 500);
+    const shuffled = text.map((_, i) => text[(i * 1201) % text.length]!);
+    assert.ok(wordEditSimilarity(Uint32Array.from(text), Uint32Array.from(shuffled), 0.8) < 0.8);
+  });
+
   it('asks LSH for the word-set Jaccard that k substitutions in L words leave', () => {
     // 2 substitutions in 20 distinct words: similarity 0.9, Jaccard 18/22.
     assert.equal(candidateJaccard(0.9), 0.9 / 1.1);
