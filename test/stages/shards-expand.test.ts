@@ -36,6 +36,15 @@ describe('shards: samples expanded once, into many files', () => {
          WHERE NOT c.too_long[r.t]`,
         { end_token: END },
       );
+      // The message byte sizes the shards plan by come from the tokenize stage: equal to
+      // what SQL measures on the text itself, message by message.
+      const sizesWrong = await db.count(
+        `SELECT 1 FROM read_parquet(${sqlString(join(run, 'tokenize', 'data.parquet'))}) t
+         JOIN read_parquet(${sqlString(join(run, 'intents', 'data.parquet'))}) i USING (conversation_id)
+         WHERE t.msg_sizes IS DISTINCT FROM list_transform(i.messages, m -> (strlen(m.role) + strlen(m.content))::INTEGER)
+            OR t.content_bytes IS DISTINCT FROM list_transform(i.messages, m -> strlen(m.content)::INTEGER)`,
+      );
+      assert.equal(sizesWrong, 0, 'tokenize carries every message size');
       const cols = SAMPLE_COLUMNS.join(', ');
       await db.run(
         `CREATE TEMP TABLE got AS SELECT ${cols}, filename, file_row_number FROM read_parquet(${sqlString(join(data, '*.parquet'))}, filename = true, file_row_number = true)`,

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { INTEGER, LIST } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
@@ -38,8 +37,6 @@ export interface TokenizeNotes {
   /** Worker threads that tokenized (0: the main thread; engine.threads sets it). The output does not depend on it. */
   workers: number;
 }
-
-const INTEGER_LIST = LIST(INTEGER);
 
 /** A batch sent to a worker closes at this many characters of text, or of conversations. */
 const BATCH_CHARS = 1 << 20;
@@ -80,7 +77,9 @@ export const tokenizeStage = defineStage({
     const from = `FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true) i
                   WHERE i.conversation_id IN (SELECT conversation_id FROM read_parquet(${sqlString(input!)}))`;
     // Not TEMP: the appenders write through a second connection, which cannot see temp tables.
-    await db.run('CREATE OR REPLACE TABLE tok_conv (pos BIGINT, conversation_id VARCHAR, msg_sizes INTEGER[], content_bytes INTEGER[])');
+    await db.run('CREATE OR REPLACE TABLE tok_conv (pos BIGINT, conversation_id VARCHAR)');
+    // One row per message (appending two small lists per conversation cost 15x more).
+    await db.run('CREATE OR REPLACE TABLE tok_msg (pos BIGINT, idx INTEGER, msg_size INTEGER, content_bytes INTEGER)');
     await db.run(
       `CREATE OR REPLACE TABLE tok_samples (pos BIGINT, turn_index INTEGER, num_tokens INTEGER, num_target_tokens INTEGER,
          history_messages_dropped INTEGER, too_long BOOLEAN)`,
@@ -91,6 +90,7 @@ export const tokenizeStage = defineStage({
     const workers = resolveTokenizeWorkers(e.threads, conversations, memoryPlan(e.memory_limit, e.threads, pipeline.file).maxWorkers);
     const convApp = await db.appender('tok_conv');
     const sampleApp = await db.appender('tok_samples');
+    const msgApp = await db.appender('tok_msg');
     const result = await db.conn.stream(
       `SELECT i.file_row_number AS pos, i.conversation_id, i.intent,
               list_transform(i.messages, m -> m.role) AS roles, list_transform(i.messages, m -> m.content) AS contents,
@@ -140,9 +140,16 @@ export const tokenizeStage = defineStage({
           const p = pos[i]!;
           convApp.appendBigInt(p);
           convApp.appendVarchar(ids[i]!);
-          convApp.appendList(sizes[i]!, INTEGER_LIST);
-          convApp.appendList(bytes[i]!, INTEGER_LIST);
           convApp.endRow();
+          const ms = sizes[i]!;
+          const cb = bytes[i]!;
+          for (let k = 0; k < ms.length; k++) {
+            msgApp.appendBigInt(p);
+            msgApp.appendInteger(k);
+            msgApp.appendInteger(ms[k]!);
+            msgApp.appendInteger(cb[k]!);
+            msgApp.endRow();
+          }
           for (let at = c.sampleOffsets[i]!, t = 1; at < c.sampleOffsets[i + 1]!; at++, t++) {
             sampleApp.appendBigInt(p);
             sampleApp.appendInteger(t);
@@ -160,9 +167,11 @@ export const tokenizeStage = defineStage({
       progress.stop();
       convApp.closeSync();
       sampleApp.closeSync();
+      msgApp.closeSync();
     }
     const seconds = (performance.now() - started) / 1000;
     const joined = 'FROM tok_conv c JOIN tok_samples s USING (pos)';
+    const messageSizes = `(SELECT pos, list(msg_size ORDER BY idx) AS msg_sizes, list(content_bytes ORDER BY idx) AS content_bytes FROM tok_msg GROUP BY pos)`;
     await db.run(
       `COPY (SELECT any_value(c.conversation_id) AS conversation_id,
                     (count(*) FILTER (WHERE NOT s.too_long))::INTEGER AS ${NUM_SAMPLES_COLUMN},
@@ -170,8 +179,8 @@ export const tokenizeStage = defineStage({
                     list(s.num_target_tokens ORDER BY s.turn_index) AS num_target_tokens,
                     list(s.history_messages_dropped ORDER BY s.turn_index) AS history_messages_dropped,
                     list(s.too_long ORDER BY s.turn_index) AS too_long,
-                    any_value(c.msg_sizes) AS msg_sizes, any_value(c.content_bytes) AS content_bytes
-             ${joined} GROUP BY c.pos HAVING NOT bool_and(s.too_long) ORDER BY c.pos)
+                    coalesce(any_value(m.msg_sizes), []::INTEGER[]) AS msg_sizes, coalesce(any_value(m.content_bytes), []::INTEGER[]) AS content_bytes
+             ${joined} LEFT JOIN ${messageSizes} m USING (pos) GROUP BY c.pos HAVING NOT bool_and(s.too_long) ORDER BY c.pos)
        TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run(
@@ -192,6 +201,7 @@ export const tokenizeStage = defineStage({
     );
     await db.run('DROP TABLE tok_samples');
     await db.run('DROP TABLE tok_conv');
+    await db.run('DROP TABLE tok_msg');
     const notes: TokenizeNotes = {
       tokenizer: name,
       tokenizer_sha256: sha256,
