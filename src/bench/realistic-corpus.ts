@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Db, sqlString, toNumber } from '../core/db.js';
-import { uniform } from '../core/seeded-random.js';
+import { uniform, uniformLong } from '../core/seeded-random.js';
 
 // A seeded corpus in WildChat-1M's Parquet schema whose text is as hard as real logs: the
 // statistics of the corpus measured in issue 14 (turns, lengths, pastes and code, 19
@@ -14,7 +14,8 @@ import { uniform } from '../core/seeded-random.js';
 // something; figures on the old synthetic corpus (0.3 GB of text per million) did not.
 
 /** Bumped whenever the generated text changes, so a cached corpus is rebuilt. */
-export const REALISTIC_CORPUS_VERSION = 1;
+// 2: drawn from xoshiro128** (mulberry32 wrapped around after ~1.7M conversations).
+export const REALISTIC_CORPUS_VERSION = 2;
 /** WildChat-1M holds ~60k conversations per shard (837,989 in 14). */
 const ROWS_PER_SHARD = 60_000;
 const COMPLETE_FILE = 'GENERATED';
@@ -226,7 +227,7 @@ interface Message {
  * own draws is bounded (the last 2,048 first turns, for re-asks).
  */
 export function* realisticRows(n: number, opts: RealisticOptions = {}): Generator<string> {
-  const rnd = uniform(opts.seed ?? 14);
+  const rnd = uniformLong(opts.seed ?? 14);
   const han = hanPool(HAN_SEED);
   const vocabs = LANGS.map((l) => vocabulary(l, rnd, han));
   // Zipf exponent 1.05 over each 30k vocabulary.
@@ -533,6 +534,8 @@ export interface CorpusStats {
   countries: number;
   toxicShare: number;
   redactedShare: number;
+  /** Conversations whose user turns (lower-cased) no other conversation has: a generator whose random stream wraps around repeats its rows and shows here. */
+  distinctUserSides: number;
 }
 
 /** A WildChat-shaped corpus's statistics, computed by DuckDB (the same SQL for the generated and the real rows). */
@@ -563,7 +566,8 @@ export async function corpusStats(db: Db, files: string | string[]): Promise<Cor
   const c = await db.one<Record<string, unknown>>(
     `SELECT count(*) AS n, avg(u) AS turns, avg((u = 1)::INT) AS single, max(u) AS max_turns, count(DISTINCT language) AS langs,
             count(DISTINCT hashed_ip || '|' || coalesce(country, '')) AS users, count(DISTINCT country) AS countries,
-            avg(toxic::INT) AS toxic, avg(redacted::INT) AS redacted
+            avg(toxic::INT) AS toxic, avg(redacted::INT) AS redacted,
+            count(DISTINCT md5(lower(array_to_string(list_transform(list_filter(conversation, x -> x.role = 'user'), x -> x.content), chr(31))))) / count(*) AS distinct_sides
      FROM (SELECT *, len(list_filter(conversation, x -> x.role = 'user')) AS u FROM ${from})`,
   );
   const top = await db.one<{ n: unknown }>(`SELECT max(k) AS n FROM (SELECT count(*) AS k FROM ${from} GROUP BY hashed_ip, country)`);
@@ -575,6 +579,7 @@ export async function corpusStats(db: Db, files: string | string[]): Promise<Cor
     pasteCodeShare: num(m['paste_code']), assistantMedian: num(m['asst_median']), assistantP99: num(m['asst_p99']), languages: num(c['langs']),
     languageShares: Object.fromEntries(langs.map((l) => [l.language, Number(l.share)])), unspacedSpaces: num(m['spaced']), englishSpaces: num(m['en_spaced']),
     users: num(c['users']), maxPerUser: num(top.n), countries: num(c['countries']), toxicShare: num(c['toxic']), redactedShare: num(c['redacted']),
+    distinctUserSides: num(c['distinct_sides']),
   };
 }
 
@@ -613,6 +618,7 @@ export function formatStats(gen: CorpusStats, real: CorpusStats, n: number): str
     ['most conversations of one user', int(gen.maxPerUser), int(real.maxPerUser), `~${int(t.maxPerUserPerMillion)} at 1M`],
     ['countries', int(gen.countries), int(real.countries), String(t.countries)],
     ['toxic / redacted', `${pct(gen.toxicShare)} / ${pct(gen.redactedShare)}`, `${pct(real.toxicShare)} / ${pct(real.redactedShare)}`, ''],
+    ['distinct user sides', pct(gen.distinctUserSides), pct(real.distinctUserSides), ''],
   ];
   const w = [30, 24, 22, 16];
   const line = (r: string[]) => r.map((x, k) => x.padEnd(w[k]!)).join(' ').trimEnd();

@@ -73,6 +73,8 @@ describe('the realistic bench corpus', () => {
     assert.ok(s.maxPerUser < 0.05 * N, `one user has ${s.maxPerUser} conversations`);
     assert.equal(s.countries, t.countries);
     near('toxic share', s.toxicShare, 0.03, 0.01);
+    // Re-asks and greetings repeat, the rest does not (a wrapped random stream would repeat rows).
+    assert.ok(s.distinctUserSides > 0.9 && s.distinctUserSides < 1, `distinct user sides ${s.distinctUserSides}`);
     assert.ok(s.textGB * 1e9 > 3e3 * N, `${s.textGB} GB of message text`);
   });
 });
