@@ -6,7 +6,6 @@ import { memoryPlan } from '../../core/memory-budget.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sampleIdSql } from '../flip/flip-stage.js';
-import { messageSizesSql } from '../shards/row-bytes-sql.js';
 import { intentsStage } from '../intents/intents-stage.js';
 import { chatFormat, checkChatFormat } from './chat-format.js';
 import type { ConversationBatch } from './count-batch.js';
@@ -93,20 +92,22 @@ export const tokenizeStage = defineStage({
     const msgApp = await db.appender('tok_msg');
     const result = await db.conn.stream(
       `SELECT i.file_row_number AS pos, i.conversation_id, i.intent,
-              list_transform(i.messages, m -> m.role) AS roles, list_transform(i.messages, m -> m.content) AS contents,
-              CAST(${messageSizesSql('i.messages')} AS INTEGER[]) AS msg_sizes, CAST(list_transform(i.messages, m -> strlen(m.content)) AS INTEGER[]) AS content_bytes
+              list_transform(i.messages, m -> m.role) AS roles, list_transform(i.messages, m -> m.content) AS contents
        ${from}`,
     );
     const progress = startProgress(log, 'tokenize', conversations, 'conversations');
     const started = performance.now();
     let chars = 0;
     // Positions and ids stay on this thread; only the texts go to the workers.
-    const pending: { pos: bigint[]; ids: string[]; sizes: number[][]; bytes: number[][] }[] = [];
+    // Each message's UTF-8 byte sizes (as messageSizesSql counts them: role + content, and the
+    // content alone) are measured here from the strings this thread already holds; fetching
+    // them from DuckDB as two more list columns cost this feeding thread as much again.
+    const pending: { pos: bigint[]; ids: string[]; offsets: number[]; sizes: number[]; bytes: number[] }[] = [];
     async function* batches(): AsyncGenerator<ConversationBatch> {
-      const empty = () => ({ intents: [] as string[], roles: [] as string[], contents: [] as string[], offsets: [0], size: 0, pos: [] as bigint[], ids: [] as string[], sizes: [] as number[][], bytes: [] as number[][] });
+      const empty = () => ({ intents: [] as string[], roles: [] as string[], contents: [] as string[], offsets: [0], size: 0, pos: [] as bigint[], ids: [] as string[], sizes: [] as number[], bytes: [] as number[] });
       let b = empty();
       const close = () => {
-        pending.push({ pos: b.pos, ids: b.ids, sizes: b.sizes, bytes: b.bytes });
+        pending.push({ pos: b.pos, ids: b.ids, offsets: b.offsets, sizes: b.sizes, bytes: b.bytes });
         const out = { intents: b.intents, roles: b.roles, contents: b.contents, offsets: Int32Array.from(b.offsets) };
         b = empty();
         return out;
@@ -115,8 +116,6 @@ export const tokenizeStage = defineStage({
         for (const r of rows) {
           b.pos.push(BigInt(r[0] as number | bigint));
           b.ids.push(String(r[1]));
-          b.sizes.push(r[5] as number[]);
-          b.bytes.push(r[6] as number[]);
           const intent = String(r[2] ?? '');
           b.intents.push(intent);
           b.size += intent.length;
@@ -126,6 +125,9 @@ export const tokenizeStage = defineStage({
             b.roles.push(roles[j]!);
             b.contents.push(contents[j]!);
             b.size += contents[j]!.length;
+            const cb = Buffer.byteLength(contents[j]!, 'utf8');
+            b.bytes.push(cb);
+            b.sizes.push(Buffer.byteLength(roles[j]!, 'utf8') + cb);
           }
           b.offsets.push(b.contents.length);
           if (b.size >= BATCH_CHARS || b.ids.length >= BATCH_CONVERSATIONS) yield close();
@@ -135,19 +137,17 @@ export const tokenizeStage = defineStage({
     }
     try {
       await countBatches(batches(), { tokenizerJson: o.tokenizer_json, endToken, format: o.format, maxSeqLen: o.max_seq_len, overflow: o.overflow }, workers, (c) => {
-        const { pos, ids, sizes, bytes } = pending.shift()!;
+        const { pos, ids, offsets, sizes, bytes } = pending.shift()!;
         for (let i = 0; i < ids.length; i++) {
           const p = pos[i]!;
           convApp.appendBigInt(p);
           convApp.appendVarchar(ids[i]!);
           convApp.endRow();
-          const ms = sizes[i]!;
-          const cb = bytes[i]!;
-          for (let k = 0; k < ms.length; k++) {
+          for (let at = offsets[i]!, k = 0; at < offsets[i + 1]!; at++, k++) {
             msgApp.appendBigInt(p);
             msgApp.appendInteger(k);
-            msgApp.appendInteger(ms[k]!);
-            msgApp.appendInteger(cb[k]!);
+            msgApp.appendInteger(sizes[at]!);
+            msgApp.appendInteger(bytes[at]!);
             msgApp.endRow();
           }
           for (let at = c.sampleOffsets[i]!, t = 1; at < c.sampleOffsets[i + 1]!; at++, t++) {
