@@ -17,9 +17,10 @@ import { loadTokenizer } from './load-tokenizer.js';
  * kept per conversation: data.parquet holds one row per conversation with lists indexed by
  * turn (num_tokens, num_target_tokens, history_messages_dropped, too_long), num_samples,
  * the samples it keeps, and the byte sizes of its messages (msg_sizes: role + content as
- * messageSizesSql counts them; content_bytes), which the shards stage plans files by. Each conversation's text is read once and each message tokenized once
- * (a sample's count is a sum of its messages' counts), in worker threads, so the work is
- * linear in the conversations' text; the shards stage expands the samples from these lists.
+ * messageSizesSql counts them; content_bytes), which the shards stage plans files by. Each
+ * conversation's text is read once and each message tokenized once (a sample's count is a
+ * sum of its messages' counts), in worker threads, so the work is linear in the
+ * conversations' text; the shards stage expands the samples from these lists.
  */
 export interface TokenizeNotes {
   tokenizer: string;
@@ -100,8 +101,8 @@ export const tokenizeStage = defineStage({
     let chars = 0;
     // Positions and ids stay on this thread; only the texts go to the workers.
     // Each message's UTF-8 byte sizes (as messageSizesSql counts them: role + content, and the
-    // content alone) are measured here from the strings this thread already holds; fetching
-    // them from DuckDB as two more list columns cost this feeding thread as much again.
+    // content alone) are measured here from the strings this thread already holds, rather
+    // than converting two more list columns per row from DuckDB on this feeding thread.
     const pending: { pos: bigint[]; ids: string[]; offsets: number[]; sizes: number[]; bytes: number[] }[] = [];
     async function* batches(): AsyncGenerator<ConversationBatch> {
       const empty = () => ({ intents: [] as string[], roles: [] as string[], contents: [] as string[], offsets: [0], size: 0, pos: [] as bigint[], ids: [] as string[], sizes: [] as number[], bytes: [] as number[] });
