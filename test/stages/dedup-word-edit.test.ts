@@ -19,6 +19,19 @@ function levenshtein(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return prev[b.length]!;
 }
 
+/** wordEditSimilarity's contract against plain Levenshtein: exact at or above the floor, an upper bound below it otherwise. */
+function assertContract(a: number[], b: number[], floor: number): number {
+  const m = Math.max(a.length, b.length);
+  const truth = m === 0 ? 1 : 1 - levenshtein(a, b) / m;
+  const got = wordEditSimilarity(Uint32Array.from(a), Uint32Array.from(b), floor);
+  if (truth >= floor) assert.equal(got, truth);
+  else {
+    assert.ok(got < floor, `${got} < ${floor}`);
+    assert.ok(got >= truth, `${got} is an upper bound of ${truth}`);
+  }
+  return got;
+}
+
 describe('word edit similarity', () => {
   it('adapts to length: one word in a 6-word prompt is another request, in a 60-word one the same', () => {
     const six = 'act as my spanish tutor please';
@@ -42,17 +55,8 @@ describe('word edit similarity', () => {
     const seq = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 40 });
     fc.assert(
       fc.property(seq, seq, fc.double({ min: 0.3, max: 0.99, noNaN: true }), (a, b, floor) => {
-        const x = Uint32Array.from(a);
-        const y = Uint32Array.from(b);
-        const m = Math.max(a.length, b.length);
-        const truth = m === 0 ? 1 : 1 - levenshtein(a, b) / m;
-        const got = wordEditSimilarity(x, y, floor);
-        if (truth >= floor) assert.equal(got, truth);
-        else {
-          assert.ok(got < floor, `${got} < ${floor}`);
-          assert.ok(got >= truth, `${got} is an upper bound of ${truth}`);
-        }
-        assert.equal(wordEditSimilarity(y, x, floor), got);
+        const got = assertContract(a, b, floor);
+        assert.equal(wordEditSimilarity(Uint32Array.from(b), Uint32Array.from(a), floor), got);
       }),
       { numRuns: 2000 },
     );
@@ -72,14 +76,7 @@ describe('word edit similarity', () => {
           const block = b.splice(p, 5);
           b.splice((p * 31) % (b.length - 1), 0, ...block);
         }
-        const m = Math.max(a.length, b.length);
-        const truth = 1 - levenshtein(a, b) / m;
-        const got = wordEditSimilarity(Uint32Array.from(a), Uint32Array.from(b), floor);
-        if (truth >= floor) assert.equal(got, truth);
-        else {
-          assert.ok(got < floor, `${got} < ${floor}`);
-          assert.ok(got >= truth, `${got} is an upper bound of ${truth}`);
-        }
+        assertContract(a, b, floor);
       }),
       { numRuns: 300, seed: 12 },
     );
@@ -101,13 +98,7 @@ describe('word edit similarity', () => {
           b.splice(at, 9, ...b.slice(at, at + 9).reverse());
         }
         for (const [at, w] of c.subs) b[at % b.length] = w;
-        const truth = 1 - levenshtein(a, b) / Math.max(a.length, b.length);
-        const got = wordEditSimilarity(Uint32Array.from(a), Uint32Array.from(b), floor);
-        if (truth >= floor) assert.equal(got, truth);
-        else {
-          assert.ok(got < floor, `${got} < ${floor}`);
-          assert.ok(got >= truth, `${got} is an upper bound of ${truth}`);
-        }
+        assertContract(a, b, floor);
       }),
       { numRuns: 400, seed: 7 },
     );
