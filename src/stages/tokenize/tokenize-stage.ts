@@ -174,14 +174,16 @@ export const tokenizeStage = defineStage({
     const joined = 'FROM tok_conv c JOIN tok_samples s USING (pos)';
     const messageSizes = `(SELECT pos, list(msg_size ORDER BY idx) AS msg_sizes, list(content_bytes ORDER BY idx) AS content_bytes FROM tok_msg GROUP BY pos)`;
     await db.run(
-      `COPY (SELECT any_value(c.conversation_id) AS conversation_id,
+      // Message sizes are joined to the per-conversation rows, not to every sample row.
+      `COPY (SELECT g.* EXCLUDE (pos), coalesce(m.msg_sizes, []::INTEGER[]) AS msg_sizes, coalesce(m.content_bytes, []::INTEGER[]) AS content_bytes
+             FROM (SELECT c.pos, any_value(c.conversation_id) AS conversation_id,
                     (count(*) FILTER (WHERE NOT s.too_long))::INTEGER AS ${NUM_SAMPLES_COLUMN},
                     list(s.num_tokens ORDER BY s.turn_index) AS num_tokens,
                     list(s.num_target_tokens ORDER BY s.turn_index) AS num_target_tokens,
                     list(s.history_messages_dropped ORDER BY s.turn_index) AS history_messages_dropped,
-                    list(s.too_long ORDER BY s.turn_index) AS too_long,
-                    coalesce(any_value(m.msg_sizes), []::INTEGER[]) AS msg_sizes, coalesce(any_value(m.content_bytes), []::INTEGER[]) AS content_bytes
-             ${joined} LEFT JOIN ${messageSizes} m USING (pos) GROUP BY c.pos HAVING NOT bool_and(s.too_long) ORDER BY c.pos)
+                    list(s.too_long ORDER BY s.turn_index) AS too_long
+                   ${joined} GROUP BY c.pos HAVING NOT bool_and(s.too_long)) g
+             LEFT JOIN ${messageSizes} m USING (pos) ORDER BY g.pos)
        TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
     );
     await db.run(
