@@ -95,6 +95,16 @@ function quoteBigIntegers(text: string): string {
       out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
       last = j;
     }
+    // The rest of a non-integer (fraction, exponent) is part of this number: its digits are
+    // not an integer token of their own (real WildChat moderation scores such as
+    // 0.00015608726243954152 have 20 digits after the point).
+    if (!isInteger) {
+      while (j < text.length) {
+        const d = text.charCodeAt(j);
+        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) j++;
+        else break;
+      }
+    }
     i = j - 1;
   }
   return last === 0 ? text : out + text.slice(last);
