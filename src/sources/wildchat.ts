@@ -80,7 +80,8 @@ async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResult> {
   const text = /^VARCHAR$/;
   const expected: Record<(typeof OPTIONAL)[number], RegExp> = {
     conversation_hash: text, conversation_id: text, model: text, language: text, state: text, country: text, hashed_ip: text,
-    timestamp: /^(TIMESTAMP|DATE)/, turn: /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)$/, toxic: /^BOOLEAN$/, redacted: /^BOOLEAN$/,
+    // JSON has no timestamp type: the JSON exports of WildChat write it as text ('2023-04-09 00:23:46+00:00').
+    timestamp: json ? /^(TIMESTAMP|DATE|VARCHAR$)/ : /^(TIMESTAMP|DATE)/, turn: /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)$/, toxic: /^BOOLEAN$/, redacted: /^BOOLEAN$/,
   };
   requireColumns(
     cols,
@@ -113,7 +114,8 @@ async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResult> {
            ELSE ${col('hashed_ip', 'NULL')} || '|' || coalesce(${col('country', 'NULL')}, '') END`,
       country: col('country', 'NULL'),
       language: `coalesce(${col('language', 'NULL')}, CAST($${p}language AS VARCHAR))`,
-      timestamp: `CAST(${col('timestamp', 'NULL')} AS TIMESTAMP)`,
+      // Text is read with its offset and kept in UTC, as a TIMESTAMPTZ column is.
+      timestamp: cols.get('timestamp') === 'VARCHAR' ? `CAST(CAST(${sqlIdent('timestamp')} AS TIMESTAMPTZ) AS TIMESTAMP)` : `CAST(${col('timestamp', 'NULL')} AS TIMESTAMP)`,
       toxic: `coalesce(${col('toxic', 'NULL')}, false)`,
       redacted: `coalesce(${col('redacted', 'NULL')}, false)`,
       split_override: `CAST($${p}split AS VARCHAR)`,
