@@ -4,10 +4,11 @@ import fc from 'fast-check';
 import { candidateProbability, chooseBands } from '../../src/stages/dedup/lsh-params.js';
 import { lshClusters } from '../../src/stages/dedup/lsh-clusters.js';
 import { estimateJaccard, exactJaccard, MinHasher, type MinhashMethod } from '../../src/stages/dedup/minhash-signature.js';
-import { radixSortByKey, radixSortValues } from '../../src/stages/dedup/radix-sort.js';
+import { radixSortByKey } from '../../src/stages/dedup/radix-sort.js';
+import { Runs } from '../../src/stages/dedup/runs.js';
 import { shingleHashes } from '../../src/stages/dedup/shingle-hashes.js';
 import { sketchDocuments } from '../../src/stages/dedup/sketch-documents.js';
-import { templatedDocuments } from '../../src/stages/dedup/template-filter.js';
+import { templatedDocuments, valuesOccurringAtLeast } from '../../src/stages/dedup/template-filter.js';
 import { wordHashes } from '../../src/stages/dedup/word-hashes.js';
 import { propertyOptions } from '../helpers.js';
 
@@ -148,8 +149,6 @@ describe('LSH banding', () => {
     const idx = Uint32Array.from([0, 1, 2, 3, 4, 5]);
     radixSortByKey(keys, idx, 6);
     assert.deepEqual([...idx], [3, 5, 0, 2, 4, 1]);
-    const values = Uint32Array.from({ length: 5000 }, (_, i) => (Math.imul(i + 1, 0x9e3779b1) >>> 0) % (i % 3 ? 4294967295 : 70000));
-    assert.deepEqual(radixSortValues(values), values.slice().sort());
   });
 });
 
@@ -169,23 +168,23 @@ describe('templated prompts', () => {
   it('flags a form filled in many times, with its family, count and first member', () => {
     const docs = [...['anna', 'bob', 'carl', 'dora'].map(form), text(1, 20).join(' ')];
     const { all, offsets } = layout(docs, 3);
-    const r = templatedDocuments(all, offsets, docs.length, rule);
+    const r = templatedDocuments(Runs.fromOffsets(all, offsets), rule);
     assert.deepEqual([...r.templated], [1, 1, 1, 1, 0]);
     assert.deepEqual(r.families, [{ first: 0, count: 4 }]);
     assert.deepEqual([...r.family], [0, 0, 0, 0, -1]);
     // More than maxOthers others are needed: with 4 holders, maxOthers 3 flags none.
-    assert.equal(templatedDocuments(all, offsets, docs.length, { ...rule, maxOthers: 3 }).templated.reduce((x, y) => x + y, 0), 0);
+    assert.equal(templatedDocuments(Runs.fromOffsets(all, offsets), { ...rule, maxOthers: 3 }).templated.reduce((x, y) => x + y, 0), 0);
   });
 
   it('does not flag ordinary prompts that share one common phrase', () => {
     // 'can you help me write' opens every prompt; the rest is each prompt's own.
     const docs = Array.from({ length: 6 }, (_, i) => `can you help me write ${text(100 + i, 12).join(' ')}`);
     const { all, offsets } = layout(docs, 3);
-    const r = templatedDocuments(all, offsets, docs.length, rule);
+    const r = templatedDocuments(Runs.fromOffsets(all, offsets), rule);
     assert.ok(r.frequentNgrams >= 3, 'the phrase is frequent');
     assert.deepEqual([...r.templated], [0, 0, 0, 0, 0, 0]);
     // The old rule (any one frequent n-gram) is coverage > 0: it would flag them all.
-    assert.deepEqual([...templatedDocuments(all, offsets, docs.length, { ...rule, minCoverage: 0.01 }).templated], [1, 1, 1, 1, 1, 1]);
+    assert.deepEqual([...templatedDocuments(Runs.fromOffsets(all, offsets), { ...rule, minCoverage: 0.01 }).templated], [1, 1, 1, 1, 1, 1]);
   });
 
   it('does not call two short prompts that are mostly a common phrase a template: a family must be larger than max_others', () => {
@@ -193,11 +192,11 @@ describe('templated prompts', () => {
     const { all, offsets } = layout(docs, 3);
     // Each short one is covered 5 words of 6 by frequent 3-grams ('can you help', 'you help me', 'help me write').
     const loose = { ...rule, minCoverage: 0.6 };
-    const r = templatedDocuments(all, offsets, docs.length, loose);
+    const r = templatedDocuments(Runs.fromOffsets(all, offsets), loose);
     assert.deepEqual([...r.templated], [0, 0, 0, 0, 0, 0, 0, 0]);
     assert.deepEqual(r.families, []);
     // Allowed families of 2 (max_others 1), the same two are one family.
-    assert.deepEqual([...templatedDocuments(all, offsets, docs.length, { ...loose, maxOthers: 1 }).templated], [0, 0, 0, 0, 0, 0, 1, 1]);
+    assert.deepEqual([...templatedDocuments(Runs.fromOffsets(all, offsets), { ...loose, maxOthers: 1 }).templated], [0, 0, 0, 0, 0, 0, 1, 1]);
   });
 });
 
@@ -221,10 +220,8 @@ describe('sketching in worker threads', () => {
       assert.deepEqual(x.bandKeys, a.bandKeys);
       assert.deepEqual(x.signatures, a.signatures);
       assert.deepEqual(x.words, a.words);
-      assert.deepEqual(x.templates, a.templates);
-      assert.deepEqual(x.templateOffsets, a.templateOffsets);
-      assert.deepEqual(x.wordSeq, a.wordSeq);
-      assert.deepEqual(x.wordOffsets, a.wordOffsets);
+      assert.deepEqual(x.templates.flat(), a.templates.flat());
+      assert.deepEqual(x.wordSeq.flat(), a.wordSeq.flat());
     }
   });
 
@@ -235,10 +232,10 @@ describe('sketching in worker threads', () => {
       yield { texts };
     }
     const sk = await sketchDocuments(one(), texts.length, o, 1);
-    assert.deepEqual([...sk.wordOffsets], [0, 3, 6, 6, 8]);
+    assert.deepEqual([...sk.wordSeq.flat().offsets], [0, 3, 6, 6, 8]);
     assert.equal(sk.signatures.length, 0);
     assert.equal(sk.bandKeys.length, 8 * texts.length);
-    assert.deepEqual(sk.wordSeq.subarray(0, 2), sk.wordSeq.subarray(3, 5), 'case and punctuation fold away');
+    assert.deepEqual(sk.wordSeq.view(0).subarray(0, 2), sk.wordSeq.view(1).subarray(0, 2), 'case and punctuation fold away');
     // Same word set {lo}: same band keys, though the sequences differ.
     for (let b = 0; b < 8; b++) assert.equal(sk.bandKeys[b * 4 + 0], sk.bandKeys[b * 4 + 3]);
   });
@@ -277,7 +274,7 @@ describe('sketching in worker threads', () => {
           docs.forEach((d, i) => (offsets[i + 1] = offsets[i]! + d.length));
           const all = new Uint32Array(offsets[docs.length]!);
           docs.forEach((d, i) => all.set(d, offsets[i]!));
-          const got = templatedDocuments(all, offsets, docs.length, { ngram: 3, maxOthers, minCoverage });
+          const got = templatedDocuments(Runs.fromOffsets(all, offsets), { ngram: 3, maxOthers, minCoverage });
           const want = naive(docs, 3, { maxOthers, minCoverage });
           assert.equal(got.frequentNgrams, want.frequent);
           assert.deepEqual([...got.templated], want.templated);
@@ -285,5 +282,50 @@ describe('sketching in worker threads', () => {
       ),
       propertyOptions(300),
     );
+  });
+});
+
+describe('runs of values per document', () => {
+  it('gathers documents into another order without copying the values', () => {
+    const a = Runs.fromOffsets(Uint32Array.from([1, 2, 3, 4, 5]), Uint32Array.from([0, 2, 2, 5]));
+    const b = new Runs([Uint32Array.from([9]), a.segments[0]!], Uint32Array.from([1, 0]), Uint32Array.from([2, 0]), Uint32Array.from([3, 1]));
+    assert.deepEqual([...a.view(2)], [3, 4, 5]);
+    assert.deepEqual([...b.view(1)], [9]);
+    const g = a.gather(Int32Array.from([2, 0, 1]));
+    assert.equal(g.segments[0], a.segments[0], 'the same array');
+    assert.deepEqual([...g.flat().values], [3, 4, 5, 1, 2]);
+    assert.deepEqual([...g.flat().offsets], [0, 3, 5, 5]);
+    assert.equal(g.total(), 5);
+  });
+
+  it('finds the values occurring at least k times as a count would, colliding buckets and saturated counters included', () => {
+    const naive = (runs: Uint32Array[], k: number) => {
+      const c = new Map<number, number>();
+      for (const r of runs) for (const v of r) c.set(v, (c.get(v) ?? 0) + 1);
+      return [...c].filter(([, x]) => x >= k).map(([v]) => v).sort((x, y) => x - y);
+    };
+    fc.assert(
+      fc.property(
+        // Few distinct values: buckets (about one per occurrence) collide often.
+        fc.array(fc.array(fc.integer({ min: 0, max: 40 }).map((x) => (x * 0x9e3779b1) >>> 0), { maxLength: 60 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 12 }),
+        (runs, k) => {
+          // Split across two segments, gathered out of order: only the runs' values count.
+          const half = runs.length >> 1;
+          const seg = (rs: Uint32Array[] | number[][]) => Runs.fromOffsets(Uint32Array.from(rs.flat()), Uint32Array.from([0, ...rs.map((_, i) => rs.slice(0, i + 1).flat().length)]));
+          const x = seg(runs.slice(0, half));
+          const y = seg(runs.slice(half));
+          const both = new Runs([x.segments[0]!, y.segments[0]!], Uint32Array.from([...x.seg, ...y.seg.map(() => 1)]), Uint32Array.from([...x.start, ...y.start]), Uint32Array.from([...x.len, ...y.len]));
+          const order = Int32Array.from(runs.map((_, i) => runs.length - 1 - i));
+          assert.deepEqual([...valuesOccurringAtLeast(both.gather(order), k)], naive(runs.map((r) => Uint32Array.from(r)), k));
+        },
+      ),
+      propertyOptions(300),
+    );
+    // One value 70,000 times saturates its 16-bit bucket and is still counted exactly.
+    const many = new Uint32Array(70_001).fill(7);
+    many[70_000] = 8;
+    assert.deepEqual([...valuesOccurringAtLeast(Runs.fromOffsets(many, Uint32Array.from([0, 70_001])), 70_000)], [7]);
+    assert.deepEqual([...valuesOccurringAtLeast(Runs.fromOffsets(many, Uint32Array.from([0, 70_001])), 70_001)], []);
   });
 });

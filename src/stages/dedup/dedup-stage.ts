@@ -10,7 +10,7 @@ import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../c
 import { exactKeepers } from './exact-duplicates.js';
 import { largestClusters, renderDedupReport, type ReportText } from './dedup-report.js';
 import { dedupSketchOptions, findNearDuplicates, gatherSketches, resolveWorkers, type NearDedupResult, type NearDedupStats } from './near-dedup.js';
-import { sketchDocuments, type TextBatch } from './sketch-documents.js';
+import { sketchDocuments, type Sketches, type TextBatch } from './sketch-documents.js';
 
 export const DEDUP_REPORT_FILE = 'dedup_report.md';
 export const CLUSTERS_FILE = 'clusters.parquet';
@@ -119,9 +119,13 @@ export const dedupStage = defineStage({
     const order = new Int32Array(m);
     m = 0;
     for (const d of byPriority) if (exactKeeper[d] === d) order[m++] = d;
-    const near = runNear
-      ? findNearDuplicates(o, { sketches: gatherSketches(sk, order, sketchOptions.bands ?? 0), secondsSketch, pairsToReport: NEAR_PAIRS_KEPT })
-      : null;
+    // The sketches in priority order; the input-order band keys (100 bytes a conversation)
+    // are let go before near-dedup allocates its own.
+    let inPriority: Sketches | null = runNear ? gatherSketches(sk, order, sketchOptions.bands ?? 0) : null;
+    sk.bandKeys = new Uint32Array(0);
+    sk.exactKeys = new Uint32Array(0);
+    const near = inPriority ? findNearDuplicates(o, { sketches: inPriority, secondsSketch, pairsToReport: NEAR_PAIRS_KEPT }) : null;
+    inPriority = null;
     const exactDrops = n - m;
     const tWrite = performance.now();
     try {

@@ -122,7 +122,11 @@ export function dedupSketchOptions(o: Pick<DedupOptions, 'near' | 'templates' | 
   };
 }
 
-/** The sketches of documents order[0], order[1], ... (band keys band-major again), for near-dedup over a subset in priority order. */
+/**
+ * The sketches of documents order[0], order[1], ... (band keys band-major again), for
+ * near-dedup over a subset in priority order. Word and template runs point into the same
+ * values (runs.ts); only the per-document arrays are gathered.
+ */
 export function gatherSketches(sk: Sketches, order: Int32Array, bands: number): Sketches {
   const m = order.length;
   const n = sk.n;
@@ -133,18 +137,8 @@ export function gatherSketches(sk: Sketches, order: Int32Array, bands: number): 
     const to = bandKeys.subarray(b * m, (b + 1) * m);
     for (let p = 0; p < m; p++) to[p] = from[order[p]!]!;
   }
-  const gatherRuns = (values: Uint32Array, offsets: Uint32Array): [Uint32Array, Uint32Array] => {
-    if (offsets.length < n + 1) return [new Uint32Array(0), new Uint32Array(1)];
-    const off = new Uint32Array(m + 1);
-    for (let p = 0; p < m; p++) off[p + 1] = off[p]! + offsets[order[p]! + 1]! - offsets[order[p]!]!;
-    const out = new Uint32Array(off[m]!);
-    for (let p = 0; p < m; p++) out.set(values.subarray(offsets[order[p]!]!, offsets[order[p]! + 1]!), off[p]!);
-    return [out, off];
-  };
   for (let p = 0; p < m; p++) words[p] = sk.words[order[p]!]!;
-  const [wordSeq, wordOffsets] = gatherRuns(sk.wordSeq, sk.wordOffsets);
-  const [templates, templateOffsets] = gatherRuns(sk.templates, sk.templateOffsets);
-  return { n: m, signatures: new Uint32Array(0), words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys, exactKeys: new Uint32Array(0) };
+  return { n: m, signatures: new Uint32Array(0), words, templates: sk.templates.gather(order), wordSeq: sk.wordSeq.gather(order), bandKeys, exactKeys: new Uint32Array(0) };
 }
 
 /**
@@ -159,7 +153,7 @@ export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, 
   const workers = resolveWorkers(near.workers);
   const t1 = performance.now();
   const tpl = o.templates.enabled
-    ? templatedDocuments(sk.templates, sk.templateOffsets, n, { ngram: o.templates.ngram, maxOthers: o.templates.max_others, minCoverage: o.templates.min_coverage })
+    ? templatedDocuments(sk.templates, { ngram: o.templates.ngram, maxOthers: o.templates.max_others, minCoverage: o.templates.min_coverage })
     : { templated: new Uint8Array(n), family: new Int32Array(n).fill(-1), families: [], frequentNgrams: 0 };
   const tTemplates = performance.now();
   const dropTemplated = o.templates.action === 'drop';
@@ -182,7 +176,9 @@ export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, 
       const len = sk.words[i]!;
       if (!eligible[i] || (len + 1) * (1 - near.threshold) >= 1 - 1e-9) continue;
       let h = combine32(0x3c6ef372, len);
-      for (let k = sk.wordOffsets[i]!; k < sk.wordOffsets[i + 1]!; k++) h = combine32(h, sk.wordSeq[k]!);
+      const w = sk.wordSeq.values(i);
+      const a = sk.wordSeq.start[i]!;
+      for (let k = a; k < a + sk.wordSeq.len[i]!; k++) h = combine32(h, w[k]!);
       shortTexts.keys[i] = h;
       shortTexts.members[i] = 1;
       eligible[i] = 2;
@@ -196,8 +192,8 @@ export function findNearDuplicates(o: Pick<DedupOptions, 'near' | 'templates'>, 
     verify: near.verify,
     linkage: near.linkage,
     similarity: (i, j, floor) => {
-      const { wordSeq: w, wordOffsets: off } = sk;
-      return wordEditSimilarityAt(w, off[i]!, off[i + 1]! - off[i]!, w, off[j]!, off[j + 1]! - off[j]!, Math.max(floor, near.threshold - NEAR_MISS_RANGE));
+      const w = sk.wordSeq;
+      return wordEditSimilarityAt(w.values(i), w.start[i]!, w.len[i]!, w.values(j), w.start[j]!, w.len[j]!, Math.max(floor, near.threshold - NEAR_MISS_RANGE));
     },
     exactBuckets: near.verify ? shortTexts : undefined,
     eligible,

@@ -22,29 +22,3 @@ export function radixSortByKey(keys: Uint32Array, idx: Uint32Array, count: numbe
     }
   }
 }
-
-/** A sorted copy of a Uint32Array by the same two-pass radix sort: O(n) where .sort() is O(n log n). */
-export function radixSortValues(values: Uint32Array): Uint32Array {
-  const n = values.length;
-  const a = values.slice();
-  const b = new Uint32Array(n);
-  const counts = new Uint32Array(65536);
-  for (let pass = 0; pass < 2; pass++) {
-    const shift = pass * 16;
-    const src = pass === 0 ? a : b;
-    const dst = pass === 0 ? b : a;
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(src[i]! >>> shift) & 0xffff]!++;
-    let sum = 0;
-    for (let k = 0; k < 65536; k++) {
-      const c = counts[k]!;
-      counts[k] = sum;
-      sum += c;
-    }
-    for (let i = 0; i < n; i++) {
-      const v = src[i]!;
-      dst[counts[(v >>> shift) & 0xffff]!++] = v;
-    }
-  }
-  return a;
-}

@@ -1,16 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import { sketchBatch, type SketchBatch, type SketchOptions } from './document-sketch.js';
 import { MinHasher } from './minhash-signature.js';
+import { Runs } from './runs.js';
 
 export interface Sketches {
   n: number;
   signatures: Uint32Array;
   words: Uint32Array;
-  templates: Uint32Array;
-  templateOffsets: Uint32Array;
-  /** With keepWords: the word hashes of document i, wordSeq[wordOffsets[i] .. wordOffsets[i+1]). */
-  wordSeq: Uint32Array;
-  wordOffsets: Uint32Array;
+  /** Template n-gram hashes of each document in text order (position k covers words k .. k+n-1). */
+  templates: Runs;
+  /** With keepWords: the word hashes of each document, in text order (empty runs without). */
+  wordSeq: Runs;
   /** bands x n LSH band keys, band-major (empty without bands in the options). */
   bandKeys: Uint32Array;
   /** With userSides in the options: document i's exact key at 2i, 2i+1. */
@@ -110,28 +110,28 @@ export async function sketchDocuments(
     }
   }
   if (seen !== total) throw new Error(`document count changed while sketching (${seen} != ${total})`);
-  parts.sort((a, b) => a.start - b.start);
-  const templateOffsets = new Uint32Array(total + 1);
-  let t = 0;
-  for (const { batch } of parts) t += batch.templates.length;
-  const templates = new Uint32Array(t);
-  t = 0;
-  for (const { start, batch } of parts) {
-    templates.set(batch.templates, t);
-    for (let i = 0; i < batch.count; i++) templateOffsets[start + i + 1] = t + batch.templateOffsets[i + 1]!;
-    t += batch.templates.length;
-  }
-  const wordOffsets = new Uint32Array(o.keepWords ? total + 1 : 1);
-  let m = 0;
-  for (const { batch } of parts) m += batch.wordSeq.length;
-  const wordSeq = new Uint32Array(m);
-  m = 0;
-  if (o.keepWords) {
-    for (const { start, batch } of parts) {
-      wordSeq.set(batch.wordSeq, m);
-      for (let i = 0; i < batch.count; i++) wordOffsets[start + i + 1] = m + batch.wordOffsets[i + 1]!;
-      m += batch.wordSeq.length;
+  // The batches' arrays stay where they are: the runs point into them (see runs.ts).
+  const runsOf = (pick: (b: SketchBatch) => [Uint32Array, Uint32Array] | null): Runs => {
+    const seg = new Uint32Array(total);
+    const start = new Uint32Array(total);
+    const len = new Uint32Array(total);
+    const segments: Uint32Array[] = [];
+    for (const { start: at, batch } of parts) {
+      const got = pick(batch);
+      if (!got) continue;
+      const [values, offsets] = got;
+      const k = segments.length;
+      segments.push(values);
+      for (let i = 0; i < batch.count; i++) {
+        seg[at + i] = k;
+        start[at + i] = offsets[i]!;
+        len[at + i] = offsets[i + 1]! - offsets[i]!;
+      }
     }
-  }
-  return { n: total, signatures, words, templates, templateOffsets, wordSeq, wordOffsets, bandKeys, exactKeys };
+    if (segments.length === 0) segments.push(new Uint32Array(0));
+    return new Runs(segments, seg, start, len);
+  };
+  const templates = runsOf((b) => [b.templates, b.templateOffsets]);
+  const wordSeq = runsOf((b) => (o.keepWords ? [b.wordSeq, b.wordOffsets] : null));
+  return { n: total, signatures, words, templates, wordSeq, bandKeys, exactKeys };
 }

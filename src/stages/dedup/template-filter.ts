@@ -1,5 +1,5 @@
 import { mix32 } from './hash32.js';
-import { radixSortValues } from './radix-sort.js';
+import type { Runs } from './runs.js';
 
 export interface TemplateRule {
   /** Word n-gram length of the hashes in `templates`. */
@@ -32,30 +32,25 @@ export interface TemplatedDocuments {
  * language model") covers a small part of an ordinary prompt, so it no longer condemns
  * it; a form filled in with a few words is covered almost whole.
  *
- * templates[offsets[d] .. offsets[d+1]) are document d's n-gram hashes in text order.
+ * templates.view(d) are document d's n-gram hashes in text order.
  * A family is the set of templated documents whose smallest frequent n-gram hash is the
  * same: instances of one template share their fixed text, whatever fills the slots; only a
  * family of more than maxOthers + 1 documents counts.
  */
-export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array, n: number, rule: TemplateRule): TemplatedDocuments {
+export function templatedDocuments(templates: Runs, rule: TemplateRule): TemplatedDocuments {
+  const n = templates.n;
   // An n-gram held by more than maxOthers other documents occurs more than maxOthers + 1
-  // times in all: one radix sort of every occurrence leaves a few thousand candidates, whose
-  // document frequency is then counted exactly (a document counts once). Deduplicating each
-  // document's n-grams first (a million small sorts) cost most of this rule's time.
-  const sorted = radixSortValues(templates);
-  const candidates: number[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i + 1;
-    while (j < sorted.length && sorted[j] === sorted[i]) j++;
-    if (j - i - 1 > rule.maxOthers) candidates.push(sorted[i]!);
-    i = j;
-  }
-  const table = new HashIndex(Uint32Array.from(candidates));
+  // times in all; those few thousand candidates then have their document frequency counted
+  // exactly (a document counts once).
+  const candidates = valuesOccurringAtLeast(templates, rule.maxOthers + 2);
+  const table = new HashIndex(candidates);
   const lastDoc = new Int32Array(candidates.length).fill(-1);
   const df = new Int32Array(candidates.length);
   for (let d = 0; d < n; d++) {
-    for (let k = offsets[d]!; k < offsets[d + 1]!; k++) {
-      const c = table.indexOf(templates[k]!);
+    const v = templates.values(d);
+    const a = templates.start[d]!;
+    for (let k = a; k < a + templates.len[d]!; k++) {
+      const c = table.indexOf(v[k]!);
       if (c >= 0 && lastDoc[c] !== d) {
         lastDoc[c] = d;
         df[c]!++;
@@ -77,15 +72,16 @@ export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array,
   const byKey = new Map<number, number>();
   const w = rule.ngram;
   for (let d = 0; d < n; d++) {
-    const a = offsets[d]!;
-    const b = offsets[d + 1]!;
+    const tv = templates.values(d);
+    const a = templates.start[d]!;
+    const b = a + templates.len[d]!;
     if (b === a) continue;
     const words = b - a + w - 1;
     let covered = 0;
     let reach = 0; // words before this index are counted already
     let key = -1;
     for (let k = a; k < b; k++) {
-      const h = templates[k]!;
+      const h = tv[k]!;
       const c = table.indexOf(h);
       if (c < 0 || !isFrequent[c]) continue;
       const start = k - a;
@@ -123,6 +119,84 @@ export function templatedDocuments(templates: Uint32Array, offsets: Uint32Array,
   order.forEach((f, r) => (rank[f] = r));
   for (let d = 0; d < n; d++) if (family[d]! >= 0) family[d] = rank[family[d]!]!;
   return { templated, family, families: order.map((f) => families[f]!), frequentNgrams };
+}
+
+/**
+ * The distinct values occurring at least minCount times in all runs, ascending. Two passes
+ * and no copy of the values: occurrences are first counted per hash bucket (saturating
+ * 16-bit counters, about one bucket per occurrence up to 2^26), then counted exactly in a
+ * small table, for the values of buckets that reached minCount only. A radix sort of every
+ * occurrence gave the same set, but held two copies of all of them (1.6 GB at 3M
+ * conversations).
+ */
+export function valuesOccurringAtLeast(runs: Runs, minCount: number): Uint32Array {
+  const total = runs.total();
+  let bits = 10;
+  while (bits < 26 && 1 << bits < total) bits++;
+  const mask = (1 << bits) - 1;
+  const buckets = new Uint16Array(1 << bits);
+  const n = runs.n;
+  for (let d = 0; d < n; d++) {
+    const v = runs.values(d);
+    const a = runs.start[d]!;
+    for (let k = a; k < a + runs.len[d]!; k++) {
+      const b = mix32(v[k]!) & mask;
+      if (buckets[b]! < 0xffff) buckets[b]!++;
+    }
+  }
+  const counts = new CountTable();
+  // A saturated counter may hide any count above it.
+  const bar = Math.min(minCount, 0xffff);
+  for (let d = 0; d < n; d++) {
+    const v = runs.values(d);
+    const a = runs.start[d]!;
+    for (let k = a; k < a + runs.len[d]!; k++) if (buckets[mix32(v[k]!) & mask]! >= bar) counts.add(v[k]!);
+  }
+  return counts.atLeast(minCount).sort();
+}
+
+/** Occurrence counts of 32-bit values, by open addressing on typed arrays, growing at half full. */
+class CountTable {
+  private keys = new Uint32Array(1024);
+  private counts = new Uint32Array(1024);
+  private size = 0;
+
+  add(v: number): void {
+    let mask = this.keys.length - 1;
+    // A different hash from the buckets' (mix32's low bits), which these values share.
+    let h = mix32(v ^ 0x5bd1e995) & mask;
+    for (;;) {
+      const c = this.counts[h]!;
+      if (c === 0) break;
+      if (this.keys[h] === v) {
+        this.counts[h] = c + 1;
+        return;
+      }
+      h = (h + 1) & mask;
+    }
+    this.keys[h] = v;
+    this.counts[h] = 1;
+    if (++this.size * 2 > this.keys.length) {
+      const keys = this.keys;
+      const counts = this.counts;
+      this.keys = new Uint32Array(keys.length * 2);
+      this.counts = new Uint32Array(keys.length * 2);
+      mask = this.keys.length - 1;
+      for (let s = 0; s < keys.length; s++) {
+        if (counts[s] === 0) continue;
+        let g = mix32(keys[s]! ^ 0x5bd1e995) & mask;
+        while (this.counts[g] !== 0) g = (g + 1) & mask;
+        this.keys[g] = keys[s]!;
+        this.counts[g] = counts[s]!;
+      }
+    }
+  }
+
+  atLeast(minCount: number): Uint32Array {
+    const out: number[] = [];
+    for (let s = 0; s < this.keys.length; s++) if (this.counts[s]! >= minCount) out.push(this.keys[s]!);
+    return Uint32Array.from(out);
+  }
 }
 
 /** Position of a value among distinct keys, by open addressing on typed arrays; -1 when absent. */
