@@ -29,6 +29,8 @@ interface ChildUsage {
   max_rss: number;
   /** Peak of the summed RSS of the child and its descendants, sampled from /proc, bytes. */
   tree_rss: number;
+  /** The same peak per pipeline stage (by the child's stage.start log events; 'before' until the first). */
+  stage_rss?: Record<string, number>;
   floor?: { rewrite_s: number; flip_s: number; samples: number };
 }
 
@@ -84,10 +86,31 @@ async function runChild(args: string[], label: string, logFile: string): Promise
   const self = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, ['--enable-source-maps', self, '--child', usageFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => log.push(b));
-  child.stderr.on('data', (b: Buffer) => log.push(b));
+  // The stage running now, from the JSON log lines ({"event":"stage.start","stage":...}).
+  let stage = 'before';
+  const partial = { out: '', err: '' };
+  const watch = (which: 'out' | 'err') => (b: Buffer) => {
+    log.push(b);
+    const lines = (partial[which] + b.toString('utf8')).split('\n');
+    partial[which] = lines.pop()!;
+    for (const l of lines) {
+      if (!l.includes('"stage.start"')) continue;
+      try {
+        stage = (JSON.parse(l) as { stage: string }).stage;
+      } catch {
+        // Not a log line.
+      }
+    }
+  };
+  child.stdout.on('data', watch('out'));
+  child.stderr.on('data', watch('err'));
   let peak = 0;
-  const timer = setInterval(() => (peak = Math.max(peak, treeRss(child.pid!))), 250);
+  const stageRss: Record<string, number> = {};
+  const timer = setInterval(() => {
+    const r = treeRss(child.pid!);
+    peak = Math.max(peak, r);
+    stageRss[stage] = Math.max(stageRss[stage] ?? 0, r);
+  }, 250);
   const code: number = await new Promise((res) => child.on('close', (c) => res(c ?? 1)));
   clearInterval(timer);
   await writeFile(logFile, Buffer.concat(log));
@@ -96,7 +119,7 @@ async function runChild(args: string[], label: string, logFile: string): Promise
     throw new Error(`${label} failed (exit ${code}); its output is in ${logFile}:\n${tail}`);
   }
   const u = JSON.parse(await readFile(usageFile, 'utf8')) as ChildUsage;
-  return { ...u, tree_rss: Math.max(peak, u.max_rss) };
+  return { ...u, tree_rss: Math.max(peak, u.max_rss), stage_rss: stageRss };
 }
 
 async function childMain(usageFile: string, mode: string, args: string[]): Promise<void> {
@@ -206,6 +229,8 @@ export async function benchPipeline(sizes: number[], benchDir: string): Promise<
         `  pipeline CPU ${run.cpu_s.toFixed(0)}s, utilisation ${((100 * run.cpu_s) / run.wall_s / cores).toFixed(0)}% of ${cores} cores; ` +
         `floor CPU ${floorRun.cpu_s.toFixed(0)}s, ${((100 * floorRun.cpu_s) / floorRun.wall_s / cores).toFixed(0)}%\n` +
         `  peak RSS: pipeline ${gib(run.tree_rss)} (target <= ${TARGET_RSS_GIB} GiB: ${run.tree_rss <= TARGET_RSS_GIB * 2 ** 30 ? 'ok' : 'MISSED'}), floor ${gib(floorRun.tree_rss)}\n` +
+        `  ${['peak RSS', ...STAGES].map((s) => s.padStart(w)).join('')}\n` +
+        `  ${['GiB', ...STAGES.map((s) => ((run.stage_rss?.[s] ?? 0) / 2 ** 30).toFixed(2))].map((s) => s.padStart(w)).join('')}\n` +
         dedupLine(markers[STAGES.indexOf('dedup')]!),
     );
     // The corpus stays cached; stage outputs of a big run would fill the disk.
