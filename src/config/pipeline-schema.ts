@@ -423,7 +423,15 @@ const ShardSchema = Type.Object(
         description: 'Most uncompressed bytes per shard file (the Hub suggests files up to ~500 MB); a split gets as many files as this and max_rows_per_shard need.',
       }),
     ),
-    compression_level: filled(Type.Integer({ minimum: 1, maximum: 22, default: 9 })),
+    compression_level: filled(
+      Type.Integer({
+        minimum: 1,
+        maximum: 22,
+        default: 3,
+        description:
+          "zstd level of the published shards. 3 (zstd's and DuckDB's default) writes them ~3.7x faster than 9 for files ~17% larger (measured on 300k realistic conversations' train split: 25 s, 847 MiB against 93 s, 725 MiB); raise it when download size matters more than build time.",
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
