@@ -115,7 +115,14 @@ async function wildchatAdapter(ctx: AdapterContext): Promise<AdapterResult> {
       country: col('country', 'NULL'),
       language: `coalesce(${col('language', 'NULL')}, CAST($${p}language AS VARCHAR))`,
       // Text is read with its offset and kept in UTC, as a TIMESTAMPTZ column is.
-      timestamp: cols.get('timestamp') === 'VARCHAR' ? `CAST(CAST(${sqlIdent('timestamp')} AS TIMESTAMPTZ) AS TIMESTAMP)` : `CAST(${col('timestamp', 'NULL')} AS TIMESTAMP)`,
+      // Text that is no timestamp stops the run with the file and record named (DuckDB's own
+      // cast error names neither).
+      timestamp:
+        cols.get('timestamp') === 'VARCHAR'
+          ? `CASE WHEN ${sqlIdent('timestamp')} IS NULL THEN NULL
+                  WHEN TRY_CAST(${sqlIdent('timestamp')} AS TIMESTAMPTZ) IS NULL THEN error('sources[${index}] (' || $${p}source || '): ' || filename || ', record ' || (file_row_number + 1) || ': timestamp ' || to_json(${sqlIdent('timestamp')}) || ' is not a timestamp (WildChat writes e.g. "2023-04-09 00:23:46+00:00"); correct or remove that record, then rerun')
+                  ELSE CAST(CAST(${sqlIdent('timestamp')} AS TIMESTAMPTZ) AS TIMESTAMP) END`
+          : `CAST(${col('timestamp', 'NULL')} AS TIMESTAMP)`,
       toxic: `coalesce(${col('toxic', 'NULL')}, false)`,
       redacted: `coalesce(${col('redacted', 'NULL')}, false)`,
       split_override: `CAST($${p}split AS VARCHAR)`,

@@ -51,4 +51,24 @@ describe('JSON lines records', () => {
       assert.equal(await db.count(`SELECT 1 FROM read_parquet(${sqlString(fromJson)}) WHERE timestamp IS NOT NULL`), 50);
     });
   });
+
+  it('stops on a WildChat JSON timestamp that is no timestamp, naming the file and the record', async () => {
+    const dir = tempDir();
+    const lines = readFileSync(join(REALDATA, 'wildchat-1m-sample50.jsonl'), 'utf8').trim().split('\n').slice(0, 4);
+    const bad = JSON.parse(lines[2]!) as Record<string, unknown>;
+    bad['timestamp'] = 'yesterday at noon';
+    lines[2] = JSON.stringify(bad);
+    const file = join(dir, 'wildchat-bad-time.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const yaml = `name: t\nseed: 1\nrun_dir: ${JSON.stringify(join(dir, 'runs'))}\nout_dir: ${JSON.stringify(join(dir, 'out'))}\n` +
+      `sources:\n  - name: wildchat\n    type: wildchat\n    files: [${JSON.stringify(file)}]\n` +
+      `stages:\n  filter: {languages: []}\n  intents: {backend: template}\n`;
+    await assert.rejects(buildDataset(writePipeline(dir, yaml).pipeline(), silentLogger), (e: Error) => {
+      assert.match(e.message, /wildchat-bad-time\.jsonl/);
+      assert.match(e.message, /record 3: timestamp "yesterday at noon" is not a timestamp/);
+      assert.match(e.message, /^sources\[0\] \(wildchat\): \S+wildchat-bad-time\.jsonl, record 3/);
+      assert.doesNotMatch(e.message, /damaged/, 'the record is named, not the whole file blamed');
+      return true;
+    });
+  });
 });

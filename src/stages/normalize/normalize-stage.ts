@@ -122,6 +122,9 @@ export const normalizeStage = defineStage({
       if (e instanceof UserlmError) throw e;
       // DuckDB names the file it failed on, not the source; find the source that lists it.
       const msg = firstLine(e);
+      // An adapter's own check (SQL error()) already names the source, file and record.
+      const own = /^Invalid Input Error: (sources\[\d+\] .*)$/.exec(msg);
+      if (own) throw new SourceError(own[1]!);
       const hit = pipeline.config.sources.flatMap((s, i) => (filesOf[i] ?? []).map((f) => ({ i, s, f }))).find((x) => msg.includes(x.f));
       throw new SourceError(
         hit
