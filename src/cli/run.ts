@@ -31,7 +31,16 @@ async function checkLanguagesBeforeRun(pipeline: LoadedPipeline): Promise<void> 
 async function printFunnels(r: RunResult, log: Logger): Promise<void> {
   const db = await Db.open({ threads: 2 });
   try {
-    for (const f of await sourceFunnels(db, r.results)) log.info('run.funnel', formatFunnel(f), { ...f });
+    const funnels = await sourceFunnels(db, r.results);
+    if ('missing' in funnels) {
+      log.warn(
+        'run.funnel_missing',
+        `the per-source summary (in, kept, drop reasons) is left out: ${funnels.missing.join(', ')} ${funnels.missing.length > 1 ? 'are' : 'is'} gone, removed after ${funnels.missing.length > 1 ? 'their stages' : 'its stage'} finished; the output in out_dir is complete`,
+        { missing: funnels.missing },
+      );
+      return;
+    }
+    for (const f of funnels) log.info('run.funnel', formatFunnel(f), { ...f });
   } finally {
     db.close();
   }

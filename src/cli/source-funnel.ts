@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sqlList, toNumber, type Db } from '../core/db.js';
 import { DATA_FILE, DROPS_FILE, type StageResult } from '../core/stage.js';
@@ -14,13 +15,16 @@ export interface SourceFunnel {
  * Per source: conversations read, conversations in the output, and why the rest went, from the
  * stages' own files (ids are "<source>:..."; source names hold no colon).
  */
-export async function sourceFunnels(db: Db, results: StageResult[]): Promise<SourceFunnel[]> {
+export async function sourceFunnels(db: Db, results: StageResult[]): Promise<SourceFunnel[] | { missing: string[] }> {
   const first = results[0]!;
   // The last stage that passes rows on in its data file (the shards stage writes shard files, and drops nothing).
   const last = [...results].reverse().find((r) => r.written.some((f) => f.path === DATA_FILE)) ?? results[results.length - 1]!;
   const dropsOf = (r: StageResult) => (r.written.some((f) => f.path === DROPS_FILE) ? join(dirname(r.data), DROPS_FILE) : null);
   const src = `split_part(conversation_id, ':', 1)`;
   const inputs = [first.data, dropsOf(first)].filter((x): x is string => x !== null);
+  // Stage files removed since their stage finished (to save disk) leave the summary out, not the run failed.
+  const missing = [...inputs, last.data, ...results.map(dropsOf)].filter((f): f is string => f !== null && !existsSync(f));
+  if (missing.length) return { missing: [...new Set(missing)] };
   const ins = await db.all<{ s: string; n: unknown }>(`SELECT ${src} AS s, count(*) AS n FROM read_parquet(${sqlList(inputs)}, union_by_name = true) GROUP BY 1 ORDER BY 1`);
   const kept = new Map(
     (await db.all<{ s: string; n: unknown }>(`SELECT ${src} AS s, count(DISTINCT conversation_id) AS n FROM read_parquet(${sqlList([last.data])}) GROUP BY 1`)).map((r) => [r.s, toNumber(r.n)]),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,7 +9,8 @@ import { silentLogger } from '../../src/core/logger.js';
 import { readMarker } from '../../src/core/marker.js';
 import { planPipeline } from '../../src/core/runner.js';
 import { exportDataset, OUT_MARKER } from '../../src/stages/shards/export-dataset.js';
-import { STAGES } from '../../src/stages/recipe.js';
+import { buildDataset, STAGES } from '../../src/stages/recipe.js';
+import { sourceFunnels } from '../../src/cli/source-funnel.js';
 import { checkVisibleState } from '../crash/crash-harness.js';
 import { parsePipeline } from '../../src/config/load-pipeline.js';
 import { ConfigError } from '../../src/core/errors.js';
@@ -130,6 +131,21 @@ describe('out_dir: only ever replace what the tool wrote', () => {
     assert.equal(readFileSync(join(dir, 'out.tmp-999998', 'keep.txt'), 'utf8'), 'mine');
     assert.equal(existsSync(join(dir, 'out.tmp-999997')), false);
     assert.equal(existsSync(join(dir, '..out.userlm-data.lock.tmp-999997-0a1b2c3d')), false);
+  });
+
+  it('the per-source summary at the end of a run names stage files removed since their stage finished (to save disk) instead of failing', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out');
+    const file = pipelineWith(dir, { out });
+    const built = await buildDataset(parsePipeline(readFileSync(file, 'utf8'), file), silentLogger);
+    await withDb(async (db) => {
+      const whole = await sourceFunnels(db, built.results);
+      assert.ok(!('missing' in whole));
+      assert.deepEqual(whole.map((f) => [f.source, f.in, f.kept]), [['c', 4, 4]]);
+      const gone = join(dir, 'runs', 'normalize', 'data.parquet');
+      rmSync(gone);
+      assert.deepEqual(await sourceFunnels(db, built.results), { missing: [gone] });
+    });
   });
 
   it('two pipelines sharing an out_dir: the second is refused, and a held out_dir lock stops a run', () => {
