@@ -322,6 +322,19 @@ describe('runs of values per document', () => {
       ),
       propertyOptions(300),
     );
+    // Many distinct values at the table's design load (about bar / 8 per bucket, so most
+    // buckets hold several): values seen k - 1 times stay out, k times come in, whatever
+    // shares their bucket.
+    {
+      const k = 20;
+      const vals: number[] = [];
+      let h = 12345;
+      for (let i = 0; i < 300_000; i++) vals.push((h = (Math.imul(h, 0x2c9277b5) + 0xac564b05) >>> 0));
+      for (let c = 0; c < 50; c++) for (let j = 0; j < k - 1 + (c & 1); j++) vals.push(1_000_000 + c);
+      const runs = Runs.fromOffsets(Uint32Array.from(vals), Uint32Array.from([0, 150_000, vals.length]));
+      assert.deepEqual([...valuesOccurringAtLeast(runs, k)], naive([Uint32Array.from(vals)], k));
+      assert.equal(valuesOccurringAtLeast(runs, k).filter((v) => v >= 1_000_000 && v < 1_000_050).length, 25);
+    }
     // One value 70,000 times saturates its 16-bit bucket and is still counted exactly.
     const many = new Uint32Array(70_001).fill(7);
     many[70_000] = 8;

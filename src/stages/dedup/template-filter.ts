@@ -124,33 +124,39 @@ export function templatedDocuments(templates: Runs, rule: TemplateRule): Templat
 /**
  * The distinct values occurring at least minCount times in all runs, ascending. Two passes
  * and no copy of the values: occurrences are first counted per hash bucket (saturating
- * 16-bit counters, about one bucket per occurrence up to 2^26), then counted exactly in a
+ * 16-bit counters, one bucket per bar / 8 occurrences up to 2^26), then counted exactly in a
  * small table, for the values of buckets that reached minCount only. A radix sort of every
  * occurrence gave the same set, but held two copies of all of them (1.6 GB at 3M
  * conversations).
  */
 export function valuesOccurringAtLeast(runs: Runs, minCount: number): Uint32Array {
   const total = runs.total();
+  // A saturated counter may hide any count above it.
+  const bar = Math.min(minCount, 0xffff);
+  // Buckets enough for a mean load of bar / 8 (a bucket of chance collisions then reaches bar
+  // about never), up to 2^26: at bar 102 and 17M occurrences that is 2^21 counters, 4 MB,
+  // which stay in cache; 2^26 of them (128 MB) made each increment a memory miss (the
+  // counting pass 3x slower in a microbenchmark of 1M documents).
   let bits = 10;
-  while (bits < 26 && 1 << bits < total) bits++;
+  while (bits < 26 && (1 << bits) * bar < total * 8) bits++;
   const mask = (1 << bits) - 1;
   const buckets = new Uint16Array(1 << bits);
   const n = runs.n;
   for (let d = 0; d < n; d++) {
     const v = runs.values(d);
     const a = runs.start[d]!;
-    for (let k = a; k < a + runs.len[d]!; k++) {
+    const e = a + runs.len[d]!;
+    for (let k = a; k < e; k++) {
       const b = mix32(v[k]!) & mask;
       if (buckets[b]! < 0xffff) buckets[b]!++;
     }
   }
   const counts = new CountTable();
-  // A saturated counter may hide any count above it.
-  const bar = Math.min(minCount, 0xffff);
   for (let d = 0; d < n; d++) {
     const v = runs.values(d);
     const a = runs.start[d]!;
-    for (let k = a; k < a + runs.len[d]!; k++) if (buckets[mix32(v[k]!) & mask]! >= bar) counts.add(v[k]!);
+    const e = a + runs.len[d]!;
+    for (let k = a; k < e; k++) if (buckets[mix32(v[k]!) & mask]! >= bar) counts.add(v[k]!);
   }
   return counts.atLeast(minCount).sort();
 }
