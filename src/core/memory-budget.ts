@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { Db } from './db.js';
 import { ConfigError } from './errors.js';
 
 // engine.memory_limit is the whole process's budget, not DuckDB's alone. The JavaScript side
@@ -61,4 +62,10 @@ export function memoryPlan(limit: string | undefined, threads: number | undefine
 /** DuckDB's setting for a number of bytes, in whole MiB. */
 export function duckdbSize(bytes: number): string {
   return `${Math.floor(bytes / MIB)}MiB`;
+}
+
+/** DuckDB's memory_limit in bytes, as current_setting reports it ('3.7 GiB', '500.0 MiB', ...). */
+export async function duckdbMemoryLimitBytes(db: Db): Promise<number> {
+  const { v } = await db.one<{ v: string }>(`SELECT current_setting('memory_limit') AS v`);
+  return parseBytes(v);
 }

@@ -6,7 +6,7 @@ import { Db, sqlString, toNumber } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { sampleFieldsSql } from '../../src/stages/flip/flip-stage.js';
 import { buildDataset } from '../../src/stages/recipe.js';
-import { duckdbMemoryLimitBytes } from '../../src/stages/shards/expand-samples.js';
+import { duckdbMemoryLimitBytes } from '../../src/core/memory-budget.js';
 import { SAMPLE_COLUMNS } from '../../src/stages/shards/shards-stage.js';
 import { samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
 

@@ -1,8 +1,10 @@
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { sqlString, toNumber } from '../../core/db.js';
 import { SourceError, UserlmError } from '../../core/errors.js';
 import { sha256File } from '../../core/hash.js';
+import { duckdbMemoryLimitBytes } from '../../core/memory-budget.js';
 import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sourceDefinition } from '../../sources/registry.js';
 import { resolveSourceFiles } from '../../sources/resolve-files.js';
@@ -12,6 +14,7 @@ import { hubCacheDir } from '../../hub/hub-cache-dir.js';
 import type { LoadedPipeline, SourceConfig } from '../../config/pipeline-config.js';
 import { DETECT, DETECT_CHARS, LANGUAGE_DETECTOR } from '../../sources/detect-language.js';
 import { labelLanguages, type DetectedLanguages } from './label-languages.js';
+import { tempDiskNeed, tempDiskWarning } from './temp-disk-need.js';
 import { REPAIRS, repairSelect, type Repair, type RepairOptions } from './repair-turns.js';
 
 const where = (p: LoadedPipeline) => ({ runDir: p.config.run_dir, cacheDir: hubCacheDir() });
@@ -94,6 +97,14 @@ export const normalizeStage = defineStage({
       Object.assign(params, res.params);
     }
     const union = selects.join('\nUNION ALL\n');
+    // A corpus bigger than DuckDB's memory spills to run_dir; say so before an hour's work
+    // ends on a full disk.
+    const need = await tempDiskNeed(db, filesOf.flat(), await duckdbMemoryLimitBytes(db));
+    if (need.spillBytes > 0) {
+      const fs = await statfs(scratchDir);
+      const warning = tempDiskWarning(need, fs.bavail * fs.bsize, pipeline.config.run_dir);
+      if (warning) log.warn('normalize.disk_low', warning, { source_bytes: need.sourceBytes, spill_bytes: need.spillBytes, free_bytes: fs.bavail * fs.bsize });
+    }
     try {
       // A repeated id keeps its first row: found on the ids alone (DuckDB reads only the
       // columns they need), so the text is partitioned by no window; it is sorted once, into

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
-import { parseBytes } from '../../core/memory-budget.js';
+import { duckdbMemoryLimitBytes } from '../../core/memory-budget.js';
 import { sampleFieldsSql } from '../flip/flip-stage.js';
 
 /** One output file of the shard layout: its split and the first shard-order row (rn) it holds. */
@@ -32,11 +32,6 @@ export interface Expansion {
   remove(i: number): Promise<void>;
 }
 
-/** DuckDB's memory_limit in bytes, as current_setting reports it ('3.7 GiB', '500.0 MiB', ...). */
-export async function duckdbMemoryLimitBytes(db: Db): Promise<number> {
-  const { v } = await db.one<{ v: string }>(`SELECT current_setting('memory_limit') AS v`);
-  return parseBytes(v);
-}
 
 /**
  * Every planned sample expanded once, with its text, into one Parquet partition per output
