@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
-import { memoryPlan } from '../../core/memory-budget.js';
+import { duckdbMemoryLimitBytes, memoryPlan } from '../../core/memory-budget.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sampleIdSql } from '../flip/flip-stage.js';
@@ -172,20 +172,17 @@ export const tokenizeStage = defineStage({
     }
     const seconds = (performance.now() - started) / 1000;
     const joined = 'FROM tok_conv c JOIN tok_samples s USING (pos)';
-    const messageSizes = `(SELECT pos, list(msg_size ORDER BY idx) AS msg_sizes, list(content_bytes ORDER BY idx) AS content_bytes FROM tok_msg GROUP BY pos)`;
-    await db.run(
-      // Message sizes are joined to the per-conversation rows, not to every sample row.
-      `COPY (SELECT g.* EXCLUDE (pos), coalesce(m.msg_sizes, []::INTEGER[]) AS msg_sizes, coalesce(m.content_bytes, []::INTEGER[]) AS content_bytes
-             FROM (SELECT c.pos, any_value(c.conversation_id) AS conversation_id,
-                    (count(*) FILTER (WHERE NOT s.too_long))::INTEGER AS ${NUM_SAMPLES_COLUMN},
-                    list(s.num_tokens ORDER BY s.turn_index) AS num_tokens,
-                    list(s.num_target_tokens ORDER BY s.turn_index) AS num_target_tokens,
-                    list(s.history_messages_dropped ORDER BY s.turn_index) AS history_messages_dropped,
-                    list(s.too_long ORDER BY s.turn_index) AS too_long
-                   ${joined} GROUP BY c.pos HAVING NOT bool_and(s.too_long)) g
-             LEFT JOIN ${messageSizes} m USING (pos) ORDER BY g.pos)
-       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
-    );
+    // The per-conversation lists are built a range of positions at a time: DuckDB keeps list
+    // aggregates in memory, and one GROUP BY over every sample and message row ran out of its
+    // 2.6 GiB share at 2.66M realistic conversations (3M bench). Each range is appended in
+    // position order to one table, which the COPY then writes in that order.
+    const { hi } = await db.one<{ hi: unknown }>('SELECT coalesce(max(pos), -1) AS hi FROM tok_conv');
+    const last = toNumber(hi);
+    const step = aggregationRange(await duckdbMemoryLimitBytes(db));
+    await db.run(`CREATE OR REPLACE TABLE tok_out AS ${perConversationSql(0, step)}`);
+    for (let lo = step; lo <= last; lo += step) await db.run(`INSERT INTO tok_out ${perConversationSql(lo, lo + step)}`);
+    await db.run(`COPY (SELECT * EXCLUDE (pos) FROM tok_out) TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`);
+    await db.run('DROP TABLE tok_out');
     await db.run(
       `COPY (SELECT ${sampleIdSql('c.conversation_id', 's.turn_index')} AS sample_id, c.conversation_id, 'too_long' AS reason, s.num_tokens
              ${joined} WHERE s.too_long ORDER BY c.pos, s.turn_index)
@@ -222,3 +219,26 @@ export const tokenizeStage = defineStage({
     return { notes, publish: { sampleDrops: SAMPLE_DROPS_FILE } };
   },
 });
+
+/** Conversations per aggregation range: about 8 KiB of DuckDB memory each (a range of 2.66M took more than 2.6 GiB). */
+export function aggregationRange(duckdbBytes: number): number {
+  return Math.max(10_000, Math.floor(duckdbBytes / 8192));
+}
+
+/** One row per conversation at positions [lo, hi) that keeps a sample: its counts as lists by turn, and its message sizes. */
+export function perConversationSql(lo: number, hi: number): string {
+  const inRange = (col: string) => `${col} >= ${lo} AND ${col} < ${hi}`;
+  return `SELECT g.*, coalesce(m.msg_sizes, []::INTEGER[]) AS msg_sizes, coalesce(m.content_bytes, []::INTEGER[]) AS content_bytes
+          FROM (SELECT c.pos, any_value(c.conversation_id) AS conversation_id,
+                 (count(*) FILTER (WHERE NOT s.too_long))::INTEGER AS ${NUM_SAMPLES_COLUMN},
+                 list(s.num_tokens ORDER BY s.turn_index) AS num_tokens,
+                 list(s.num_target_tokens ORDER BY s.turn_index) AS num_target_tokens,
+                 list(s.history_messages_dropped ORDER BY s.turn_index) AS history_messages_dropped,
+                 list(s.too_long ORDER BY s.turn_index) AS too_long
+                FROM tok_conv c JOIN tok_samples s USING (pos)
+                WHERE ${inRange('c.pos')} AND ${inRange('s.pos')}
+                GROUP BY c.pos HAVING NOT bool_and(s.too_long)) g
+          LEFT JOIN (SELECT pos, list(msg_size ORDER BY idx) AS msg_sizes, list(content_bytes ORDER BY idx) AS content_bytes
+                     FROM tok_msg WHERE ${inRange('pos')} GROUP BY pos) m USING (pos)
+          ORDER BY g.pos`;
+}
