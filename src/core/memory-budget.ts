@@ -69,3 +69,15 @@ export async function duckdbMemoryLimitBytes(db: Db): Promise<number> {
   const { v } = await db.one<{ v: string }>(`SELECT current_setting('memory_limit') AS v`);
   return parseBytes(v);
 }
+
+/**
+ * Conversations per range when per-conversation lists are built a range at a time: about
+ * 8 KiB of DuckDB memory each, at least 10,000. DuckDB holds list aggregates in memory; one
+ * GROUP BY over 2.66M realistic conversations' samples took more than its 2.6 GiB share.
+ */
+export function aggregationRange(duckdbBytes: number): number {
+  return Math.max(AGGREGATION.minRows, Math.floor(duckdbBytes / AGGREGATION.bytesPerRow));
+}
+
+/** aggregationRange's constants; a test lowers them to make the sample take many ranges. */
+export const AGGREGATION = { bytesPerRow: 8192, minRows: 10_000 };

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Db, sqlString, toNumber } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { sampleFieldsSql } from '../../src/stages/flip/flip-stage.js';
 import { buildDataset } from '../../src/stages/recipe.js';
-import { duckdbMemoryLimitBytes } from '../../src/core/memory-budget.js';
+import { AGGREGATION, aggregationRange, duckdbMemoryLimitBytes } from '../../src/core/memory-budget.js';
+import { sha256Hex } from '../../src/core/hash.js';
 import { SAMPLE_COLUMNS } from '../../src/stages/shards/shards-stage.js';
 import { samplePipelineYaml, tempDir, withDb, writePipeline } from '../helpers.js';
 
@@ -79,6 +80,26 @@ describe('shards: samples expanded once, into many files', () => {
     });
     // The expansion lives in the stage's scratch directory, which is gone once the stage is done.
     assert.deepEqual(readdirSync(join(run, 'shards')).filter((e) => e.includes('expand')), []);
+  });
+
+  it('builds the same tokenize rows and shards when the per-conversation lists are built 7 conversations at a time', async () => {
+    const build = async () => {
+      const dir = tempDir();
+      const { pipeline } = writePipeline(dir, samplePipelineYaml(dir, 'stages:\n  shards: {max_rows_per_shard: 40}\n'));
+      await buildDataset(pipeline(), silentLogger);
+      const files = [join('runs', 'tokenize', 'data.parquet'), ...readdirSync(join(dir, 'out', 'data')).sort().map((f) => join('out', 'data', f))];
+      return files.map((f) => `${f} ${sha256Hex(readFileSync(join(dir, f)))}`);
+    };
+    const whole = await build();
+    const saved = { ...AGGREGATION };
+    Object.assign(AGGREGATION, { minRows: 7, bytesPerRow: 2 ** 50 });
+    try {
+      assert.equal(aggregationRange(2 ** 30), 7);
+      assert.deepEqual(await build(), whole);
+    } finally {
+      Object.assign(AGGREGATION, saved);
+    }
+    assert.ok(whole.length > 5, whole.join('\n'));
   });
 
   it('reads DuckDB memory_limit in bytes, whatever unit DuckDB reports it in', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { aggregationRange, perConversationSql } from '../../src/stages/tokenize/tokenize-stage.js';
+import { aggregationRange } from '../../src/core/memory-budget.js';
+import { perConversationSql } from '../../src/stages/tokenize/tokenize-stage.js';
 import { withDb } from '../helpers.js';
 
 describe('tokenize: per-conversation rows built a range of positions at a time', () => {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
-import { duckdbMemoryLimitBytes } from '../../core/memory-budget.js';
+import { aggregationRange, duckdbMemoryLimitBytes } from '../../core/memory-budget.js';
 import { sampleFieldsSql } from '../flip/flip-stage.js';
 
 /** One output file of the shard layout: its split and the first shard-order row (rn) it holds. */
@@ -49,22 +49,25 @@ export async function expandSamples(db: Db, o: ExpandOptions): Promise<Expansion
     { files: JSON.stringify(o.files.map((f, part) => ({ split: f.split, part, lo: f.lo }))) },
   );
   const n = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(o.intents)})`)).n);
-  // Per intents row, in its order, the samples it gives (NULL for a conversation that gives none).
-  await db.run(
-    `CREATE OR REPLACE TEMP TABLE shard_expand AS
-     SELECT r.ipos, e.samples
-     FROM range(${n}) r(ipos)
+  // Per intents row, in its order, the samples it gives (NULL for a conversation that gives
+  // none): built a range of rows at a time (DuckDB holds list aggregates in memory) and
+  // appended in order, which the POSITIONAL JOIN below relies on.
+  const memory = await duckdbMemoryLimitBytes(db);
+  const step = aggregationRange(memory);
+  const expandSql = (lo: number, hi: number) =>
+    `SELECT r.ipos, e.samples
+     FROM range(${lo}, ${hi}) r(ipos)
      LEFT JOIN (
        SELECT p.ipos, list({'t': p.t, 'rn': p.rn, 'part': f.part, 'split': p.split, 'num_tokens': p.num_tokens,
                             'num_target_tokens': p.num_target_tokens, 'dropped': p.history_messages_dropped}) AS samples
-       FROM ${o.plan} p ASOF JOIN shard_files f ON p.split = f.split AND p.rn >= f.lo
+       FROM (SELECT * FROM ${o.plan} WHERE ipos >= ${lo} AND ipos < ${hi}) p ASOF JOIN shard_files f ON p.split = f.split AND p.rn >= f.lo
        GROUP BY p.ipos) e USING (ipos)
-     ORDER BY r.ipos`,
-  );
+     ORDER BY r.ipos`;
+  await db.run(`CREATE OR REPLACE TEMP TABLE shard_expand AS ${expandSql(0, Math.min(n, step))}`);
+  for (let lo = step; lo < n; lo += step) await db.run(`INSERT INTO shard_expand ${expandSql(lo, Math.min(n, lo + step))}`);
   // DuckDB's partitioned writer buffers rows per thread and per open file; at its defaults
   // (524,288 rows a thread, 122,880-row groups) long samples would hold gigabytes. Both are
   // sized from the average sample so the buffers stay a fraction of DuckDB's memory.
-  const memory = await duckdbMemoryLimitBytes(db);
   const avg = Math.max(1, o.totalBytes / Math.max(1, o.samples));
   const { threads } = await db.one<{ threads: unknown }>(`SELECT current_setting('threads')::BIGINT AS threads`);
   const flushRows = Math.max(2048, Math.floor(memory / 4 / Math.max(1, toNumber(threads)) / avg));

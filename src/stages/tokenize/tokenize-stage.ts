@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
-import { duckdbMemoryLimitBytes, memoryPlan } from '../../core/memory-budget.js';
+import { aggregationRange, duckdbMemoryLimitBytes, memoryPlan } from '../../core/memory-budget.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sampleIdSql } from '../flip/flip-stage.js';
@@ -219,11 +219,6 @@ export const tokenizeStage = defineStage({
     return { notes, publish: { sampleDrops: SAMPLE_DROPS_FILE } };
   },
 });
-
-/** Conversations per aggregation range: about 8 KiB of DuckDB memory each (a range of 2.66M took more than 2.6 GiB). */
-export function aggregationRange(duckdbBytes: number): number {
-  return Math.max(10_000, Math.floor(duckdbBytes / 8192));
-}
 
 /** One row per conversation at positions [lo, hi) that keeps a sample: its counts as lists by turn, and its message sizes. */
 export function perConversationSql(lo: number, hi: number): string {
