@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aggregationRange } from '../../src/core/memory-budget.js';
+import { createTableInRanges } from '../../src/core/table-in-ranges.js';
 import { perConversationSql } from '../../src/stages/tokenize/tokenize-stage.js';
 import { withDb } from '../helpers.js';
 
@@ -21,8 +22,7 @@ describe('tokenize: per-conversation rows built a range of positions at a time',
          FROM tok_conv c, range(0, c.pos % 6) r(i) WHERE c.pos % 13 <> 1 ORDER BY hash(i, c.pos)`,
       );
       const whole = await db.all(perConversationSql(0, 1000));
-      await db.run(`CREATE TABLE tok_out AS ${perConversationSql(0, 64)}`);
-      for (let lo = 64; lo < 1000; lo += 64) await db.run(`INSERT INTO tok_out ${perConversationSql(lo, lo + 64)}`);
+      await createTableInRanges(db, 'tok_out', 1000, 64, perConversationSql);
       const ranged = await db.all('SELECT * FROM tok_out');
       assert.equal(ranged.length, whole.length);
       assert.ok(whole.length > 700 && whole.length < 857, `${whole.length} rows: conversations whose samples are all too long have none`);

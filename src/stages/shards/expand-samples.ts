@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { aggregationRange, duckdbMemoryLimitBytes } from '../../core/memory-budget.js';
+import { createTableInRanges } from '../../core/table-in-ranges.js';
 import { sampleFieldsSql } from '../flip/flip-stage.js';
 
 /** One output file of the shard layout: its split and the first shard-order row (rn) it holds. */
@@ -32,7 +33,6 @@ export interface Expansion {
   remove(i: number): Promise<void>;
 }
 
-
 /**
  * Every planned sample expanded once, with its text, into one Parquet partition per output
  * file: a single streaming pass over the intents output (zipped by position with each
@@ -53,7 +53,6 @@ export async function expandSamples(db: Db, o: ExpandOptions): Promise<Expansion
   // none): built a range of rows at a time (DuckDB holds list aggregates in memory) and
   // appended in order, which the POSITIONAL JOIN below relies on.
   const memory = await duckdbMemoryLimitBytes(db);
-  const step = aggregationRange(memory);
   const expandSql = (lo: number, hi: number) =>
     `SELECT r.ipos, e.samples
      FROM range(${lo}, ${hi}) r(ipos)
@@ -63,8 +62,7 @@ export async function expandSamples(db: Db, o: ExpandOptions): Promise<Expansion
        FROM (SELECT * FROM ${o.plan} WHERE ipos >= ${lo} AND ipos < ${hi}) p ASOF JOIN shard_files f ON p.split = f.split AND p.rn >= f.lo
        GROUP BY p.ipos) e USING (ipos)
      ORDER BY r.ipos`;
-  await db.run(`CREATE OR REPLACE TEMP TABLE shard_expand AS ${expandSql(0, Math.min(n, step))}`);
-  for (let lo = step; lo < n; lo += step) await db.run(`INSERT INTO shard_expand ${expandSql(lo, Math.min(n, lo + step))}`);
+  await createTableInRanges(db, 'shard_expand', n, aggregationRange(memory), expandSql);
   // DuckDB's partitioned writer buffers rows per thread and per open file; at its defaults
   // (524,288 rows a thread, 122,880-row groups) long samples would hold gigabytes. Both are
   // sized from the average sample so the buffers stay a fraction of DuckDB's memory.

@@ -4,6 +4,7 @@ import { sqlString, toNumber } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
 import { aggregationRange, duckdbMemoryLimitBytes, memoryPlan } from '../../core/memory-budget.js';
 import { startProgress } from '../../core/progress.js';
+import { createTableInRanges } from '../../core/table-in-ranges.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, SAMPLE_DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { sampleIdSql } from '../flip/flip-stage.js';
 import { intentsStage } from '../intents/intents-stage.js';
@@ -178,9 +179,7 @@ export const tokenizeStage = defineStage({
     // position order to one table, which the COPY then writes in that order.
     const { hi } = await db.one<{ hi: unknown }>('SELECT coalesce(max(pos), -1) AS hi FROM tok_conv');
     const last = toNumber(hi);
-    const step = aggregationRange(await duckdbMemoryLimitBytes(db));
-    await db.run(`CREATE OR REPLACE TABLE tok_out AS ${perConversationSql(0, step)}`);
-    for (let lo = step; lo <= last; lo += step) await db.run(`INSERT INTO tok_out ${perConversationSql(lo, lo + step)}`);
+    await createTableInRanges(db, 'tok_out', last + 1, aggregationRange(await duckdbMemoryLimitBytes(db)), perConversationSql);
     await db.run(`COPY (SELECT * EXCLUDE (pos) FROM tok_out) TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`);
     await db.run('DROP TABLE tok_out');
     await db.run(
