@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,8 @@ interface ChildUsage {
   tree_rss: number;
   /** The same peak per pipeline stage (by the child's stage.start log events; 'before' until the first). */
   stage_rss?: Record<string, number>;
+  /** Peak bytes under the watched directory (the run's .scratch: DuckDB's spill, stage scratch files) per stage. */
+  stage_scratch?: Record<string, number>;
   floor?: { rewrite_s: number; flip_s: number; samples: number };
 }
 
@@ -79,8 +81,34 @@ function treeRss(pid: number): number {
   return total;
 }
 
-/** Run this file as a child (`--child <mode> ...`), sampling its process tree's RSS; its usage comes back in a file. */
-async function runChild(args: string[], label: string, logFile: string): Promise<ChildUsage> {
+/** Bytes of the files under dir (0 when it is absent; files that vanish while counted are skipped). */
+function dirBytes(dir: string): number {
+  let total = 0;
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += dirBytes(p);
+    else {
+      try {
+        total += statSync(p).size;
+      } catch {
+        // Removed while we looked.
+      }
+    }
+  }
+  return total;
+}
+
+/**
+ * Run this file as a child (`--child <mode> ...`), sampling its process tree's RSS (and, with
+ * scratchDir, that directory's size); its usage comes back in a file.
+ */
+async function runChild(args: string[], label: string, logFile: string, scratchDir?: string): Promise<ChildUsage> {
   const usageFile = `${logFile}.usage.json`;
   await rm(usageFile, { force: true });
   const self = fileURLToPath(import.meta.url);
@@ -106,10 +134,12 @@ async function runChild(args: string[], label: string, logFile: string): Promise
   child.stderr.on('data', watch('err'));
   let peak = 0;
   const stageRss: Record<string, number> = {};
+  const stageScratch: Record<string, number> = {};
   const timer = setInterval(() => {
     const r = treeRss(child.pid!);
     peak = Math.max(peak, r);
     stageRss[stage] = Math.max(stageRss[stage] ?? 0, r);
+    if (scratchDir) stageScratch[stage] = Math.max(stageScratch[stage] ?? 0, dirBytes(scratchDir));
   }, 250);
   const code: number = await new Promise((res) => child.on('close', (c) => res(c ?? 1)));
   clearInterval(timer);
@@ -119,7 +149,7 @@ async function runChild(args: string[], label: string, logFile: string): Promise
     throw new Error(`${label} failed (exit ${code}); its output is in ${logFile}:\n${tail}`);
   }
   const u = JSON.parse(await readFile(usageFile, 'utf8')) as ChildUsage;
-  return { ...u, tree_rss: Math.max(peak, u.max_rss), stage_rss: stageRss };
+  return { ...u, tree_rss: Math.max(peak, u.max_rss), stage_rss: stageRss, ...(scratchDir ? { stage_scratch: stageScratch } : {}) };
 }
 
 async function childMain(usageFile: string, mode: string, args: string[]): Promise<void> {
@@ -209,7 +239,7 @@ export async function benchPipeline(sizes: number[], benchDir: string): Promise<
     const yaml = join(base, 'pipeline.yaml');
     await writeFile(yaml, pipelineYaml(n, corpus.glob, runDir, outDir));
     t = performance.now();
-    const run = await runChild(['run', yaml], `the pipeline run on ${n} conversations`, join(base, 'pipeline.log'));
+    const run = await runChild(['run', yaml], `the pipeline run on ${n} conversations`, join(base, 'pipeline.log'), join(runDir, '.scratch'));
     const markers = STAGES.map((s) => JSON.parse(readFileSync(join(stageDir(runDir, { name: s }), MARKER_FILE), 'utf8')) as StageMarker);
     await rm(floorDir, { recursive: true, force: true });
     const floorRun = await runChild(['floor', corpus.glob, floorDir], `the DuckDB floor on ${n} conversations`, join(base, 'floor.log'));
@@ -231,6 +261,7 @@ export async function benchPipeline(sizes: number[], benchDir: string): Promise<
         `  peak RSS: pipeline ${gib(run.tree_rss)} (target <= ${TARGET_RSS_GIB} GiB: ${run.tree_rss <= TARGET_RSS_GIB * 2 ** 30 ? 'ok' : 'MISSED'}), floor ${gib(floorRun.tree_rss)}\n` +
         `  ${['peak RSS', ...STAGES].map((s) => s.padStart(w)).join('')}\n` +
         `  ${['GiB', ...STAGES.map((s) => ((run.stage_rss?.[s] ?? 0) / 2 ** 30).toFixed(2))].map((s) => s.padStart(w)).join('')}\n` +
+        `  ${['scratch GB', ...STAGES.map((s) => ((run.stage_scratch?.[s] ?? 0) / 1e9).toFixed(1))].map((s) => s.padStart(w)).join('')}   (peak size of run_dir/.scratch: DuckDB's spill and the stages' scratch files)\n` +
         dedupLine(markers[STAGES.indexOf('dedup')]!),
     );
     // The corpus stays cached; stage outputs of a big run would fill the disk.
