@@ -48,67 +48,7 @@ export async function sketchDocuments(
     parts.push({ start, batch: { ...b, signatures: new Uint32Array(0), words: new Uint32Array(0), bandKeys: new Uint32Array(0), exactKeys: new Uint32Array(0) } });
     onBatch?.(b.count);
   };
-  let seen = 0;
-  if (workers <= 0) {
-    const hasher = new MinHasher({ numPerm: o.numPerm, seed: o.seed, method: o.method });
-    for await (const { texts } of batches) {
-      place(seen, sketchBatch(texts, o, hasher));
-      seen += texts.length;
-    }
-  } else {
-    // Two batches queued per worker, so a worker never waits for the main thread to
-    // read the next batch from DuckDB.
-    const pool = Array.from({ length: workers }, () => new Worker(new URL('./sketch-worker.js', import.meta.url)));
-    const queued = new Array<number>(workers).fill(0);
-    const pending = new Map<number, { start: number; resolve: () => void; reject: (e: unknown) => void }>();
-    let failure: unknown;
-    let wake: (() => void) | undefined;
-    for (const w of pool) {
-      w.on('message', (m: SketchBatch & { id: number }) => {
-        const p = pending.get(m.id);
-        if (!p) return;
-        pending.delete(m.id);
-        place(p.start, m);
-        p.resolve();
-      });
-      w.on('error', (e) => {
-        failure ??= e;
-        for (const p of pending.values()) p.reject(e);
-        pending.clear();
-        wake?.();
-      });
-    }
-    try {
-      let id = 0;
-      const inflight: Promise<void>[] = [];
-      for await (const { texts } of batches) {
-        if (failure) break;
-        let k = queued.indexOf(Math.min(...queued));
-        while (queued[k]! >= 2 && !failure) {
-          await new Promise<void>((r) => (wake = r));
-          k = queued.indexOf(Math.min(...queued));
-        }
-        if (failure) break;
-        const start = seen;
-        seen += texts.length;
-        const myId = id++;
-        queued[k]!++;
-        inflight.push(
-          new Promise<void>((resolve, reject) => {
-            pending.set(myId, { start, resolve, reject });
-            pool[k]!.postMessage({ id: myId, texts, options: o });
-          }).finally(() => {
-            queued[k]!--;
-            wake?.();
-          }),
-        );
-      }
-      await Promise.all(inflight);
-      if (failure) throw failure;
-    } finally {
-      await Promise.all(pool.map((w) => w.terminate()));
-    }
-  }
+  const seen = await sketchBatches(batches, o, workers, place);
   if (seen !== total) throw new Error(`document count changed while sketching (${seen} != ${total})`);
   // The batches' arrays stay where they are: the runs point into them (see runs.ts).
   const runsOf = (pick: (b: SketchBatch) => [Uint32Array, Uint32Array] | null): Runs => {
@@ -134,4 +74,101 @@ export async function sketchDocuments(
   const templates = runsOf((b) => [b.templates, b.templateOffsets]);
   const wordSeq = runsOf((b) => (o.keepWords ? [b.wordSeq, b.wordOffsets] : null));
   return { n: total, signatures, words, templates, wordSeq, bandKeys, exactKeys };
+}
+
+/** Batches sketched but not yet handed to visit, at most, besides those queued on workers. */
+const MAX_WAITING_PER_WORKER = 4;
+
+/**
+ * Sketch a stream of text batches on `workers` threads (0: this thread) and hand each
+ * batch's sketch to visit(start, sketch, batch) in stream order (start: the position of
+ * its first document), whichever worker finished first. Nothing is kept: a caller that
+ * needs only a little of each sketch holds only that. Returns the number of documents.
+ */
+export async function sketchBatches<B extends TextBatch>(
+  batches: AsyncIterable<B>,
+  o: SketchOptions,
+  workers: number,
+  visit: (start: number, sketch: SketchBatch, batch: B) => void,
+): Promise<number> {
+  let seen = 0;
+  if (workers <= 0) {
+    const hasher = new MinHasher({ numPerm: o.numPerm, seed: o.seed, method: o.method });
+    for await (const batch of batches) {
+      visit(seen, sketchBatch(batch.texts, o, hasher), batch);
+      seen += batch.texts.length;
+    }
+    return seen;
+  }
+  // Two batches queued per worker, so a worker never waits for the main thread to read the
+  // next batch from DuckDB; finished batches wait here until those before them are done.
+  const pool = Array.from({ length: workers }, () => new Worker(new URL('./sketch-worker.js', import.meta.url)));
+  const queued = new Array<number>(workers).fill(0);
+  const pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  const sent = new Map<number, { start: number; batch: B }>();
+  const done = new Map<number, SketchBatch>();
+  let next = 0;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const deliver = () => {
+    for (let s = done.get(next); s !== undefined; s = done.get(next)) {
+      const { start, batch } = sent.get(next)!;
+      done.delete(next);
+      sent.delete(next);
+      next++;
+      visit(start, s, batch);
+    }
+  };
+  for (const w of pool) {
+    w.on('message', (m: SketchBatch & { id: number }) => {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      done.set(m.id, m);
+      try {
+        deliver();
+        p.resolve();
+      } catch (e) {
+        failure ??= e;
+        p.reject(e);
+      }
+    });
+    w.on('error', (e) => {
+      failure ??= e;
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+      wake?.();
+    });
+  }
+  try {
+    let id = 0;
+    const inflight: Promise<void>[] = [];
+    for await (const batch of batches) {
+      if (failure) break;
+      let k = queued.indexOf(Math.min(...queued));
+      while ((queued[k]! >= 2 || done.size >= MAX_WAITING_PER_WORKER * workers) && !failure) {
+        await new Promise<void>((r) => (wake = r));
+        k = queued.indexOf(Math.min(...queued));
+      }
+      if (failure) break;
+      const myId = id++;
+      sent.set(myId, { start: seen, batch });
+      seen += batch.texts.length;
+      queued[k]!++;
+      inflight.push(
+        new Promise<void>((resolve, reject) => {
+          pending.set(myId, { resolve, reject });
+          pool[k]!.postMessage({ id: myId, texts: batch.texts, options: o });
+        }).finally(() => {
+          queued[k]!--;
+          wake?.();
+        }),
+      );
+    }
+    await Promise.allSettled(inflight);
+    if (failure) throw failure;
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  return seen;
 }

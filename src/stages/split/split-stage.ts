@@ -5,8 +5,10 @@ import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, STAGE_PARQUET, defineStage, type StageContext } from '../../core/stage.js';
 import { intentsStage } from '../intents/intents-stage.js';
 import { lshShape, resolveWorkers } from '../dedup/near-dedup.js';
-import { sketchDocuments } from '../dedup/sketch-documents.js';
-import { crossSplitLeaks } from './cross-split-leaks.js';
+import { sketchBatches } from '../dedup/sketch-documents.js';
+import { memoryPlan } from '../../core/memory-budget.js';
+import { startProgress } from '../../core/progress.js';
+import { HeldOutIndex } from './cross-split-leaks.js';
 
 /**
  * SQL assigning each user to a split. Within each stratum (country) users are ordered by a
@@ -71,52 +73,75 @@ async function writeNoLeaks(db: Db, out: string): Promise<void> {
 /**
  * Held-out conversations whose first user turn is a near-duplicate of a training one, written
  * to the Parquet file `out` (conversation_id, split, train_conversation_id, similarity).
- * convSplit names a relation (conversation_id, split, first_user) the caller owns.
+ * convSplit names a relation (conversation_id, split, first_user) the caller owns. The
+ * held-out turns are sketched and indexed first; the training ones then stream past the
+ * index in conversation_id order and only their matches' ids are kept (see HeldOutIndex).
  */
 async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string, out: string): Promise<void> {
   const { db, pipeline, log } = ctx;
   const near = pipeline.config.stages.dedup.near;
-  const n = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM ${convSplit}`)).n);
   const train = trainSplitName(o);
-  const ids: string[] = new Array(n);
-  const splits: string[] = new Array(n);
-  const isTrain = new Uint8Array(n);
-  const result = await db.conn.stream(`SELECT conversation_id, split, first_user FROM ${convSplit} ORDER BY conversation_id`);
-  let pos = 0;
-  async function* batches() {
+  const counts = await db.one<{ held: unknown; train: unknown }>(
+    `SELECT count(*) FILTER (WHERE split IS DISTINCT FROM $train) AS held, count(*) FILTER (WHERE split = $train) AS train FROM ${convSplit}`,
+    { train },
+  );
+  const heldN = toNumber(counts.held);
+  const trainN = toNumber(counts.train);
+  const { bands, rows } = lshShape({ ...near, threshold: o.leak_threshold, bands: null, rows: null, verify: true });
+  const sketch = { ngram: near.ngram, numPerm: near.num_perm, seed: pipeline.config.seed, method: near.method, templateNgram: 0, templateMaxPerDoc: 0, bands, rows };
+  const workers = resolveWorkers(near.workers, memoryPlan(pipeline.config.engine.memory_limit, pipeline.config.engine.threads, pipeline.file).maxWorkers);
+  const progress = startProgress(log, 'split leak check', heldN + trainN, 'conversations');
+  type Batch = { texts: string[]; ids: string[]; splits: string[] };
+  async function* batches(where: string): AsyncGenerator<Batch> {
+    const result = await db.conn.stream(`SELECT conversation_id, split, first_user FROM ${convSplit} WHERE ${where} ORDER BY conversation_id`, { train });
     for await (const chunk of result.yieldRowsJs()) {
-      const texts: string[] = [];
+      const b: Batch = { texts: [], ids: [], splits: [] };
       for (const r of chunk) {
-        ids[pos] = r[0] as string;
-        splits[pos] = r[1] as string;
-        isTrain[pos] = r[1] === train ? 1 : 0;
-        texts.push((r[2] as string | null) ?? '');
-        pos++;
+        b.ids.push(r[0] as string);
+        b.splits.push(r[1] as string);
+        b.texts.push((r[2] as string | null) ?? '');
       }
-      yield { texts };
+      yield b;
     }
   }
-  const sk = await sketchDocuments(
-    batches(),
-    n,
-    { ngram: near.ngram, numPerm: near.num_perm, seed: pipeline.config.seed, method: near.method, templateNgram: 0, templateMaxPerDoc: 0 },
-    resolveWorkers(near.workers),
-  );
-  const eligible = new Uint8Array(n);
-  for (let i = 0; i < n; i++) eligible[i] = sk.words[i]! >= near.min_words ? 1 : 0;
-  const { bands, rows } = lshShape({ ...near, threshold: o.leak_threshold, bands: null, rows: null, verify: true });
-  const { match, similarity } = crossSplitLeaks(sk.signatures, n, isTrain, { numPerm: near.num_perm, bands, rows, threshold: o.leak_threshold, eligible });
+  const heldSig = new Uint32Array(heldN * near.num_perm);
+  const heldKeys = new Uint32Array(heldN * bands);
+  const eligible = new Uint8Array(heldN);
+  const heldIds: string[] = new Array(heldN);
+  const heldSplits: string[] = new Array(heldN);
+  const seenHeld = await sketchBatches(batches('split IS DISTINCT FROM $train'), sketch, workers, (start, sk, b) => {
+    if (start + sk.count > heldN) throw new Error(`more held-out conversations than counted (${start + sk.count} > ${heldN})`);
+    heldSig.set(sk.signatures, start * near.num_perm);
+    heldKeys.set(sk.bandKeys, start * bands);
+    for (let i = 0; i < sk.count; i++) {
+      eligible[start + i] = sk.words[i]! >= near.min_words ? 1 : 0;
+      heldIds[start + i] = b.ids[i]!;
+      heldSplits[start + i] = b.splits[i]!;
+    }
+    progress.tick(sk.count);
+  });
+  if (seenHeld !== heldN) throw new Error(`held-out conversation count changed during the leak check (${seenHeld} != ${heldN})`);
+  const index = new HeldOutIndex<string>(heldSig, heldKeys, heldN, eligible, { numPerm: near.num_perm, bands, rows, threshold: o.leak_threshold });
+  const seenTrain = await sketchBatches(batches('split = $train'), sketch, workers, (start, sk, b) => {
+    for (let i = 0; i < sk.count; i++) {
+      if (sk.words[i]! < near.min_words) continue;
+      index.offer(sk.signatures, i * near.num_perm, sk.bandKeys, i * bands, start + i, b.ids[i]!);
+    }
+    progress.tick(sk.count);
+  });
+  progress.stop();
+  if (seenTrain !== trainN) throw new Error(`training conversation count changed during the leak check (${seenTrain} != ${trainN})`);
   // Not TEMP: the appender writes through a second connection, which cannot see temp tables.
   await db.run(`CREATE OR REPLACE TABLE found_leaks (${LEAK_COLUMNS})`);
   const app = await db.appender('found_leaks');
   let found = 0;
-  for (let i = 0; i < n; i++) {
-    if (match[i]! < 0) continue;
+  for (let i = 0; i < heldN; i++) {
+    if (index.match[i]! < 0) continue;
     found++;
-    app.appendVarchar(ids[i]!);
-    app.appendVarchar(splits[i]!);
-    app.appendVarchar(ids[match[i]!]!);
-    app.appendFloat(similarity[i]!);
+    app.appendVarchar(heldIds[i]!);
+    app.appendVarchar(heldSplits[i]!);
+    app.appendVarchar(index.matchTag[i]!);
+    app.appendFloat(index.similarity[i]!);
     app.endRow();
   }
   app.closeSync();
