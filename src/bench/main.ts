@@ -1,7 +1,8 @@
 // `make bench`: every benchmark, printing its numbers. USERLM_BENCH_SIZES=100000 narrows the
 // dedup sizes (comma-separated); USERLM_BENCH_ONLY=dedup,tokenize,report,intents,pipeline picks
 // benchmarks; USERLM_BENCH_REPORT_SIZE sets the report benchmark's run size (default 1M
-// conversations); USERLM_BENCH_PIPELINE_SIZES the whole-pipeline sizes (default 1M,3M).
+// conversations); USERLM_BENCH_PIPELINE_SIZES the whole-pipeline sizes (default 1M,3M), and
+// USERLM_BENCH_KEEP_RUN=1 keeps their run directories (for rerunning one stage on them).
 // Generated corpora are cached under USERLM_BENCH_DIR (default runs/bench).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';

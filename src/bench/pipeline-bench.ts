@@ -264,8 +264,9 @@ export async function benchPipeline(sizes: number[], benchDir: string): Promise<
         `  ${['scratch GB', ...STAGES.map((s) => ((run.stage_scratch?.[s] ?? 0) / 1e9).toFixed(1))].map((s) => s.padStart(w)).join('')}   (peak size of run_dir/.scratch: DuckDB's spill and the stages' scratch files)\n` +
         dedupLine(markers[STAGES.indexOf('dedup')]!),
     );
-    // The corpus stays cached; stage outputs of a big run would fill the disk.
-    await rm(runDir, { recursive: true, force: true });
+    // The corpus stays cached; stage outputs of a big run would fill the disk, unless
+    // USERLM_BENCH_KEEP_RUN=1 keeps run_dir to rerun a stage on them (`run --from`).
+    if (!process.env['USERLM_BENCH_KEEP_RUN']) await rm(runDir, { recursive: true, force: true });
     await rm(outDir, { recursive: true, force: true });
     await rm(floorDir, { recursive: true, force: true });
   }
