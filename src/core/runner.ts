@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { collectGarbage } from './collect-garbage.js';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { LoadedPipeline } from '../config/pipeline-config.js';
@@ -463,5 +464,7 @@ export async function executeStage(args: {
     throw fsFailure(e, `stage ${spec.name} failed`);
   } finally {
     await rm(scratchDir, { recursive: true, force: true });
+    // What the stage let go of leaves memory now, not after the next stage has grown beside it.
+    collectGarbage();
   }
 }

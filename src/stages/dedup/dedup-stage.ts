@@ -4,6 +4,7 @@ import type { DuckDBIntegerVector, DuckDBVarCharVector } from '@duckdb/node-api'
 import { join } from 'node:path';
 import type { DedupKeep, DedupOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
+import { collectGarbage } from '../../core/collect-garbage.js';
 import { startProgress } from '../../core/progress.js';
 import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
@@ -11,6 +12,7 @@ import { exactKeepers } from './exact-duplicates.js';
 import { largestClusters, renderDedupReport, type ReportText } from './dedup-report.js';
 import { dedupSketchOptions, findNearDuplicates, gatherSketches, resolveWorkers, type NearDedupResult, type NearDedupStats } from './near-dedup.js';
 import { sketchDocuments, type Sketches, type TextBatch } from './sketch-documents.js';
+import { Runs } from './runs.js';
 
 export const DEDUP_REPORT_FILE = 'dedup_report.md';
 export const CLUSTERS_FILE = 'clusters.parquet';
@@ -126,6 +128,12 @@ export const dedupStage = defineStage({
     sk.exactKeys = new Uint32Array(0);
     const near = inPriority ? findNearDuplicates(o, { sketches: inPriority, secondsSketch, pairsToReport: NEAR_PAIRS_KEPT }) : null;
     inPriority = null;
+    // From here on only per-conversation decisions are needed: the word and template runs
+    // (most of the stage's JavaScript memory) go before DuckDB takes its share to write.
+    sk.words = new Uint32Array(0);
+    sk.templates = Runs.empty(0);
+    sk.wordSeq = Runs.empty(0);
+    collectGarbage();
     const exactDrops = n - m;
     const tWrite = performance.now();
     try {
