@@ -75,8 +75,10 @@ sources:
     const broken: string[] = [];
     let checks = 0;
     const watch = (async () => {
-      // Bounded: the pulls take about a second; 2,000 rounds of a few ms is far more.
-      for (let round = 0; round < 2000 && !done; round++) {
+      // Until both pulls end (about a second; ten under a loaded machine, where a bound of
+      // 2,000 rounds ran out before the first blob landed), bounded by the test's own clock.
+      const started = performance.now();
+      while (!done && performance.now() - started < 120_000) {
         const blobs = join(layout.repoDir, 'blobs');
         for (const name of existsSync(blobs) ? readdirSync(blobs) : []) {
           if (name.endsWith('.incomplete')) continue;
