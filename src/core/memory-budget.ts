@@ -6,8 +6,8 @@ import { ConfigError } from './errors.js';
 // is bounded by construction (text streams through in batches; no stage holds an object per
 // conversation) and its fixed costs are known, so they are set aside first: the main thread,
 // and each worker thread (a tokenize worker holds its own tokenizer, merge table and caches,
-// about 160 MB of RSS over 100k realistic messages, measured once, plus the isolate). DuckDB gets the rest, and its memory_limit is
-// that share less what it holds beyond the limit (DUCKDB_RSS_FACTOR); it spills to run_dir past it. Worker threads are capped so that they take at most half of the
+// about 160 MB of RSS over 100k realistic messages, measured once, plus the isolate). DuckDB gets the rest as its memory_limit and
+// spills to run_dir past it. Worker threads are capped so that they take at most half of the
 // budget: a larger machine uses more cores once the budget is raised.
 
 export const DEFAULT_MEMORY_LIMIT = '4GiB';
@@ -19,15 +19,6 @@ export const MAIN_THREAD_RESERVE = 768 * MIB;
 export const WORKER_THREAD_RESERVE = 320 * MIB;
 /** Below this DuckDB cannot do its work at all. */
 const DUCKDB_FLOOR = 256 * MIB;
-/**
- * DuckDB's resident memory runs past its memory_limit: allocations outside its buffer
- * manager (Parquet writers' pages, sort and join state) and freed memory that the C
- * allocator keeps (this build has no jemalloc; 0.9 GB stayed resident after a 200k-row sort
- * that DuckDB itself reported as freed). Measured with the whole 2,688 MiB share as its limit (the
- * default budget on 2 cores), less ~0.2 GB of Node: 1.41x in normalize at 1M realistic
- * conversations, 1.48x in shards' sample plan at 3M (4.1 GiB of the 4 GiB budget). Its limit is its share divided by this.
- */
-export const DUCKDB_RSS_FACTOR = 1.5;
 
 const UNITS: Record<string, number> = { B: 1, BYTES: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
 
@@ -42,7 +33,7 @@ export function parseBytes(size: string): number {
 export interface MemoryPlan {
   /** The whole budget, bytes. */
   total: number;
-  /** DuckDB's memory_limit, bytes: its share divided by DUCKDB_RSS_FACTOR. */
+  /** DuckDB's memory_limit, bytes. */
   duckdb: number;
   /** The most worker threads a stage may start at once. */
   maxWorkers: number;
@@ -64,7 +55,7 @@ export function memoryPlan(limit: string | undefined, threads: number | undefine
   const wanted = threads ?? cores;
   const fit = Math.floor((total / 2 - MAIN_THREAD_RESERVE) / WORKER_THREAD_RESERVE);
   const maxWorkers = Math.max(0, Math.min(wanted, fit));
-  const duckdb = Math.max(DUCKDB_FLOOR, Math.floor((total - MAIN_THREAD_RESERVE - maxWorkers * WORKER_THREAD_RESERVE) / DUCKDB_RSS_FACTOR));
+  const duckdb = total - MAIN_THREAD_RESERVE - maxWorkers * WORKER_THREAD_RESERVE;
   return { total, duckdb, maxWorkers };
 }
 

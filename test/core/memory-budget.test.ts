@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/core/errors.js';
-import { DUCKDB_RSS_FACTOR, MAIN_THREAD_RESERVE, WORKER_THREAD_RESERVE, memoryPlan, parseBytes } from '../../src/core/memory-budget.js';
+import { MAIN_THREAD_RESERVE, WORKER_THREAD_RESERVE, memoryPlan, parseBytes } from '../../src/core/memory-budget.js';
 import { Db } from '../../src/core/db.js';
 import { openPipelineDb } from '../../src/core/runner.js';
 import { resolveTokenizeWorkers } from '../../src/stages/tokenize/count-batches.js';
@@ -22,8 +22,7 @@ describe('engine.memory_limit: one budget for DuckDB and the JavaScript side', (
     const two = memoryPlan(undefined, undefined, 'p.yaml', 2);
     assert.equal(two.total, 4 * 2 ** 30);
     assert.equal(two.maxWorkers, 2);
-    assert.equal(two.duckdb, Math.floor((two.total - MAIN_THREAD_RESERVE - 2 * WORKER_THREAD_RESERVE) / DUCKDB_RSS_FACTOR));
-    assert.equal(two.duckdb / MIB, 1792);
+    assert.equal(two.duckdb, two.total - MAIN_THREAD_RESERVE - 2 * WORKER_THREAD_RESERVE);
     const many = memoryPlan(undefined, undefined, 'p.yaml', 64);
     assert.equal(many.maxWorkers, Math.floor((2048 * MIB - MAIN_THREAD_RESERVE) / WORKER_THREAD_RESERVE));
     assert.ok(many.maxWorkers * WORKER_THREAD_RESERVE + MAIN_THREAD_RESERVE <= many.total / 2);
@@ -59,16 +58,16 @@ describe('engine.memory_limit: one budget for DuckDB and the JavaScript side', (
     }
   });
 
-  it('gives DuckDB its share, less what it holds past its limit, as memory_limit', async () => {
+  it('gives DuckDB its share as memory_limit', async () => {
     const dir = tempDir();
     try {
       const { pipeline } = writePipeline(dir, samplePipelineYaml(dir, 'engine:\n  memory_limit: 4GiB\n  threads: 2\n'));
       const db = await openPipelineDb(pipeline());
       try {
         const r = await db.one<{ v: string }>("SELECT current_setting('memory_limit') AS v");
-        // (4096 - 768 - 2 x 320) / 1.5 = 1792 MiB, which DuckDB prints as 1.7 GiB.
-        assert.equal(memoryPlan('4GiB', 2, 'p.yaml', 2).duckdb, 1792 * MIB);
-        assert.equal(r.v, '1.7 GiB');
+        // 4096 - 768 - 2 x 320 = 2688 MiB, which DuckDB prints as 2.6 GiB.
+        assert.equal(memoryPlan('4GiB', 2, 'p.yaml', 2).duckdb, 2688 * MIB);
+        assert.equal(r.v, '2.6 GiB');
       } finally {
         db.close();
       }
