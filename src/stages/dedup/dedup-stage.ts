@@ -1,4 +1,3 @@
-import { memoryPlan } from '../../core/memory-budget.js';
 import { writeFile } from 'node:fs/promises';
 import type { DuckDBIntegerVector, DuckDBVarCharVector } from '@duckdb/node-api';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/st
 import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
 import { exactKeepers } from './exact-duplicates.js';
 import { largestClusters, renderDedupReport, type ReportText } from './dedup-report.js';
-import { dedupSketchOptions, findNearDuplicates, gatherSketches, resolveWorkers, type NearDedupResult, type NearDedupStats } from './near-dedup.js';
+import { dedupSketchOptions, findNearDuplicates, gatherSketches, sketchWorkers, type NearDedupResult, type NearDedupStats } from './near-dedup.js';
 import { sketchDocuments, type Sketches, type TextBatch } from './sketch-documents.js';
 import { Runs } from './runs.js';
 
@@ -111,7 +110,7 @@ export const dedupStage = defineStage({
       }
       if (texts.length) yield { texts };
     }
-    const sk = await sketchDocuments(batches(), n, sketchOptions, resolveWorkers(o.near.workers, memoryPlan(pipeline.config.engine.memory_limit, pipeline.config.engine.threads, pipeline.file).maxWorkers), (k) => progress.tick(k));
+    const sk = await sketchDocuments(batches(), n, sketchOptions, sketchWorkers(pipeline), (k) => progress.tick(k));
     progress.stop();
     const secondsSketch = (performance.now() - t0) / 1000;
     const exactKeeper = o.exact.enabled ? exactKeepers(sk.exactKeys, byPriority) : Int32Array.from({ length: n }, (_, i) => i);

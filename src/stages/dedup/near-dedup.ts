@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import type { DedupOptions } from '../../config/pipeline-config.js';
+import type { DedupOptions, LoadedPipeline } from '../../config/pipeline-config.js';
+import { memoryPlan } from '../../core/memory-budget.js';
 import { candidateProbability, chooseBands } from './lsh-params.js';
 import { combine32 } from './hash32.js';
 import { wordEditSimilarityAt } from './word-edit-similarity.js';
@@ -74,6 +75,12 @@ const NEAR_MISS_RANGE = 0.1;
 
 export function resolveWorkers(w: number | null, maxWorkers = Infinity): number {
   return Math.min(w ?? Math.min(8, availableParallelism()), maxWorkers);
+}
+
+/** Sketch worker threads for a stage of this pipeline: dedup.near.workers, within the memory plan's cap. */
+export function sketchWorkers(pipeline: LoadedPipeline): number {
+  const { engine, stages } = pipeline.config;
+  return resolveWorkers(stages.dedup.near.workers, memoryPlan(engine.memory_limit, engine.threads, pipeline.file).maxWorkers);
 }
 
 /** Per document (by position in the stream), what near-dedup decided. */

@@ -30,7 +30,6 @@ export class HeldOutIndex<T> {
   readonly similarity: Float32Array;
   /** Per held-out document: the tag offer() was given with its match. */
   readonly matchTag: (T | undefined)[];
-  private readonly n: number;
   private readonly sig: Uint32Array;
   private readonly o: Required<LeakOptions>;
   /** Eligible held-out documents per band (he of them), sorted by band key: keys and documents. */
@@ -51,7 +50,6 @@ export class HeldOutIndex<T> {
     if (o.bands * o.rows > o.numPerm) throw new RangeError(`bands x rows (${o.bands} x ${o.rows}) exceeds num_perm ${o.numPerm}`);
     this.o = { maxTrainPerBucket: DEFAULT_TRAIN_PER_BUCKET, ...o };
     if (this.o.maxTrainPerBucket > 255) throw new RangeError(`maxTrainPerBucket ${this.o.maxTrainPerBucket} is over 255`);
-    this.n = n;
     this.sig = sig;
     this.match = new Int32Array(n).fill(-1);
     this.similarity = new Float32Array(n);
@@ -127,12 +125,6 @@ export class HeldOutIndex<T> {
     }
   }
 
-  /** Held-out documents with a match. */
-  matched(): number {
-    let c = 0;
-    for (let i = 0; i < this.n; i++) if (this.match[i]! >= 0) c++;
-    return c;
-  }
 }
 
 /** Estimated Jaccard of two signatures in different arrays (estimateJaccard's count). */

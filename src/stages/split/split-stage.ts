@@ -4,9 +4,8 @@ import type { SplitOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { DATA_FILE, DROPS_FILE, NUM_SAMPLES_COLUMN, STAGE_PARQUET, defineStage, type StageContext } from '../../core/stage.js';
 import { intentsStage } from '../intents/intents-stage.js';
-import { lshShape, resolveWorkers } from '../dedup/near-dedup.js';
+import { lshShape, sketchWorkers } from '../dedup/near-dedup.js';
 import { sketchBatches } from '../dedup/sketch-documents.js';
-import { memoryPlan } from '../../core/memory-budget.js';
 import { startProgress } from '../../core/progress.js';
 import { HeldOutIndex } from './cross-split-leaks.js';
 
@@ -89,7 +88,7 @@ async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string,
   const trainN = toNumber(counts.train);
   const { bands, rows } = lshShape({ ...near, threshold: o.leak_threshold, bands: null, rows: null, verify: true });
   const sketch = { ngram: near.ngram, numPerm: near.num_perm, seed: pipeline.config.seed, method: near.method, templateNgram: 0, templateMaxPerDoc: 0, bands, rows };
-  const workers = resolveWorkers(near.workers, memoryPlan(pipeline.config.engine.memory_limit, pipeline.config.engine.threads, pipeline.file).maxWorkers);
+  const workers = sketchWorkers(pipeline);
   const progress = startProgress(log, 'split leak check', heldN + trainN, 'conversations');
   type Batch = { texts: string[]; ids: string[]; splits: string[] };
   async function* batches(where: string): AsyncGenerator<Batch> {
