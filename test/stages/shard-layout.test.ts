@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import { sqlString, toNumber, type Db } from '../../src/core/db.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { buildDataset } from '../../src/stages/recipe.js';
-import { planShardLayout, type ShardLayoutLimits } from '../../src/stages/shards/plan-shard-layout.js';
+import { DUCKDB_VECTOR_ROWS, planShardLayout, type PlannedFile, type ShardLayoutLimits } from '../../src/stages/shards/plan-shard-layout.js';
+import { uniform } from '../../src/core/seeded-random.js';
 import { rowBytesSql } from '../../src/stages/shards/row-bytes-sql.js';
 import { SAMPLE_COLUMNS } from '../../src/stages/shards/shards-stage.js';
 import { writeShardFile } from '../../src/stages/shards/write-shard-file.js';
@@ -28,6 +29,46 @@ async function longSamples(db: Db, n: number): Promise<void> {
               i AS rn
        FROM range(${n}) r(i))`,
   );
+}
+
+/**
+ * The layout as window functions over running sums, the form it had before it became one
+ * streamed pass (which used 1.5 GiB of DuckDB memory at 8M samples): the oracle the pass
+ * must equal.
+ */
+async function windowLayout(db: Db, table: string, limits: ShardLayoutLimits): Promise<Map<string, PlannedFile[]>> {
+  const groupRows = Math.min(limits.rowGroupRows, DUCKDB_VECTOR_ROWS);
+  const rows = await db.all<{ split: string; file: unknown; grp: unknown; lo: unknown; hi: unknown; bytes: unknown }>(
+    `WITH r AS (
+       SELECT split, rn, bytes,
+              sum(bytes) OVER (PARTITION BY split ORDER BY rn ROWS UNBOUNDED PRECEDING) - bytes AS before,
+              max(bytes) OVER (PARTITION BY split) AS largest
+       FROM ${table}),
+     f AS (
+       SELECT *, dense_rank() OVER (PARTITION BY split ORDER BY rn // $maxRows::BIGINT + before // greatest(1, $fileBytes::BIGINT - largest)) - 1 AS file
+       FROM r),
+     g AS (
+       SELECT *, rn - min(rn) OVER w AS rn_in_file, before - min(before) OVER w AS before_in_file
+       FROM f WINDOW w AS (PARTITION BY split, file)),
+     h AS (
+       SELECT *, dense_rank() OVER (PARTITION BY split, file ORDER BY rn_in_file // $groupRows::BIGINT + before_in_file // greatest(1, $groupBytes::BIGINT - largest)) - 1 AS grp
+       FROM g)
+     SELECT split, file, grp, min(rn) AS lo, max(rn) + 1 AS hi, sum(bytes) AS bytes
+     FROM h GROUP BY split, file, grp ORDER BY split, file, grp`,
+    { maxRows: limits.maxRowsPerShard, fileBytes: limits.shardBytes, groupRows, groupBytes: limits.rowGroupBytes },
+  );
+  const out = new Map<string, PlannedFile[]>();
+  for (const r of rows) {
+    const files = out.get(r.split) ?? [];
+    out.set(r.split, files);
+    const i = toNumber(r.file);
+    const f = (files[i] ??= { rows: 0, bytes: 0, groups: [] });
+    const g = { lo: toNumber(r.lo), hi: toNumber(r.hi), bytes: toNumber(r.bytes) };
+    f.groups.push(g);
+    f.rows += g.hi - g.lo;
+    f.bytes += g.bytes;
+  }
+  return out;
 }
 
 async function rowGroups(db: Db, path: string): Promise<{ rows: number; bytes: number }[]> {
@@ -146,6 +187,41 @@ stages:
         writeAll(db, dir, { maxRowsPerShard: 200000, shardBytes: 500_000_000, rowGroupRows: 2048, rowGroupBytes: 1000 }),
         (e: Error) => e.name === 'StageError' && /over stages\.shards\.row_group_bytes \(1000\)/.test(e.message),
       );
+    });
+  });
+
+  it('equals the window-function layout on three splits of random row sizes, at caps from tight to loose', async () => {
+    await withDb(async (db) => {
+      const rand = uniform(7);
+      const rows: string[] = [];
+      for (const [split, n] of [['test', 700], ['train', 9000], ['validation', 1]] as const) {
+        for (let rn = 0; rn < n; rn++) rows.push(`('${split}', ${rn}, ${1 + Math.floor(rand() ** 4 * 40000)})`);
+      }
+      await db.run(`CREATE OR REPLACE TEMP TABLE rows AS SELECT * FROM (VALUES ${rows.join(', ')}) v(split, rn, bytes)`);
+      const caps: ShardLayoutLimits[] = [
+        { maxRowsPerShard: 200000, shardBytes: 500_000_000, rowGroupRows: 100000, rowGroupBytes: 100_000_000 },
+        { maxRowsPerShard: 1000, shardBytes: 2_000_000, rowGroupRows: 300, rowGroupBytes: 300_000 },
+        { maxRowsPerShard: 333, shardBytes: 50_000, rowGroupRows: 7, rowGroupBytes: 45_000 },
+        { maxRowsPerShard: 5000, shardBytes: 30_000_000, rowGroupRows: 5000, rowGroupBytes: 1_000_000 },
+      ];
+      for (const limits of caps) {
+        const got = await planShardLayout(db, 'rows', limits);
+        const want = await windowLayout(db, 'rows', limits);
+        assert.deepEqual([...got.keys()], ['test', 'train', 'validation']);
+        assert.deepEqual(got, want, JSON.stringify(limits));
+      }
+      // Files are not all one: the tight caps cut many.
+      assert.ok((await planShardLayout(db, 'rows', caps[2]!)).get('train')!.length > 20);
+    });
+  });
+
+  it('refuses a table whose scan is not in shard order', async () => {
+    await withDb(async (db) => {
+      await db.run(`CREATE OR REPLACE TEMP TABLE rows AS SELECT * FROM (VALUES ('train', 0, 10), ('train', 2, 10), ('train', 1, 10)) v(split, rn, bytes)`);
+      const limits = { maxRowsPerShard: 200000, shardBytes: 500_000_000, rowGroupRows: 2048, rowGroupBytes: 1_000_000 };
+      await assert.rejects(planShardLayout(db, 'rows', limits), /rn 2 of split train where 1 was next/);
+      await db.run(`CREATE OR REPLACE TEMP TABLE rows AS SELECT * FROM (VALUES ('train', 0, 10), ('test', 0, 10), ('train', 1, 10)) v(split, rn, bytes)`);
+      await assert.rejects(planShardLayout(db, 'rows', limits), /split train in more than one run/);
     });
   });
 

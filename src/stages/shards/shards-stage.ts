@@ -39,19 +39,21 @@ export function sampleColumns(chatColumn: boolean): string[] {
   return chatColumn ? [...SAMPLE_COLUMNS, 'chat'] : [...SAMPLE_COLUMNS];
 }
 
-/** Per-split token statistics of the planned samples (table `plan`), with the tokenize stage's sample drops. */
-async function tokenSummary(db: Db, plan: string, tokenize: ResultOf<typeof tokenizeStage>): Promise<TokenSummary> {
+/**
+ * Per-split token statistics of the planned samples (table `plan`), with the tokenize stage's
+ * sample drops counted by split (`dropped`; NULL split: a conversation that gives no sample).
+ */
+async function tokenSummary(
+  db: Db,
+  plan: string,
+  dropped: { split: string | null; n: unknown }[],
+  tokenize: ResultOf<typeof tokenizeStage>,
+): Promise<TokenSummary> {
   const rows = await db.all<Record<string, unknown>>(
     `SELECT split, count(*) AS samples, sum(num_tokens) AS tokens, sum(num_target_tokens) AS target_tokens,
             avg(num_tokens) AS mean, quantile_disc(num_tokens, 0.5) AS p50, quantile_disc(num_tokens, 0.95) AS p95,
             max(num_tokens) AS max, count(*) FILTER (WHERE history_messages_dropped > 0) AS truncated
      FROM ${plan} GROUP BY split`,
-  );
-  const dropped = await db.all<{ split: string | null; n: unknown }>(
-    `SELECT s.split, count(*) AS n
-     FROM read_parquet(${sqlString(tokenize.files.sampleDrops)}) d
-     LEFT JOIN (SELECT DISTINCT conversation_id, split FROM ${plan}) s USING (conversation_id)
-     GROUP BY s.split`,
   );
   const splits: Record<string, TokenStats> = {};
   for (const split of splitOrder(rows.map((r) => String(r['split'])))) {
@@ -114,13 +116,28 @@ export const shardsStage = defineStage({
        JOIN (SELECT file_row_number AS ipos, conversation_id, source, user_key, country, language, intent
              FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true)) i USING (conversation_id)`,
     );
-    // One narrow row per sample (no text): its place in the shard order (rn), token counts and
-    // byte estimates. Sorted by split and shard order.
+    // Per split, the conversations that give at least one sample and their users, and where the
+    // tokenize stage's dropped samples belong: from the conversation rows, before they go.
+    const stats = await db.all<{ split: string; conversations: unknown; users: unknown }>(
+      `SELECT split, count(DISTINCT conversation_id) AS conversations,
+              count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users
+       FROM shard_conv WHERE NOT list_bool_and(too_long[1 : len(msg_sizes) // 2 + 1]) GROUP BY split`,
+    );
+    const dropped = await db.all<{ split: string | null; n: unknown }>(
+      `SELECT s.split, count(*) AS n
+       FROM read_parquet(${sqlString(needs.tokenize.files.sampleDrops)}) d
+       LEFT JOIN (SELECT conversation_id, split FROM shard_conv WHERE NOT list_bool_and(too_long[1 : len(msg_sizes) // 2 + 1])) s USING (conversation_id)
+       GROUP BY s.split`,
+    );
+    // One narrow row per sample (no text, no strings but its split): where its conversation sits,
+    // its turn, token counts and byte estimates, stored in shard order (split, then a seeded
+    // hash of the sample id). Its place in that order (rn) is its row id less its split's
+    // first: one sort, where a row_number() window and a sort after it held twice the memory
+    // (the sample plan of 3M conversations took DuckDB past its share).
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE sample_plan AS
-       SELECT ipos, t, split, sample_id, conversation_id, user_key, num_tokens, num_target_tokens, history_messages_dropped,
-              ${rowBytesSql(o.chat_column, 'sizes', 'target_bytes')} AS bytes, ${arrowBytesSql(o.chat_column, 'sizes', 'target_bytes')} AS arrow_bytes,
-              row_number() OVER (PARTITION BY split ORDER BY md5($seed || ':' || sample_id), sample_id) - 1 AS rn
+      `CREATE OR REPLACE TEMP TABLE sample_rows AS
+       SELECT ipos, t, split, num_tokens, num_target_tokens, history_messages_dropped,
+              ${rowBytesSql(o.chat_column, 'sizes', 'target_bytes')} AS bytes, ${arrowBytesSql(o.chat_column, 'sizes', 'target_bytes')} AS arrow_bytes
        FROM (
          SELECT c.ipos, r.t, c.split, ${sampleIdSql('c.conversation_id', 'r.t')} AS sample_id, c.conversation_id, c.source, c.user_key,
                 c.country, c.language, c.intent,
@@ -131,15 +148,26 @@ export const shardsStage = defineStage({
                 list_prepend(strlen('system') + strlen(c.intent), c.msg_sizes[1 + c.history_messages_dropped[r.t] : 2 * (r.t - 1)]) AS sizes
          FROM shard_conv c, range(1, len(c.msg_sizes) // 2 + 2) r(t)
          WHERE NOT c.too_long[r.t])
-       ORDER BY split, rn`,
+       ORDER BY split, md5($seed || ':' || sample_id), sample_id`,
       { seed: String(pipeline.config.seed), end_token: endToken },
     );
     await db.run('DROP TABLE shard_conv');
-    const stats = await db.all<{ split: string; samples: unknown; conversations: unknown; users: unknown; arrow_bytes: unknown }>(
-      `SELECT split, count(*) AS samples, count(DISTINCT conversation_id) AS conversations,
-              count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users, sum(arrow_bytes) AS arrow_bytes
-       FROM sample_plan GROUP BY split`,
+    const sampleStats = await db.all<{ split: string; samples: unknown; arrow_bytes: unknown; first: unknown; last: unknown }>(
+      `SELECT split, count(*) AS samples, sum(arrow_bytes) AS arrow_bytes, min(rowid) AS first, max(rowid) AS last
+       FROM sample_rows GROUP BY split ORDER BY first`,
     );
+    // The row ids must be the insertion order, each split one run of them (checked here, and
+    // row by row by planShardLayout).
+    let next = 0;
+    for (const st of sampleStats) {
+      if (toNumber(st.first) !== next || toNumber(st.last) - toNumber(st.first) + 1 !== toNumber(st.samples)) {
+        throw new Error(`shards: the sample plan's split ${st.split} is not one run of row ids (rows ${toNumber(st.first)}-${toNumber(st.last)}, ${toNumber(st.samples)} samples)`);
+      }
+      next = toNumber(st.last) + 1;
+    }
+    const firsts = sampleStats.map((st) => toNumber(st.first)).reverse();
+    const rnSql = firsts.length ? `rowid - CASE ${firsts.map((f) => `WHEN rowid >= ${f} THEN ${f}`).join(' ')} END` : 'rowid';
+    await db.run(`CREATE OR REPLACE TEMP VIEW sample_plan AS SELECT *, ${rnSql} AS rn FROM sample_rows`);
     const layout = await planShardLayout(db, 'sample_plan', {
       maxRowsPerShard: o.max_rows_per_shard,
       shardBytes: o.shard_bytes,
@@ -148,8 +176,8 @@ export const shardsStage = defineStage({
     });
     const written = { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).filter(([k]) => columns.includes(k))) };
     const hfMetadata = huggingfaceMetadata({ ...written, properties: Object.fromEntries(columns.map((c) => [c, schema.properties[c]!])) });
-    const order = splitOrder(stats.map((s) => s.split));
-    const samples = stats.reduce((a, s) => a + toNumber(s.samples), 0);
+    const order = splitOrder(sampleStats.map((s) => s.split));
+    const samples = sampleStats.reduce((a, s) => a + toNumber(s.samples), 0);
     const expanded = await expandSamples(db, {
       plan: 'sample_plan',
       intents: needs.intents.data,
@@ -164,7 +192,7 @@ export const shardsStage = defineStage({
     const progress = startProgress(log, 'shards', samples, 'samples');
     let part = 0;
     for (const split of order) {
-      const st = stats.find((s) => s.split === split)!;
+      const st = { ...stats.find((s) => s.split === split)!, ...sampleStats.find((s) => s.split === split)! };
       const planned = layout.get(split)!;
       let bytes = 0;
       for (const [i, file] of planned.entries()) {
@@ -200,8 +228,9 @@ export const shardsStage = defineStage({
       };
     }
     progress.stop();
-    const tokens = await tokenSummary(db, 'sample_plan', needs.tokenize);
-    await db.run('DROP TABLE sample_plan');
+    const tokens = await tokenSummary(db, 'sample_plan', dropped, needs.tokenize);
+    await db.run('DROP VIEW sample_plan');
+    await db.run('DROP TABLE sample_rows');
     const manifest = buildManifest({
       pipeline,
       version: VERSION,
