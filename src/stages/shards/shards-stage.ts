@@ -110,7 +110,8 @@ export const shardsStage = defineStage({
     await db.run(
       `CREATE OR REPLACE TEMP TABLE shard_conv AS
        SELECT i.ipos, i.conversation_id, i.source, s.split, i.user_key, i.country, i.language, i.intent, t.msg_sizes, t.content_bytes,
-              t.num_tokens, t.num_target_tokens, t.history_messages_dropped, t.too_long
+              t.num_tokens, t.num_target_tokens, t.history_messages_dropped, t.too_long,
+              NOT list_bool_and(t.too_long[1 : len(t.msg_sizes) // 2 + 1]) AS gives_samples
        FROM read_parquet(${sqlString(input!)}) s
        JOIN read_parquet(${sqlString(needs.tokenize.data)}) t USING (conversation_id)
        JOIN (SELECT file_row_number AS ipos, conversation_id, source, user_key, country, language, intent
@@ -121,12 +122,12 @@ export const shardsStage = defineStage({
     const stats = await db.all<{ split: string; conversations: unknown; users: unknown }>(
       `SELECT split, count(DISTINCT conversation_id) AS conversations,
               count(DISTINCT coalesce(user_key, 'conversation|' || conversation_id)) AS users
-       FROM shard_conv WHERE NOT list_bool_and(too_long[1 : len(msg_sizes) // 2 + 1]) GROUP BY split`,
+       FROM shard_conv WHERE gives_samples GROUP BY split`,
     );
     const dropped = await db.all<{ split: string | null; n: unknown }>(
       `SELECT s.split, count(*) AS n
        FROM read_parquet(${sqlString(needs.tokenize.files.sampleDrops)}) d
-       LEFT JOIN (SELECT conversation_id, split FROM shard_conv WHERE NOT list_bool_and(too_long[1 : len(msg_sizes) // 2 + 1])) s USING (conversation_id)
+       LEFT JOIN (SELECT conversation_id, split FROM shard_conv WHERE gives_samples) s USING (conversation_id)
        GROUP BY s.split`,
     );
     // One narrow row per sample (no text, no strings but its split): where its conversation sits,
@@ -152,19 +153,11 @@ export const shardsStage = defineStage({
       { seed: String(pipeline.config.seed), end_token: endToken },
     );
     await db.run('DROP TABLE shard_conv');
-    const sampleStats = await db.all<{ split: string; samples: unknown; arrow_bytes: unknown; first: unknown; last: unknown }>(
-      `SELECT split, count(*) AS samples, sum(arrow_bytes) AS arrow_bytes, min(rowid) AS first, max(rowid) AS last
-       FROM sample_rows GROUP BY split ORDER BY first`,
+    const sampleStats = await db.all<{ split: string; samples: unknown; arrow_bytes: unknown; first: unknown }>(
+      `SELECT split, count(*) AS samples, sum(arrow_bytes) AS arrow_bytes, min(rowid) AS first FROM sample_rows GROUP BY split ORDER BY first`,
     );
-    // The row ids must be the insertion order, each split one run of them (checked here, and
-    // row by row by planShardLayout).
-    let next = 0;
-    for (const st of sampleStats) {
-      if (toNumber(st.first) !== next || toNumber(st.last) - toNumber(st.first) + 1 !== toNumber(st.samples)) {
-        throw new Error(`shards: the sample plan's split ${st.split} is not one run of row ids (rows ${toNumber(st.first)}-${toNumber(st.last)}, ${toNumber(st.samples)} samples)`);
-      }
-      next = toNumber(st.last) + 1;
-    }
+    // rn assumes the row ids are the insertion order, each split one run of them; planShardLayout
+    // reads the view row by row and stops on a gap, a repeat or a split in two runs.
     const firsts = sampleStats.map((st) => toNumber(st.first)).reverse();
     const rnSql = firsts.length ? `rowid - CASE ${firsts.map((f) => `WHEN rowid >= ${f} THEN ${f}`).join(' ')} END` : 'rowid';
     await db.run(`CREATE OR REPLACE TEMP VIEW sample_plan AS SELECT *, ${rnSql} AS rn FROM sample_rows`);
