@@ -13,9 +13,31 @@ import { firstLine } from '../../sources/read-parquet.js';
 import { hubCacheDir } from '../../hub/hub-cache-dir.js';
 import type { LoadedPipeline, SourceConfig } from '../../config/pipeline-config.js';
 import { DETECT, DETECT_CHARS, LANGUAGE_DETECTOR } from '../../sources/detect-language.js';
-import { labelLanguages, type DetectedLanguages } from './label-languages.js';
+import { DETECTED_TABLE, labelLanguages, type DetectedLanguages } from './label-languages.js';
 import { tempDiskNeed, tempDiskWarning } from './temp-disk-need.js';
 import { REPAIRS, repairSelect, type Repair, type RepairOptions } from './repair-turns.js';
+
+/**
+ * Row groups of the stage's text file: DuckDB's default (122,880 rows) holds about half a GB
+ * of realistic conversations per writing thread; 16,384 rows halve the copy's peak memory.
+ */
+const TEXT_ROW_GROUP = 'ROW_GROUP_SIZE 16384';
+
+/** A DuckDB error while reading the sources, as a SourceError naming the source and file. */
+function sourceReadError(e: unknown, pipeline: LoadedPipeline, filesOf: string[][]): SourceError {
+  // DuckDB names the file it failed on, not the source; find the source that lists it.
+  const msg = firstLine(e);
+  // An adapter's own check (SQL error()) already names the source, file and record.
+  const own = /^Invalid Input Error: (sources\[\d+\] .*)$/.exec(msg);
+  if (own) return new SourceError(own[1]!);
+  const hit = pipeline.config.sources.flatMap((s, i) => (filesOf[i] ?? []).map((f) => ({ i, s, f }))).find((x) => msg.includes(x.f));
+  return new SourceError(
+    hit
+      ? `sources[${hit.i}] (${hit.s.name}): cannot read ${hit.f}: ${msg}. The file is damaged or not what the source type expects: ` +
+          `re-download it${hit.s.hub ? ' with `userlm-data pull`' : ''} or remove it from sources[${hit.i}].files, then rerun.`
+      : `cannot read the sources: ${msg}. Check the files named in sources and their format.`,
+  );
+}
 
 const where = (p: LoadedPipeline) => ({ runDir: p.config.run_dir, cacheDir: hubCacheDir() });
 
@@ -55,7 +77,7 @@ export function repairOptions(source: SourceConfig): RepairOptions {
 }
 
 /**
- * Every source mapped to the canonical Conversation, in one table. Conversation ids are
+ * Every source mapped to the canonical Conversation, in one file, in source, file and row order. Conversation ids are
  * prefixed with the source name; a repeated id within the pipeline keeps its first row and
  * drops the others (reason duplicate_id).
  */
@@ -64,7 +86,8 @@ export const normalizeStage = defineStage({
   // 2: invalid UTF-8 in JSON lines is an error, lone surrogates a drop (invalid_unicode).
   // 3: repairs (trim, consecutive_roles); fallback ids unique across files; JSON read with a fixed schema.
   // 4: files written with STAGE_PARQUET (zstd level 1).
-  version: 4,
+  // 5: data.parquet in row groups of 16,384 rows, copied from the sources without a table of the text.
+  version: 5,
   // A detecting source's labels depend on the detector and how much text it reads.
   options: (p) => p.config.sources.map(({ hub: _hub, ...s }) => (s.language === DETECT ? { ...s, language_detector: LANGUAGE_DETECTOR, detect_chars: DETECT_CHARS } : s)),
   async externalInputs(p, db) {
@@ -105,53 +128,62 @@ export const normalizeStage = defineStage({
       const warning = tempDiskWarning(need, fs.bavail * fs.bsize, pipeline.config.run_dir);
       if (warning) log.warn('normalize.disk_low', warning, { source_bytes: need.sourceBytes, spill_bytes: need.spillBytes, free_bytes: fs.bavail * fs.bsize });
     }
+    // The text is read twice from the sources and never held: once for a narrow table of keys
+    // (ids, drop reasons, what the repairs changed; every count below comes from it), once
+    // straight into data.parquet. A table of the whole text sat in DuckDB's memory and set the
+    // stage's peak (3.9 GiB at 1M realistic conversations).
+    const detecting = pipeline.config.sources.some((s) => s.language === DETECT);
+    let dupCount = 0;
+    let inOrder = false;
     try {
-      // A repeated id keeps its first row: found on the ids alone (DuckDB reads only the
-      // columns they need), so the text is partitioned by no window; it is sorted once, into
-      // source, file and row order (the scan alone does not keep it on several threads).
       await db.run(
-        `CREATE OR REPLACE TEMP TABLE normalize_repeats AS
+        `CREATE OR REPLACE TEMP TABLE normalize_keys AS
+         SELECT conversation_id, src_index, source, source_file, source_row, ord, drop_reason,
+                user_key IS NULL AS no_user_key, ${REPAIRS.join(', ')}
+         FROM (${union})`,
+        params,
+      );
+      // A repeated id keeps its first row in source, file and row order; the others are
+      // duplicate_id drops (a row the source dropped already keeps its own reason).
+      await db.run(
+        `CREATE OR REPLACE TEMP TABLE normalize_dups AS
          SELECT src_index, source_file, ord FROM (
-           SELECT src_index, source_file, ord,
+           SELECT src_index, source_file, ord, drop_reason,
                   row_number() OVER (PARTITION BY conversation_id ORDER BY src_index, source_file, ord) AS dup_rank
-           FROM (SELECT conversation_id, src_index, source_file, ord FROM (${union})))
-         WHERE dup_rank > 1`,
-        params,
+           FROM normalize_keys)
+         WHERE dup_rank > 1 AND drop_reason IS NULL`,
       );
-      await db.run(
-        `CREATE OR REPLACE TEMP TABLE normalized AS
-         SELECT u.* EXCLUDE (drop_reason),
-           CASE WHEN u.drop_reason IS NOT NULL THEN u.drop_reason
-                WHEN r.ord IS NOT NULL THEN 'duplicate_id' END AS drop_reason
-         FROM (${union}) u
-         LEFT JOIN normalize_repeats r ON r.src_index = u.src_index AND r.source_file = u.source_file AND r.ord = u.ord
-         ORDER BY u.src_index, u.source_file, u.ord`,
-        params,
+      dupCount = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalize_dups')).n);
+      if (dupCount > 0) {
+        await db.run(
+          `UPDATE normalize_keys k SET drop_reason = 'duplicate_id' FROM normalize_dups d
+           WHERE k.src_index = d.src_index AND k.source_file = d.source_file AND k.ord = d.ord`,
+        );
+      }
+      // The sources' SELECT keeps their rows' order (a UNION ALL of single-table scans,
+      // filters and projections: DuckDB preserves insertion order for these), and the keys
+      // table was written in it. Where that order is already source, file and row order (files
+      // listed in sorted order), the data is copied as it streams; otherwise it is sorted.
+      const bad = await db.one<{ n: unknown }>(
+        `SELECT count(*) AS n FROM (
+           SELECT src_index, source_file, ord,
+                  lag(src_index) OVER w AS p_src, lag(source_file) OVER w AS p_file, lag(ord) OVER w AS p_ord
+           FROM normalize_keys WINDOW w AS (ORDER BY rowid))
+         WHERE p_src > src_index OR (p_src = src_index AND (p_file > source_file OR (p_file = source_file AND p_ord >= ord)))`,
       );
-      await db.run('DROP TABLE normalize_repeats');
+      inOrder = toNumber(bad.n) === 0;
     } catch (e) {
       if (e instanceof UserlmError) throw e;
-      // DuckDB names the file it failed on, not the source; find the source that lists it.
-      const msg = firstLine(e);
-      // An adapter's own check (SQL error()) already names the source, file and record.
-      const own = /^Invalid Input Error: (sources\[\d+\] .*)$/.exec(msg);
-      if (own) throw new SourceError(own[1]!);
-      const hit = pipeline.config.sources.flatMap((s, i) => (filesOf[i] ?? []).map((f) => ({ i, s, f }))).find((x) => msg.includes(x.f));
-      throw new SourceError(
-        hit
-          ? `sources[${hit.i}] (${hit.s.name}): cannot read ${hit.f}: ${msg}. The file is damaged or not what the source type expects: ` +
-              `re-download it${hit.s.hub ? ' with `userlm-data pull`' : ''} or remove it from sources[${hit.i}].files, then rerun.`
-          : `cannot read the sources: ${msg}. Check the files named in sources and their format.`,
-      );
+      throw sourceReadError(e, pipeline, filesOf);
     }
     for (const [i, source] of pipeline.config.sources.entries()) {
-      const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized WHERE src_index = $i', { i })).n);
+      const n = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalize_keys WHERE src_index = $i', { i })).n);
       if (n === 0) log.warn('source.empty', `source ${source.name} yielded no conversations; check sources[${i}].files`, { source: source.name });
     }
     const detected: Record<string, DetectedLanguages> = {};
     for (const [i, source] of pipeline.config.sources.entries()) {
       if (source.language !== DETECT) continue;
-      const d = (detected[source.name] = await labelLanguages(db, 'normalized', i));
+      const d = (detected[source.name] = await labelLanguages(db, union, params, 'normalize_keys', i));
       const shown = Object.entries(d.labels).slice(0, 10).map(([l, n]) => `${l} ${n}`).join(', ') || 'none';
       log.info(
         'source.languages_detected',
@@ -163,7 +195,7 @@ export const normalizeStage = defineStage({
     const repairs: Record<string, Partial<Record<Repair, number>>> = {};
     for (const [i, source] of pipeline.config.sources.entries()) {
       const row = await db.one<Record<Repair, unknown>>(
-        `SELECT ${REPAIRS.map((r) => `count(*) FILTER (WHERE ${r}) AS ${r}`).join(', ')} FROM normalized WHERE src_index = $i AND drop_reason IS NULL`,
+        `SELECT ${REPAIRS.map((r) => `count(*) FILTER (WHERE ${r}) AS ${r}`).join(', ')} FROM normalize_keys WHERE src_index = $i AND drop_reason IS NULL`,
         { i },
       );
       const got = Object.fromEntries(REPAIRS.map((r) => [r, toNumber(row[r])]).filter(([, n]) => (n as number) > 0));
@@ -175,7 +207,7 @@ export const normalizeStage = defineStage({
     const missing: NonNullable<NormalizeNotes['user_keys_missing']> = {};
     for (const [i, source] of pipeline.config.sources.entries()) {
       const row = await db.one<{ n: unknown; none: unknown }>(
-        'SELECT count(*) AS n, count(*) FILTER (WHERE user_key IS NULL) AS none FROM normalized WHERE src_index = $i AND drop_reason IS NULL',
+        'SELECT count(*) AS n, count(*) FILTER (WHERE no_user_key) AS none FROM normalize_keys WHERE src_index = $i AND drop_reason IS NULL',
         { i },
       );
       const [n, none] = [toNumber(row.n), toNumber(row.none)];
@@ -192,19 +224,42 @@ export const normalizeStage = defineStage({
         );
       }
     }
-    const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalized')).n);
-    // The table was written in this order, and a single table under WHERE keeps it (DuckDB's
-    // order preservation): no second sort of the text.
+    const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalize_keys')).n);
+    const to = `TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET}, ${TEXT_ROW_GROUP})`;
+    try {
+      if (inOrder && dupCount === 0 && !detecting) {
+        // Nothing to join: the rows stream from the sources into the file in their order.
+        await db.run(`COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM (${union}) WHERE drop_reason IS NULL) ${to}`, params);
+      } else {
+        // Repeated ids to leave out, detected labels to put in, or files not listed in sorted
+        // order: joined and sorted (DuckDB sorts out of core, within its memory limit).
+        log.info(
+          'normalize.sorted_copy',
+          `  normalize: sorting the kept conversations into source, file and row order (${[!inOrder && 'files not listed in sorted order', dupCount > 0 && `${dupCount} repeated ids`, detecting && 'detected languages'].filter(Boolean).join(', ')})`,
+          { in_order: inOrder, duplicate_ids: dupCount, detecting },
+        );
+        const cols = CANONICAL_COLUMNS.map((c) => (c === 'language' && detecting ? `CASE WHEN l.src_index IS NOT NULL THEN l.language ELSE u.language END AS language` : `u.${c}`));
+        await db.run(
+          `COPY (SELECT ${cols.join(', ')} FROM (${union}) u
+                 ${dupCount > 0 ? 'ANTI JOIN normalize_dups d ON d.src_index = u.src_index AND d.source_file = u.source_file AND d.ord = u.ord' : ''}
+                 ${detecting ? `LEFT JOIN ${DETECTED_TABLE} l ON l.src_index = u.src_index AND l.source_file = u.source_file AND l.ord = u.ord` : ''}
+                 WHERE u.drop_reason IS NULL
+                 ORDER BY u.src_index, u.source_file, u.ord) ${to}`,
+          params,
+        );
+      }
+    } catch (e) {
+      if (e instanceof UserlmError) throw e;
+      throw sourceReadError(e, pipeline, filesOf);
+    }
     await db.run(
-      `COPY (SELECT ${CANONICAL_COLUMNS.join(', ')} FROM normalized WHERE drop_reason IS NULL)
-       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
-    );
-    await db.run(
-      `COPY (SELECT conversation_id, drop_reason AS reason, source, source_file, source_row FROM normalized
-             WHERE drop_reason IS NOT NULL)
+      `COPY (SELECT conversation_id, drop_reason AS reason, source, source_file, source_row FROM normalize_keys
+             WHERE drop_reason IS NOT NULL ORDER BY src_index, source_file, ord)
        TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
     );
-    await db.run('DROP TABLE normalized');
+    await db.run('DROP TABLE normalize_keys');
+    await db.run('DROP TABLE normalize_dups');
+    await db.run(`DROP TABLE IF EXISTS ${DETECTED_TABLE}`);
     const out: NormalizeNotes = {
       sources: sourceFiles,
       ...(Object.keys(hubCommits).length ? { hub_commits: hubCommits } : {}),
