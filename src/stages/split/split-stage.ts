@@ -69,15 +69,66 @@ async function writeNoLeaks(db: Db, out: string): Promise<void> {
   await db.run('DROP TABLE no_leaks');
 }
 
+/** Conversations per bucket of leak-check texts: one bucket's texts are sorted at a time (tests lower it). */
+export const LEAK_TEXTS = { bucketRows: 131_072 };
+
+/**
+ * The leak check's texts, written once to scratch Parquet files partitioned into buckets of
+ * LEAK_TEXTS.bucketRows conversations by conversation_id rank (dir/bucket=k/*.parquet): each
+ * conversation's id, split and first kept user turn. The texts are read from the intents
+ * file by a positional scan against a narrow table laid out in the file's row order (one row
+ * per intents row, NULL where tokenize kept nothing of the conversation), so no join or sort
+ * ever holds them; every row's id is checked against the file's.
+ */
+async function writeLeakTexts(ctx: StageContext, convSplit: string, intentsData: string): Promise<{ dir: string; buckets: number }> {
+  const { db, scratchDir } = ctx;
+  const dir = join(scratchDir, 'leak-texts');
+  const intents = `read_parquet(${sqlString(intentsData)})`;
+  const { n } = await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM ${intents}`);
+  const rows = toNumber(n);
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE leak_by_ipos AS
+     WITH b AS (
+       SELECT ipos, conversation_id, split, first_turn,
+              ((row_number() OVER (ORDER BY conversation_id) - 1) // $bucket_rows)::INTEGER AS bucket
+       FROM ${convSplit}
+     )
+     SELECT g.ipos, b.conversation_id, b.split, b.first_turn, b.bucket
+     FROM range($rows) g(ipos) LEFT JOIN b USING (ipos) ORDER BY g.ipos`,
+    { rows, bucket_rows: LEAK_TEXTS.bucketRows },
+  );
+  const { buckets } = await db.one<{ buckets: unknown }>(`SELECT coalesce(max(bucket) + 1, 0) AS buckets FROM leak_by_ipos`);
+  // DuckDB buffers up to this many rows per thread before it writes them to the partitions' files.
+  const { v } = await db.one<{ v: string }>(`SELECT current_setting('partitioned_write_flush_threshold')::VARCHAR AS v`);
+  await db.run(`SET partitioned_write_flush_threshold = 16384`);
+  try {
+    await db.run(
+      `COPY (
+         SELECT k.bucket, k.conversation_id, k.split,
+                CASE WHEN i.conversation_id IS DISTINCT FROM k.conversation_id
+                     THEN error('split: row ' || k.ipos || ' of the intents file is conversation ' || coalesce(i.conversation_id, 'NULL') || ', not ' || k.conversation_id || ' (the file changed during the stage?)')
+                     ELSE coalesce(i.messages[2 * k.first_turn - 1].content, '') END AS first_user
+         FROM (SELECT conversation_id, messages FROM ${intents}) i POSITIONAL JOIN leak_by_ipos k
+         WHERE k.bucket IS NOT NULL
+       ) TO ${sqlString(dir)} (${STAGE_PARQUET}, PARTITION_BY (bucket), WRITE_PARTITION_COLUMNS false, ROW_GROUP_SIZE 16384)`,
+    );
+  } finally {
+    await db.run(`SET partitioned_write_flush_threshold = ${Number(v)}`);
+    await db.run('DROP TABLE IF EXISTS leak_by_ipos');
+  }
+  return { dir, buckets: toNumber(buckets) };
+}
+
 /**
  * Held-out conversations whose first user turn is a near-duplicate of a training one, written
  * to the Parquet file `out` (conversation_id, split, train_conversation_id, similarity).
- * convSplit names a relation (conversation_id, split, first_user) the caller owns. The
+ * convSplit names a table (ipos, conversation_id, split, first_turn) the caller owns. The
  * held-out turns are sketched and indexed first; the training ones then stream past the
  * index in conversation_id order and only their matches' ids are kept (see HeldOutIndex).
  */
-async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string, out: string): Promise<void> {
+async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string, intentsData: string, out: string): Promise<void> {
   const { db, pipeline, log } = ctx;
+  const texts = await writeLeakTexts(ctx, convSplit, intentsData);
   const near = pipeline.config.stages.dedup.near;
   const train = trainSplitName(o);
   const counts = await db.one<{ held: unknown; train: unknown }>(
@@ -91,16 +142,25 @@ async function writeLeaks(ctx: StageContext, o: SplitOptions, convSplit: string,
   const workers = sketchWorkers(pipeline);
   const progress = startProgress(log, 'split leak check', heldN + trainN, 'conversations');
   type Batch = { texts: string[]; ids: string[]; splits: string[] };
+  // The texts come a bucket at a time from the scratch files writeLeakTexts wrote; buckets
+  // are conversation_id ranges in ascending order, so the documents come in conversation_id
+  // order overall, and no sort ever holds more than one bucket's texts.
   async function* batches(where: string): AsyncGenerator<Batch> {
-    const result = await db.conn.stream(`SELECT conversation_id, split, first_user FROM ${convSplit} WHERE ${where} ORDER BY conversation_id`, { train });
-    for await (const chunk of result.yieldRowsJs()) {
-      const b: Batch = { texts: [], ids: [], splits: [] };
-      for (const r of chunk) {
-        b.ids.push(r[0] as string);
-        b.splits.push(r[1] as string);
-        b.texts.push((r[2] as string | null) ?? '');
+    for (let k = 0; k < texts.buckets; k++) {
+      const files = sqlString(join(texts.dir, `bucket=${k}`, '*.parquet'));
+      const result = await db.conn.stream(
+        `SELECT conversation_id, split, first_user FROM read_parquet(${files}, hive_partitioning = false) WHERE ${where} ORDER BY conversation_id`,
+        { train },
+      );
+      for await (const chunk of result.yieldRowsJs()) {
+        const b: Batch = { texts: [], ids: [], splits: [] };
+        for (const r of chunk) {
+          b.ids.push(r[0] as string);
+          b.splits.push(r[1] as string);
+          b.texts.push((r[2] as string | null) ?? '');
+        }
+        yield b;
       }
-      yield b;
     }
   }
   const heldSig = new Uint32Array(heldN * near.num_perm);
@@ -153,7 +213,9 @@ export const splitStage = defineStage({
   name: 'split',
   // 4: conversation rows (conversation_id, split, num_samples) instead of sample rows.
   // 5: files written with STAGE_PARQUET (zstd level 1).
-  version: 5,
+  // 6: no text in the stage's tables; the leak check reads its texts a bucket at a time
+  // (the same files as 5).
+  version: 6,
   needs: { intents: intentsStage },
   options: (p) => ({
     ...p.config.stages.split,
@@ -164,13 +226,15 @@ export const splitStage = defineStage({
   async run(ctx) {
     const { db, pipeline, dir, input, needs } = ctx;
     const o = pipeline.config.stages.split;
-    // The tokenize stage's conversations with the fields the split needs from the conversation.
-    // first_user: the first user turn, or the earliest one left when tokenize dropped samples.
+    // The tokenize stage's conversations with the fields the split needs from the conversation,
+    // and no text: ipos, the conversation's row in the intents file, and first_turn, the first
+    // user turn tokenize kept (1-based), point the leak check at the one text it reads.
     const conversations = `
-      SELECT t.file_row_number AS pos, t.conversation_id, i.user_key, i.country, i.split_override, t.${NUM_SAMPLES_COLUMN},
-             coalesce(i.messages[2 * list_position(t.too_long[1 : len(i.messages) // 2], false) - 1].content, '') AS first_user
+      SELECT t.file_row_number AS pos, i.file_row_number AS ipos, t.conversation_id, i.user_key, i.country, i.split_override, t.${NUM_SAMPLES_COLUMN},
+             list_position(t.too_long[1 : i.n_messages // 2], false) AS first_turn
       FROM read_parquet(${sqlString(input!)}, file_row_number = true) t
-      JOIN read_parquet(${sqlString(needs.intents.data)}) i USING (conversation_id)`;
+      JOIN (SELECT file_row_number, conversation_id, user_key, country, split_override, len(messages) AS n_messages
+            FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true)) i USING (conversation_id)`;
     await db.run(`CREATE OR REPLACE TEMP TABLE split_conv AS ${conversations}`);
     const { sql, params } = userSplitSql(o, 'SELECT * FROM split_conv');
     await db.run(`CREATE OR REPLACE TEMP TABLE user_split AS ${sql}`, { ...params, seed: String(pipeline.config.seed) });
@@ -181,7 +245,7 @@ export const splitStage = defineStage({
     // DuckDB fall back to a nested-loop join (minutes at 100k conversations).
     await db.run(
       `CREATE OR REPLACE TEMP TABLE conv_split AS
-       SELECT s.pos, s.conversation_id, coalesce(s.split_override, u.split) AS split, s.first_user, s.${NUM_SAMPLES_COLUMN},
+       SELECT s.pos, s.ipos, s.conversation_id, coalesce(s.split_override, u.split) AS split, s.first_turn, s.${NUM_SAMPLES_COLUMN},
               coalesce(s.user_key, 'conversation|' || s.conversation_id) AS user_key
        FROM split_conv s
        LEFT JOIN user_split u
@@ -189,7 +253,7 @@ export const splitStage = defineStage({
     );
     await db.run('DROP TABLE split_conv');
     const leaksFile = join(dir, 'leaks.parquet');
-    if (o.check_leaks) await writeLeaks(ctx, o, 'conv_split', leaksFile);
+    if (o.check_leaks) await writeLeaks(ctx, o, 'conv_split', needs.intents.data, leaksFile);
     else await writeNoLeaks(db, leaksFile);
     const leaks = `read_parquet(${sqlString(leaksFile)})`;
     const kept = `FROM conv_split WHERE true ${o.drop_leaks ? `AND conversation_id NOT IN (SELECT conversation_id FROM ${leaks})` : ''}`;
