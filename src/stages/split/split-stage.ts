@@ -89,11 +89,11 @@ async function writeLeakTexts(ctx: StageContext, convSplit: string, intentsData:
   await db.run(
     `CREATE OR REPLACE TEMP TABLE leak_by_ipos AS
      WITH b AS (
-       SELECT ipos, conversation_id, split, first_turn,
+       SELECT ipos, conversation_id, split, first_turn, turn_samples,
               ((row_number() OVER (ORDER BY conversation_id) - 1) // $bucket_rows)::INTEGER AS bucket
        FROM ${convSplit}
      )
-     SELECT g.ipos, b.conversation_id, b.split, b.first_turn, b.bucket
+     SELECT g.ipos, b.conversation_id, b.split, b.first_turn, b.turn_samples, b.bucket
      FROM range($rows) g(ipos) LEFT JOIN b USING (ipos) ORDER BY g.ipos`,
     { rows, bucket_rows: LEAK_TEXTS.bucketRows },
   );
@@ -107,6 +107,8 @@ async function writeLeakTexts(ctx: StageContext, convSplit: string, intentsData:
          SELECT k.bucket, k.conversation_id, k.split,
                 CASE WHEN i.conversation_id IS DISTINCT FROM k.conversation_id
                      THEN error('split: row ' || k.ipos || ' of the intents file is conversation ' || coalesce(i.conversation_id, 'NULL') || ', not ' || k.conversation_id || ' (the file changed during the stage?)')
+                     WHEN len(i.messages) // 2 + 1 <> k.turn_samples
+                     THEN error('split: conversation ' || k.conversation_id || ' has ' || len(i.messages) || ' messages in the intents file but ' || k.turn_samples || ' samples in the tokenize file (rerun both stages: delete their directories under run_dir)')
                      ELSE coalesce(i.messages[2 * k.first_turn - 1].content, '') END AS first_user
          FROM (SELECT conversation_id, messages FROM ${intents}) i POSITIONAL JOIN leak_by_ipos k
          WHERE k.bucket IS NOT NULL
@@ -122,7 +124,7 @@ async function writeLeakTexts(ctx: StageContext, convSplit: string, intentsData:
 /**
  * Held-out conversations whose first user turn is a near-duplicate of a training one, written
  * to the Parquet file `out` (conversation_id, split, train_conversation_id, similarity).
- * convSplit names a table (ipos, conversation_id, split, first_turn) the caller owns. The
+ * convSplit names a table (ipos, conversation_id, split, first_turn, turn_samples) the caller owns. The
  * held-out turns are sketched and indexed first; the training ones then stream past the
  * index in conversation_id order and only their matches' ids are kept (see HeldOutIndex).
  */
@@ -229,11 +231,13 @@ export const splitStage = defineStage({
     // The tokenize stage's conversations with the fields the split needs from the conversation,
     // and no text: ipos, the conversation's row in the intents file, and first_turn, the first
     // user turn tokenize kept (1-based), point the leak check at the one text it reads.
+    // too_long has one entry per sample, the user turns' then the end-of-conversation one's
+    // (writeLeakTexts checks that against the messages it reads), so the join reads no text.
     const conversations = `
       SELECT t.file_row_number AS pos, i.file_row_number AS ipos, t.conversation_id, i.user_key, i.country, i.split_override, t.${NUM_SAMPLES_COLUMN},
-             list_position(t.too_long[1 : i.n_messages // 2], false) AS first_turn
+             list_position(t.too_long[1 : len(t.too_long) - 1], false) AS first_turn, len(t.too_long) AS turn_samples
       FROM read_parquet(${sqlString(input!)}, file_row_number = true) t
-      JOIN (SELECT file_row_number, conversation_id, user_key, country, split_override, len(messages) AS n_messages
+      JOIN (SELECT file_row_number, conversation_id, user_key, country, split_override
             FROM read_parquet(${sqlString(needs.intents.data)}, file_row_number = true)) i USING (conversation_id)`;
     await db.run(`CREATE OR REPLACE TEMP TABLE split_conv AS ${conversations}`);
     const { sql, params } = userSplitSql(o, 'SELECT * FROM split_conv');
@@ -245,7 +249,7 @@ export const splitStage = defineStage({
     // DuckDB fall back to a nested-loop join (minutes at 100k conversations).
     await db.run(
       `CREATE OR REPLACE TEMP TABLE conv_split AS
-       SELECT s.pos, s.ipos, s.conversation_id, coalesce(s.split_override, u.split) AS split, s.first_turn, s.${NUM_SAMPLES_COLUMN},
+       SELECT s.pos, s.ipos, s.conversation_id, coalesce(s.split_override, u.split) AS split, s.first_turn, s.turn_samples, s.${NUM_SAMPLES_COLUMN},
               coalesce(s.user_key, 'conversation|' || s.conversation_id) AS user_key
        FROM split_conv s
        LEFT JOIN user_split u
