@@ -253,6 +253,7 @@ export async function benchPipeline(sizes: number[], benchDir: string): Promise<
       `pipeline on ${n.toLocaleString('en-US')} realistic conversations (template intents, all languages), ${cores} cores:\n` +
         `  ${['stage', ...STAGES, 'other'].map((s) => s.padStart(w)).join('')}\n` +
         `  ${['seconds', ...stageSecs.map((s) => s.toFixed(1)), other.toFixed(1)].map((s) => s.padStart(w)).join('')}\n` +
+        `  ${['CPU s', ...markers.map((m) => (m.cpu_seconds ?? 0).toFixed(1))].map((s) => s.padStart(w)).join('')}   (all threads of the process over the stage)\n` +
         `  kept ${markers[markers.length - 1]!.conversations_out.toLocaleString('en-US')} conversations, ${(markers[markers.length - 1]!.samples_out ?? 0).toLocaleString('en-US')} samples\n` +
         `  total ${run.wall_s.toFixed(1)}s; DuckDB floor ${floor.toFixed(1)}s (rewrite to zstd ${f.rewrite_s.toFixed(1)}s + SQL flip ${f.flip_s.toFixed(1)}s, ${f.samples.toLocaleString('en-US')} samples); ` +
         `ratio ${ratio.toFixed(2)}x (target <= ${TARGET_RATIO}x: ${ratio <= TARGET_RATIO ? 'ok' : 'MISSED'})\n` +

@@ -27,6 +27,8 @@ export interface StageMarker extends StageCounts {
   published?: Record<string, string>;
   files: FileEntry[];
   seconds: number;
+  /** CPU seconds of the process over the stage, all threads (absent in markers written before it was recorded). */
+  cpu_seconds?: number;
   finished_at: string;
 }
 

@@ -366,6 +366,12 @@ export async function finalizeRun(result: RunResult, finalize?: (result: RunResu
   }
 }
 
+/** CPU seconds of the whole process (every thread: workers and DuckDB's included) since `from`. */
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from);
+  return Math.round((u.user + u.system) / 1e4) / 100;
+}
+
 function dropSummary(counts: StageCounts): string {
   return [
     ...Object.entries(counts.drops).map(([r, n]) => `${r} ${n}`),
@@ -403,6 +409,7 @@ export async function executeStage(args: {
   const { spec, index, pipeline, db, prev, log, dir, scratchDir } = args;
   const parent = dirname(dir);
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
   try {
     await mkdir(tmp, { recursive: true });
@@ -435,6 +442,7 @@ export async function executeStage(args: {
       ...(outcome.publish ? { published: outcome.publish } : {}),
       files,
       seconds: Math.round((performance.now() - started) / 10) / 100,
+      cpu_seconds: cpuSeconds(cpuStarted),
       finished_at: new Date().toISOString(),
     };
     await writeMarker(tmp, marker);
