@@ -48,26 +48,6 @@ export class IntentSink {
     this.dropAppender.closeSync();
   }
 
-  /**
-   * data.parquet when every input row got its intent, appended in input order (the template
-   * backend): rows are paired by position instead of joined by id and sorted back into input
-   * order, which at 100k conversations took most of the stage's time. A pair whose ids differ
-   * stops the query.
-   */
-  async writeInInputOrder(input: string, dir: string, backendLabel: string): Promise<void> {
-    await this.db.run(
-      `COPY (SELECT c.*,
-                    CASE WHEN c.conversation_id = i.conversation_id THEN i.intent
-                         ELSE error('intents were not appended in input order (at ' || coalesce(c.conversation_id, i.conversation_id) || '). This is a bug in userlm-data.') END AS intent,
-                    $backend AS intent_backend
-             FROM read_parquet(${sqlString(input)}) c POSITIONAL JOIN intents i)
-       TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
-      { backend: backendLabel },
-    );
-    await this.db.run('DROP TABLE intents');
-    await this.db.run('DROP TABLE intent_drops');
-  }
-
   /** data.parquet (input rows with their intent) and drops.parquet, both in input order. */
   async write(input: string, dir: string, backendLabel: string): Promise<void> {
     await this.db.run(

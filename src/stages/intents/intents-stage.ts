@@ -1,16 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { sqlString, toNumber } from '../../core/db.js';
+import { join } from 'node:path';
+import { sqlString } from '../../core/db.js';
 import { sha256Hex } from '../../core/hash.js';
-import { startProgress } from '../../core/progress.js';
 import type { IntentOptions, LoadedPipeline } from '../../config/pipeline-config.js';
-import { STAGE_PARQUET, defineStage, type StageContext, type StageOutcome } from '../../core/stage.js';
+import { DATA_FILE, STAGE_PARQUET, defineStage, type StageContext, type StageOutcome } from '../../core/stage.js';
 import type { UsageSummary } from '../../llm/usage-meter.js';
 import { generateBatchIntents } from './batch-intents.js';
-import { IntentSink } from './intent-sink.js';
 import { generateOnlineIntents } from './online-intents.js';
 import { resolveBaseUrl } from '../../llm/openai-client.js';
-import { templateIntent } from './template-intent.js';
-import { FIRST_USER_TURN_SQL, USER_TURN_COUNT_SQL } from '../conversation-sql.js';
+import { templateIntentSql } from './template-intent.js';
+import { FIRST_USER_TURN_SQL } from '../conversation-sql.js';
 
 /**
  * The options that decide which intents come out. Concurrency, rate limits, timeouts,
@@ -51,28 +50,15 @@ export interface IntentsNotes {
   prompt?: IntentPromptRef;
 }
 
-async function templateIntents({ db, dir, input, log }: StageContext): Promise<StageOutcome<IntentsNotes>> {
-  // Counted before streaming: another query on the connection would end the stream.
-  const total = toNumber((await db.one<{ n: unknown }>(`SELECT count(*) AS n FROM read_parquet(${sqlString(input!)})`)).n);
-  const sink = await IntentSink.open(db);
-  const result = await db.conn.stream(
-    `SELECT conversation_id,
-            ${FIRST_USER_TURN_SQL} AS first_user,
-            ${USER_TURN_COUNT_SQL}::INTEGER AS user_turns
-     FROM read_parquet(${sqlString(input!)})`,
+/**
+ * The template backend is one COPY: the intent is a function of the first user turn, which
+ * DuckDB evaluates on its own threads (templateIntentSql), with the rows in input order.
+ */
+async function templateIntents({ db, dir, input }: StageContext): Promise<StageOutcome<IntentsNotes>> {
+  await db.run(
+    `COPY (SELECT *, ${templateIntentSql(FIRST_USER_TURN_SQL)} AS intent, 'template' AS intent_backend FROM read_parquet(${sqlString(input!)}))
+     TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
   );
-  const progress = startProgress(log, 'intents', total, 'conversations');
-  try {
-    for await (const rows of result.yieldRowObjectJs()) {
-      for (const r of rows) sink.intent(String(r['conversation_id']), templateIntent(String(r['first_user'])));
-      progress.tick(rows.length);
-    }
-  } finally {
-    progress.stop();
-    sink.close();
-  }
-  // The stream reads one file with no join or sort, so it yields the rows in file order.
-  await sink.writeInInputOrder(input!, dir, 'template');
   return { notes: {} };
 }
 
@@ -84,7 +70,8 @@ async function templateIntents({ db, dir, input, log }: StageContext): Promise<S
 export const intentsStage = defineStage({
   name: 'intents',
   // 4: files written with STAGE_PARQUET (zstd level 1).
-  version: 4,
+  // 5: template intents computed by DuckDB (templateIntentSql; the same intents).
+  version: 5,
   // LLM backends scale through the provider (Batch API, a vLLM fleet), and one task owns their cache and batch jobs.
   map: { when: (p) => p.config.stages.intents.backend === 'template', parquet: STAGE_PARQUET },
   options: (p) => intentOutputOptions(p.config.stages.intents),
