@@ -17,12 +17,6 @@ import { DETECTED_TABLE, labelLanguages, type DetectedLanguages } from './label-
 import { tempDiskNeed, tempDiskWarning } from './temp-disk-need.js';
 import { REPAIRS, repairSelect, type Repair, type RepairOptions } from './repair-turns.js';
 
-/**
- * Row groups of the stage's text file: DuckDB's default (122,880 rows) holds about half a GB
- * of realistic conversations per writing thread; 16,384 rows halve the copy's peak memory.
- */
-const TEXT_ROW_GROUP = 'ROW_GROUP_SIZE 16384';
-
 /** A DuckDB error while reading the sources, as a SourceError naming the source and file. */
 function sourceReadError(e: unknown, pipeline: LoadedPipeline, filesOf: string[][]): SourceError {
   // DuckDB names the file it failed on, not the source; find the source that lists it.
@@ -225,7 +219,7 @@ export const normalizeStage = defineStage({
       }
     }
     const raw = toNumber((await db.one<{ n: unknown }>('SELECT count(*) AS n FROM normalize_keys')).n);
-    const to = `TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET}, ${TEXT_ROW_GROUP})`;
+    const to = `TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`;
     try {
       if (inOrder && dupCount === 0 && !detecting) {
         // Nothing to join: the rows stream from the sources into the file in their order.

@@ -112,7 +112,7 @@ async function writeLeakTexts(ctx: StageContext, convSplit: string, intentsData:
                      ELSE coalesce(i.messages[2 * k.first_turn - 1].content, '') END AS first_user
          FROM (SELECT conversation_id, messages FROM ${intents}) i POSITIONAL JOIN leak_by_ipos k
          WHERE k.bucket IS NOT NULL
-       ) TO ${sqlString(dir)} (${STAGE_PARQUET}, PARTITION_BY (bucket), WRITE_PARTITION_COLUMNS false, ROW_GROUP_SIZE 16384)`,
+       ) TO ${sqlString(dir)} (${STAGE_PARQUET}, PARTITION_BY (bucket), WRITE_PARTITION_COLUMNS false)`,
     );
   } finally {
     await db.run(`SET partitioned_write_flush_threshold = ${Number(v)}`);
