@@ -210,7 +210,7 @@ function dedupLine(m: StageMarker): string {
   return (
     `  dedup stage: ${m.conversations_in.toLocaleString('en-US')} conversations in ${m.seconds.toFixed(1)}s = ${Math.round(rate).toLocaleString('en-US')} docs/s ` +
     `(target >= ${DEDUP_TARGET_DOCS_S.toLocaleString('en-US')}: ${rate >= DEDUP_TARGET_DOCS_S ? 'ok' : 'MISSED'}); seconds: keeper order ${d.seconds_order.toFixed(1)}, ${near}` +
-    `data, drops and clusters ${d.seconds_write.toFixed(1)}, report ${d.seconds_report.toFixed(1)}\n`
+    `data, drops and clusters ${d.seconds_write.toFixed(1)} (decisions ${(d.seconds_decisions ?? 0).toFixed(1)}, data.parquet ${(d.seconds_data ?? 0).toFixed(1)}), report ${d.seconds_report.toFixed(1)}\n`
   );
 }
 

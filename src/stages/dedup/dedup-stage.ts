@@ -38,6 +38,9 @@ export interface DedupNotes {
   /** Seconds of the steps around them: keeper priority, writing data/drops/clusters, the report's texts and files. */
   seconds_order: number;
   seconds_write: number;
+  /** Parts of seconds_write: the decisions table (appended from JavaScript), and the data.parquet COPY (the rest: drops and clusters). */
+  seconds_decisions?: number;
+  seconds_data?: number;
   seconds_report: number;
 }
 
@@ -135,12 +138,17 @@ export const dedupStage = defineStage({
     collectGarbage();
     const exactDrops = n - m;
     const tWrite = performance.now();
+    let secondsDecisions = 0;
+    let secondsData = 0;
     try {
       await writeDecisions(db, src, o, n, exactKeeper, order, near);
+      secondsDecisions = since(tWrite);
+      const tData = performance.now();
       await db.run(
         `COPY (SELECT s.* FROM read_parquet(${sqlString(input!)}) s POSITIONAL JOIN (SELECT dropped FROM dd_decisions) WHERE NOT dropped)
          TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
       );
+      secondsData = since(tData);
       // Each row's own id comes from the input by position (a projection: the input's order).
       const withIds = `SELECT s.conversation_id, d.* FROM (SELECT conversation_id FROM read_parquet(${sqlString(input!)})) s POSITIONAL JOIN dd_decisions d`;
       await db.run(
@@ -164,7 +172,7 @@ export const dedupStage = defineStage({
     for (const [p, t] of texts) idsByPos[p] = t.id;
     if (near) await writeNearPairs(db, join(dir, NEAR_PAIRS_FILE), idsByPos, near, texts);
     await writeFile(join(dir, DEDUP_REPORT_FILE), renderDedupReport({ near, exactDrops, ids: idsByPos, texts, dropTemplated: o.templates.action === 'drop', keep: o.keep }));
-    const timings = { seconds_order: secondsOrder, seconds_write: secondsWrite, seconds_report: since(tReport) };
+    const timings = { seconds_order: secondsOrder, seconds_write: secondsWrite, seconds_decisions: secondsDecisions, seconds_data: secondsData, seconds_report: since(tReport) };
     const notes: DedupNotes = near ? { near: near.stats, ...timings } : timings;
     return { notes };
   },
