@@ -241,6 +241,12 @@ export async function benchPipeline(sizes: number[], benchDir: string): Promise<
     t = performance.now();
     const run = await runChild(['run', yaml], `the pipeline run on ${n} conversations`, join(base, 'pipeline.log'), join(runDir, '.scratch'));
     const markers = STAGES.map((s) => JSON.parse(readFileSync(join(stageDir(runDir, { name: s }), MARKER_FILE), 'utf8')) as StageMarker);
+    // The run's files go before the floor writes its own: at 3M the run directory (44 GB), the
+    // shards (9.5 GB), the floor's samples (11 GB) and the corpus (11 GB) did not fit on this
+    // machine's disk together. The corpus stays cached; USERLM_BENCH_KEEP_RUN=1 keeps run_dir
+    // to rerun a stage on it (then the floor needs that much more disk).
+    if (!process.env['USERLM_BENCH_KEEP_RUN']) await rm(runDir, { recursive: true, force: true });
+    await rm(outDir, { recursive: true, force: true });
     await rm(floorDir, { recursive: true, force: true });
     const floorRun = await runChild(['floor', corpus.glob, floorDir], `the DuckDB floor on ${n} conversations`, join(base, 'floor.log'));
     const f = floorRun.floor!;
@@ -265,10 +271,6 @@ export async function benchPipeline(sizes: number[], benchDir: string): Promise<
         `  ${['scratch GB', ...STAGES.map((s) => ((run.stage_scratch?.[s] ?? 0) / 1e9).toFixed(1))].map((s) => s.padStart(w)).join('')}   (peak size of run_dir/.scratch: DuckDB's spill and the stages' scratch files)\n` +
         dedupLine(markers[STAGES.indexOf('dedup')]!),
     );
-    // The corpus stays cached; stage outputs of a big run would fill the disk, unless
-    // USERLM_BENCH_KEEP_RUN=1 keeps run_dir to rerun a stage on them (`run --from`).
-    if (!process.env['USERLM_BENCH_KEEP_RUN']) await rm(runDir, { recursive: true, force: true });
-    await rm(outDir, { recursive: true, force: true });
     await rm(floorDir, { recursive: true, force: true });
   }
 }
