@@ -80,7 +80,7 @@ export const LEAK_TEXTS = { bucketRows: 131_072 };
  * per intents row, NULL where tokenize kept nothing of the conversation), so no join or sort
  * ever holds them; every row's id is checked against the file's.
  */
-async function writeLeakTexts(ctx: StageContext, convSplit: string, intentsData: string): Promise<{ dir: string; buckets: number }> {
+export async function writeLeakTexts(ctx: StageContext, convSplit: string, intentsData: string): Promise<{ dir: string; buckets: number }> {
   const { db, scratchDir } = ctx;
   const dir = join(scratchDir, 'leak-texts');
   const intents = `read_parquet(${sqlString(intentsData)})`;
