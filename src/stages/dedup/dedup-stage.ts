@@ -5,6 +5,7 @@ import type { DedupKeep, DedupOptions } from '../../config/pipeline-config.js';
 import { sqlString, toNumber, type Db } from '../../core/db.js';
 import { collectGarbage } from '../../core/collect-garbage.js';
 import { startProgress } from '../../core/progress.js';
+import { copyKeptRows } from '../../core/copy-kept-rows.js';
 import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { ALL_USER_TURNS_SQL, FIRST_USER_TURN_SQL, USER_MESSAGES_SQL } from '../conversation-sql.js';
 import { exactKeepers } from './exact-duplicates.js';
@@ -51,8 +52,8 @@ const since = (t: number) => Math.round(performance.now() - t) / 1000;
  * conversation's exact key, word sequence, LSH band keys and template n-grams; exact
  * groups (the first in keeper priority stays), templated prompts and near-duplicates are
  * then computed on typed arrays (near-dedup.ts), and the decisions go back as one narrow
- * table in input order, which a POSITIONAL JOIN with the input turns into data.parquet
- * (no sort, no anti-join). clusters.parquet records every survivor of the exact step with
+ * table in input order (drops and clusters are POSITIONAL JOINs of it with the input's ids)
+ * and as a mask of kept rows, by which copyKeptRows writes data.parquet (no sort, no join). clusters.parquet records every survivor of the exact step with
  * its cluster and how its keeper was chosen; dedup_report.md shows the largest clusters,
  * the template families and the near misses; near_pairs.parquet holds the pairs on either
  * side of the threshold.
@@ -60,7 +61,8 @@ const since = (t: number) => Math.round(performance.now() - t) / 1000;
 export const dedupStage = defineStage({
   name: 'dedup',
   // 9: files written with STAGE_PARQUET (zstd level 1).
-  version: 9,
+  // 10: data.parquet by copyKeptRows (same rows; row groups may differ).
+  version: 10,
   options: (p) => {
     const d = p.config.stages.dedup;
     // Worker count does not change the output, so it does not invalidate the stage.
@@ -141,13 +143,10 @@ export const dedupStage = defineStage({
     let secondsDecisions = 0;
     let secondsData = 0;
     try {
-      await writeDecisions(db, src, o, n, exactKeeper, order, near);
+      const keep = await writeDecisions(db, src, o, n, exactKeeper, order, near);
       secondsDecisions = since(tWrite);
       const tData = performance.now();
-      await db.run(
-        `COPY (SELECT s.* FROM read_parquet(${sqlString(input!)}) s POSITIONAL JOIN (SELECT dropped FROM dd_decisions) WHERE NOT dropped)
-         TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
-      );
+      await copyKeptRows(db, input!, keep, join(dir, DATA_FILE));
       secondsData = since(tData);
       // Each row's own id comes from the input by position (a projection: the input's order).
       const withIds = `SELECT s.conversation_id, d.* FROM (SELECT conversation_id FROM read_parquet(${sqlString(input!)})) s POSITIONAL JOIN dd_decisions d`;
@@ -186,7 +185,7 @@ export const dedupStage = defineStage({
  * appending them back cost more than the rest of the stream's conversions. A regular table
  * because it is filled through Db's side connection.
  */
-async function writeDecisions(db: Db, src: string, o: DedupOptions, n: number, exactKeeper: Int32Array, order: Int32Array, near: NearDedupResult | null): Promise<void> {
+async function writeDecisions(db: Db, src: string, o: DedupOptions, n: number, exactKeeper: Int32Array, order: Int32Array, near: NearDedupResult | null): Promise<string> {
   const pos = new Int32Array(n).fill(-1);
   for (let p = 0; p < order.length; p++) pos[order[p]!] = p;
   const named = new Set<number>();
@@ -203,9 +202,12 @@ async function writeDecisions(db: Db, src: string, o: DedupOptions, n: number, e
   );
   const app = await db.appender('dd_decisions');
   const dropTemplated = o.templates.action === 'drop';
+  // '1' for a kept row, '0' for a dropped one (copyKeptRows' mask).
+  const keep = Buffer.alloc(n, '1'.charCodeAt(0));
   for (let i = 0; i < n; i++) {
     const p = pos[i]!;
     if (p < 0) {
+      keep[i] = '0'.charCodeAt(0);
       app.appendBoolean(true);
       app.appendVarchar('exact_duplicate');
       app.appendVarchar(ids.get(exactKeeper[i]!)!);
@@ -219,6 +221,7 @@ async function writeDecisions(db: Db, src: string, o: DedupOptions, n: number, e
     const fam = near ? near.templateFamily[p]! : -1;
     const dropT = templated && dropTemplated;
     const dropped = dropT || keeper !== p;
+    if (dropped) keep[i] = '0'.charCodeAt(0);
     const similarity = near ? near.similarity[p]! : 1;
     app.appendBoolean(dropped);
     if (!dropped) {
@@ -244,6 +247,7 @@ async function writeDecisions(db: Db, src: string, o: DedupOptions, n: number, e
     app.endRow();
   }
   app.closeSync();
+  return keep.toString('latin1');
 }
 
 /** conversation_id of the given input rows (a narrow scan of one column). */

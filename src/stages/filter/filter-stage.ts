@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import type { FilterOptions } from '../../config/pipeline-config.js';
 import { sqlString } from '../../core/db.js';
+import { copyKeptRows } from '../../core/copy-kept-rows.js';
 import { DATA_FILE, DROPS_FILE, STAGE_PARQUET, defineStage } from '../../core/stage.js';
 import { USER_TURN_COUNT_SQL } from '../conversation-sql.js';
 import { controlTokenPattern, controlTokens } from './control-tokens.js';
@@ -61,7 +62,8 @@ export const filterStage = defineStage({
   // 2: role_order split into four reasons; languages match ISO 639 names and codes; control tokens.
   // 3: files written with STAGE_PARQUET (zstd level 1).
   // 4: predicates evaluated once (same rows; the files' row groups may differ).
-  version: 4,
+  // 5: data.parquet by copyKeptRows (same rows; row groups may differ).
+  version: 5,
   map: { parquet: STAGE_PARQUET },
   options: (p) => ({
       ...p.config.stages.filter,
@@ -77,8 +79,8 @@ export const filterStage = defineStage({
       ...(o.max_user_turns !== null ? { max_user_turns: o.max_user_turns } : {}),
     };
     // The predicates are evaluated once, into a narrow table in input order (row number and
-    // reason, the id only where a row is dropped: no text), and a POSITIONAL JOIN of it with
-    // the input writes data.parquet: the control-token and blank-turn regexes over every
+    // reason, the id only where a row is dropped: no text), and data.parquet is the input's
+    // rows that it keeps (copyKeptRows): the control-token and blank-turn regexes over every
     // message cost as much as the write (11 s each at 1M realistic conversations), and an
     // earlier version ran them twice (once for data, once for drops).
     const src = `read_parquet(${sqlString(input!)}, file_row_number = true)`;
@@ -90,10 +92,8 @@ export const filterStage = defineStage({
          ORDER BY r`,
         params,
       );
-      await db.run(
-        `COPY (SELECT s.* FROM read_parquet(${sqlString(input!)}) s POSITIONAL JOIN (SELECT drop_reason FROM filter_reasons) WHERE drop_reason IS NULL)
-         TO ${sqlString(join(dir, DATA_FILE))} (${STAGE_PARQUET})`,
-      );
+      const { keep } = await db.one<{ keep: string }>(`SELECT coalesce(string_agg(CASE WHEN drop_reason IS NULL THEN '1' ELSE '0' END, '' ORDER BY r), '') AS keep FROM filter_reasons`);
+      await copyKeptRows(db, input!, keep, join(dir, DATA_FILE));
       await db.run(
         `COPY (SELECT conversation_id, drop_reason AS reason FROM filter_reasons WHERE drop_reason IS NOT NULL ORDER BY r)
          TO ${sqlString(join(dir, DROPS_FILE))} (${STAGE_PARQUET})`,
